@@ -1,0 +1,62 @@
+"""``python -m kedro_mlflow_magic demo [DIR]``: create, train, log and reload the demo project."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def run_demo(folder: Path, rows: int = 5) -> None:
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    from kedro.framework.project import pipelines
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_mlflow_magic import inspect_pipeline, log_pipeline_model
+    from kedro_mlflow_magic.demo import create_demo_project
+
+    if not (folder / "pyproject.toml").is_file():
+        create_demo_project(folder)
+        print(f"Created the demo Kedro project in {folder}")
+    bootstrap_project(folder)
+    with KedroSession.create(project_path=folder) as session:
+        session.run(pipeline_name="training")
+    print("Trained the encoder and the classifier (pipeline 'training')")
+
+    with KedroSession.create(project_path=folder) as session:
+        catalog = session.load_context().catalog
+        inference = pipelines["inference"]
+        print(inspect_pipeline(inference, catalog))
+        sample = catalog.load("customers").drop(columns=["churned"]).head(100)
+        started = time.perf_counter()
+        info = log_pipeline_model(
+            inference, catalog, "customers_to_score", sample, project_path=folder,
+            progress=lambda step: print(f"  ... {step}"),
+        )
+        print(f"Logged in {time.perf_counter() - started:.2f} s: {info.model_uri}")
+
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    print(f"Reloaded from {mlflow.get_tracking_uri()}; predictions for {rows} customers:")
+    print(model.predict(sample.head(rows)).to_string(index=False))
+    print("With params={'threshold': 0.2}:")
+    print(model.predict(sample.head(rows), params={"threshold": 0.2}).to_string(index=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kedro_mlflow_magic")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="create, train, log and reload the demo project")
+    demo.add_argument("folder", nargs="?", default="kedro-mlflow-demo", type=Path,
+                      help="where to create the demo project (default: ./kedro-mlflow-demo)")
+    arguments = parser.parse_args(argv)
+    run_demo(arguments.folder.resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

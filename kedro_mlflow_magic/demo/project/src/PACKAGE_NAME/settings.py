@@ -1,0 +1,1 @@
+"""Project settings: the defaults are what this demo needs."""

@@ -1,0 +1,74 @@
+"""The errors users see, in one place.
+
+Each message names the thing that is wrong (dataset, column, parameter, output) and the fix.
+The magics turn these into one-line IPython ``UsageError``s; Python callers catch them by type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class KedroMlflowMagicError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class UnknownDataInputError(KedroMlflowMagicError, ValueError):
+    """The data input named by the user is not a free input of the pipeline."""
+
+    def __init__(self, name: str, free_inputs: Iterable[str], role: str = "data input"):
+        choices = ", ".join(sorted(free_inputs)) or "(none)"
+        super().__init__(
+            f"'{name}' is not a free input of the pipeline; choose the {role} among: {choices}"
+        )
+
+
+class AmbiguousDataInputError(KedroMlflowMagicError, ValueError):
+    """No data input was given and the pipeline has zero or several candidates."""
+
+    def __init__(self, candidates: Iterable[str]):
+        candidates = sorted(candidates)
+        if candidates:
+            message = (
+                "the pipeline has several possible data inputs: "
+                f"{', '.join(candidates)}; name the one to predict on (data_input=... or --input)"
+            )
+        else:
+            message = (
+                "the pipeline has no free input left to predict on: every free input is a "
+                "parameter or a persisted artifact; name the data input (data_input=... or --input)"
+            )
+        super().__init__(message)
+
+
+class OutputNotChosenError(KedroMlflowMagicError, ValueError):
+    """The pipeline has several outputs and none was chosen, or an unknown one was."""
+
+    def __init__(self, outputs: Iterable[str], chosen: str | None = None):
+        listed = ", ".join(sorted(outputs))
+        if chosen is None:
+            message = f"the pipeline has several outputs: {listed}; pick one (output=... or --output)"
+        else:
+            message = f"'{chosen}' is not an output of the pipeline; pick one of: {listed}"
+        super().__init__(message)
+
+
+class PackagingError(KedroMlflowMagicError):
+    """Some inputs or nodes of the pipeline cannot be shipped inside a model."""
+
+    def __init__(self, problems: Iterable[object]):
+        self.problems = list(problems)
+        lines = [f"  - {problem}" for problem in self.problems]
+        super().__init__("the pipeline cannot be packaged:\n" + "\n".join(lines))
+
+
+class SampleError(KedroMlflowMagicError, TypeError):
+    """The sample given for the data input is not a frame."""
+
+
+class ParameterError(KedroMlflowMagicError, ValueError):
+    """A parameter value cannot be stored or an override names an unknown parameter."""
+
+
+class ParityError(KedroMlflowMagicError, AssertionError):
+    """The reloaded model does not give what the pipeline gives in the session."""

@@ -1,0 +1,314 @@
+"""log_pipeline_model: copy artifacts, code and requirements into an MLflow model; verify parity."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline
+from kedro.runner import SequentialRunner
+
+from kedro_mlflow_magic import runtime, tracking
+from kedro_mlflow_magic.errors import (
+    AmbiguousDataInputError,
+    OutputNotChosenError,
+    PackagingError,
+    ParityError,
+    SampleError,
+    UnknownDataInputError,
+)
+from kedro_mlflow_magic.manifest import (
+    StagedArtifact,
+    build_manifest,
+    leaf_entries,
+    parameter_input_paths,
+)
+from kedro_mlflow_magic.parity import compare_results
+from kedro_mlflow_magic.requirements import pinned_requirements
+from kedro_mlflow_magic.roles import Artifact, PipelineInputs, inspect_pipeline
+from kedro_mlflow_magic.signature import (
+    infer_model_signature,
+    leaves_from_signature,
+    parameter_leaves,
+    to_frame,
+)
+
+if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
+    from mlflow.models.model import ModelInfo
+
+Progress = Callable[[str], None]
+RUNTIME_FILE = Path(runtime.__file__)
+FROZEN_FILE = "value.pkl"
+
+
+def choose_output(pipeline: Pipeline, output: str | None) -> str:
+    outputs = sorted(pipeline.outputs())
+    if output is not None:
+        if output not in outputs:
+            raise OutputNotChosenError(outputs, chosen=output)
+        return output
+    if len(outputs) != 1:
+        raise OutputNotChosenError(outputs)
+    return outputs[0]
+
+
+@contextlib.contextmanager
+def quiet_kedro() -> Iterator[None]:
+    """Kedro's runner logs every node at INFO; our internal runs should not flood the notebook."""
+    kedro_logger = logging.getLogger("kedro")
+    level = kedro_logger.level
+    kedro_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        kedro_logger.setLevel(level)
+
+
+def run_in_session(
+    pipeline: Pipeline,
+    catalog: DataCatalog,
+    roles: PipelineInputs,
+    frame: pd.DataFrame,
+    parameter_values: dict[str, Any],
+    output: str,
+) -> Any:
+    """Run the pipeline with Kedro's SequentialRunner on ``frame``, the artifacts as the session
+    has them and the given parameter values, in a catalog of its own (the session's is untouched)."""
+    datasets = {name: catalog.get(name) for name in roles.artifacts}
+    for name, value in {roles.data_input: frame, **parameter_values}.items():
+        datasets[name] = MemoryDataset(value)
+    run_catalog = DataCatalog(datasets=datasets)
+    with quiet_kedro():
+        results = SequentialRunner().run(pipeline, run_catalog)
+    return results[output].load()
+
+
+def artifact_key(name: str, taken: set[str]) -> str:
+    """A folder name for the artifact inside the model: safe whatever the dataset's name."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "artifact"
+    key, index = base, 2
+    while key in taken:
+        key, index = f"{base}_{index}", index + 1
+    taken.add(key)
+    return key
+
+
+def copy_path(source: str, destination: Path) -> None:
+    """Hard-link (or copy) a file or folder into the staging area."""
+    if os.path.isdir(source):
+        shutil.copytree(source, destination, copy_function=link_or_copy)
+    else:
+        link_or_copy(source, destination)
+
+
+def link_or_copy(source: str, destination: str | Path) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def stage_artifact(
+    artifact: Artifact, catalog: DataCatalog, staging: Path, taken: set[str]
+) -> StagedArtifact:
+    """Put the artifact's files (or its frozen value) under ``staging/<key>/``."""
+    key = artifact_key(artifact.name, taken)
+    folder = staging / key
+    folder.mkdir()
+    if artifact.frozen:
+        frozen = AbstractDataset.from_config(
+            artifact.name, {"type": artifact.dataset_type, "filepath": str(folder / FROZEN_FILE)}
+        )
+        frozen.save(catalog.load(artifact.name))
+        return StagedArtifact(
+            artifact.name, artifact.dataset_type, key, FROZEN_FILE, "filepath", {}, True
+        )
+    config = dict(artifact.config)
+    source = str(artifact.path)
+    if config.pop("versioned", False):
+        load_version = catalog.get(artifact.name).resolve_load_version()
+        source = f"{source.rstrip('/')}/{load_version}/{os.path.basename(source.rstrip('/'))}"
+    file_name = os.path.basename(source.rstrip("/")) or "data"
+    if "://" in source and not source.startswith("file://"):
+        # Remote data: read it through the session's dataset (its credentials stay there) and
+        # write it with a local twin of the same type.
+        twin = AbstractDataset.from_config(
+            artifact.name,
+            {**config, "type": artifact.dataset_type, artifact.path_key: str(folder / file_name)},
+        )
+        twin.save(catalog.load(artifact.name))
+    else:
+        copy_path(source.removeprefix("file://"), folder / file_name)
+    return StagedArtifact(
+        artifact.name, artifact.dataset_type, key, file_name, artifact.path_key, config, False
+    )
+
+
+def shipped_packages(pipeline: Pipeline) -> dict[str, Path]:
+    """The top-level packages of the node functions that live outside site-packages: the
+    project's source, shipped inside the model."""
+    packages: dict[str, Path] = {}
+    for node in pipeline.nodes:
+        top = node.func.__module__.split(".")[0]
+        if top in packages or top in sys.stdlib_module_names:
+            continue
+        spec = importlib.util.find_spec(top)
+        if spec is None or spec.origin is None:
+            continue
+        location = Path(spec.origin).parent if spec.submodule_search_locations else Path(spec.origin)
+        if "site-packages" in location.parts or "dist-packages" in location.parts:
+            continue
+        packages[top] = location
+    return packages
+
+
+def project_root_for(packages: dict[str, Path], project_path: str | Path | None) -> Path | None:
+    if project_path is not None:
+        return Path(project_path).resolve()
+    for location in packages.values():
+        root = tracking.find_project_root(location)
+        if root is not None:
+            return root
+    return tracking.find_project_root(Path.cwd())
+
+
+def with_registered_version(info: ModelInfo, version: int) -> ModelInfo:
+    from mlflow.models.model import ModelInfo
+
+    fields = [
+        "artifact_path", "flavors", "model_uri", "model_uuid", "run_id",
+        "saved_input_example_info", "signature", "utc_time_created", "mlflow_version",
+        "metadata", "prompts", "env_vars", "logged_model",
+    ]  # fmt: skip
+    return ModelInfo(**{name: getattr(info, name) for name in fields},
+                     registered_model_version=version)  # fmt: skip
+
+
+def log_pipeline_model(
+    pipeline: Pipeline,
+    catalog: DataCatalog,
+    data_input: str | None,
+    sample: Any,
+    *,
+    output: str | None = None,
+    name: str = "model",
+    signature: ModelSignature | None = None,
+    example_rows: int = 5,
+    registered_model_name: str | None = None,
+    alias: str | None = None,
+    freeze: tuple[str, ...] | list[str] = (),
+    project_path: str | Path | None = None,
+    progress: Progress | None = None,
+) -> ModelInfo:
+    """Log ``pipeline`` as an MLflow pyfunc model predicting on ``data_input``, check that the
+    reloaded model gives what the pipeline gives on the input example, and return its ModelInfo.
+
+    Logs into the active run, or into a new one in the project's experiment (SPEC 7).
+    """
+    say = progress or (lambda step: None)
+    if example_rows < 1:
+        raise SampleError(f"example_rows must be at least 1, not {example_rows}")
+    if alias and not registered_model_name:
+        raise PackagingError(["alias: an alias needs a registered model name (registered_model_name=...)"])
+    say("collecting artifacts")
+    output = choose_output(pipeline, output)
+    pipeline = pipeline.to_outputs(output)
+    roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze)
+    if data_input is not None and roles.data_input != data_input:
+        raise UnknownDataInputError(data_input, roles.free_inputs)
+    if roles.data_input is None:
+        raise AmbiguousDataInputError(roles.data_input_candidates)
+    if roles.problems:
+        raise PackagingError(roles.problems)
+    frame = to_frame(sample, name=f"the sample for '{roles.data_input}'")
+    example = frame.head(example_rows)
+
+    say("inferring the signature")
+    leaves = parameter_leaves(roles.parameters)
+    session_values = runtime.Parameters(
+        leaf_entries(leaves), parameter_input_paths(list(roles.parameters))
+    ).values(None)
+    if signature is None:
+        sample_output = run_in_session(pipeline, catalog, roles, frame, session_values, output)
+        signature = infer_model_signature(frame, sample_output, leaves)
+    leaves = leaves_from_signature(leaves, signature)
+
+    import mlflow
+
+    packages = shipped_packages(pipeline)
+    project_root = project_root_for(packages, project_path)
+    tracking.use_project_tracking(project_root)
+    experiment_id = tracking.experiment_id_for(project_root, next(iter(packages), None))
+
+    say("logging")
+    started_run = mlflow.active_run() is None
+    if started_run:
+        mlflow.start_run(experiment_id=experiment_id)
+    try:
+        with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
+            staging = Path(staging_folder)
+            taken: set[str] = set()
+            staged = [
+                stage_artifact(artifact, catalog, staging, taken)
+                for artifact in roles.artifacts.values()
+            ]
+            manifest = build_manifest(
+                pipeline, roles.data_input, output, staged, leaves, list(roles.parameters)
+            )
+            requirements = pinned_requirements(
+                node_modules={node.func.__module__ for node in pipeline.nodes},
+                shipped_packages=set(packages),
+                artifact_types=[artifact.dataset_type for artifact in staged],
+                artifact_objects=[catalog.load(name) for name in roles.artifacts],
+            )
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(RUNTIME_FILE),
+                model_config=manifest,
+                artifacts={artifact.key: str(staging / artifact.key) for artifact in staged},
+                code_paths=[str(location) for location in packages.values()],
+                signature=signature,
+                input_example=example,
+                pip_requirements=requirements,
+            )
+
+        say("verifying")
+        expected_values = runtime.Parameters(
+            manifest["parameters"], manifest["parameter_inputs"]
+        ).values(None)
+        expected = run_in_session(pipeline, catalog, roles, example, expected_values, output)
+        reloaded = mlflow.pyfunc.load_model(info.model_uri)
+        comparison = compare_results(reloaded.predict(example), expected)
+        if not comparison:
+            raise ParityError(
+                f"the reloaded model disagrees with the pipeline on the input example: "
+                f"{comparison.detail}"
+            )
+        mlflow.set_tag("kedro_mlflow_magic.parity", comparison.detail)
+        if registered_model_name:
+            version = mlflow.register_model(info.model_uri, registered_model_name)
+            if alias:
+                mlflow.MlflowClient().set_registered_model_alias(
+                    registered_model_name, alias, version.version
+                )
+            info = with_registered_version(info, int(version.version))
+    except BaseException:
+        if started_run:
+            mlflow.end_run(status="FAILED")
+        raise
+    if started_run:
+        mlflow.end_run()
+    say("done")
+    return info

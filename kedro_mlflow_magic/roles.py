@@ -1,0 +1,221 @@
+"""Input roles of a pipeline (SPEC 2): the data input, artifacts, parameters and problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.io.core import is_parameter
+from kedro.pipeline import Pipeline
+
+from kedro_mlflow_magic.errors import UnknownDataInputError
+
+PATH_KEYS = ("filepath", "path")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A free input shipped inside the model: its files, or its current value when frozen."""
+
+    name: str
+    dataset_type: str
+    path: str | None
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
+    path_key: str = "filepath"
+    frozen: bool = False
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that stops the pipeline from being packaged, with the fix."""
+
+    name: str
+    kind: str
+    reason: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason} Fix: {self.fix}"
+
+
+@dataclass
+class PipelineInputs:
+    """What each free input of a pipeline is when the pipeline becomes a model."""
+
+    data_input: str | None
+    artifacts: dict[str, Artifact]
+    parameters: dict[str, Any]
+    problems: list[Problem]
+    outputs: list[str]
+    free_inputs: list[str]
+    data_input_candidates: list[str] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        from kedro_mlflow_magic.display import roles_html
+
+        return roles_html(self)
+
+    def __str__(self) -> str:
+        from kedro_mlflow_magic.display import roles_text
+
+        return roles_text(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def function_reference(function: Any) -> str | None:
+    """``module:qualname`` of an importable function, or None when it cannot be imported back."""
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None)
+    if not module or not qualname or "<" in qualname or module == "__main__":
+        return None
+    return f"{module}:{qualname}"
+
+
+def node_problems(pipeline: Pipeline) -> list[Problem]:
+    """Nodes whose function a model could not import back (defined in a notebook, a lambda...)."""
+    problems = []
+    for node in pipeline.nodes:
+        if function_reference(node.func) is not None:
+            continue
+        where = getattr(node.func, "__module__", None)
+        reason = (
+            "its function is defined in the notebook (__main__), which a model cannot import."
+            if where == "__main__"
+            else "its function is a lambda or a local function, which a model cannot import."
+        )
+        problems.append(
+            Problem(
+                name=f"node {node.name}",
+                kind="node-function",
+                reason=reason,
+                fix="move the function into a module of the project's package "
+                "(e.g. src/<package>/nodes.py) and build the node from there.",
+            )
+        )
+    return problems
+
+
+def parameter_value(catalog: DataCatalog, name: str) -> tuple[bool, Any]:
+    if name not in catalog:
+        return False, None
+    return True, catalog.load(name)
+
+
+def dataset_configs(catalog: DataCatalog, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Catalog settings of the named datasets, as Kedro serialises them (credentials left out)."""
+    for name in names:
+        catalog.get(name)  # materialise datasets that come from factory patterns
+    configs, _credentials, _versions, _save_version = catalog.to_config()
+    return configs
+
+
+def classify(
+    name: str,
+    catalog: DataCatalog,
+    configs: dict[str, dict[str, Any]],
+    frozen: bool,
+) -> Artifact | Problem:
+    """Artifact or problem, for a free input that is neither a parameter nor the data input."""
+    if name not in catalog:
+        if frozen:
+            return Problem(
+                name, "not-in-catalog", "is not in the catalog, so there is no value to freeze.",
+                "add it to conf/base/catalog.yml, or pass it as the data input.",
+            )
+        return Problem(
+            name, "not-in-catalog", "is not in the catalog.",
+            "add it to conf/base/catalog.yml with a file-based dataset type "
+            "(e.g. pickle.PickleDataset), or pass it as the data input.",
+        )
+    dataset = catalog.get(name)
+    dataset_type = catalog.get_type(name) or type(dataset).__name__
+    if isinstance(dataset, MemoryDataset):
+        if not dataset.exists():
+            return Problem(
+                name, "empty-memory", "is a MemoryDataset with no data.",
+                "persist it in the catalog (e.g. pickle.PickleDataset) and run the pipeline "
+                "that produces it, or give it a value and freeze it.",
+            )
+        if frozen:
+            return Artifact(name, "kedro_datasets.pickle.PickleDataset", None, frozen=True)
+        return Problem(
+            name, "memory-only", "holds data only in memory, not in files.",
+            f"freeze it (freeze=['{name}'] or --freeze {name}) to store its current value.",
+        )
+    if frozen:
+        return Artifact(name, "kedro_datasets.pickle.PickleDataset", None, frozen=True)
+    config = {key: value for key, value in configs.get(name, {}).items() if key != "credentials"}
+    path_key = next((key for key in PATH_KEYS if isinstance(config.get(key), str)), None)
+    if path_key is None:
+        return Problem(
+            name, "not-in-files", f"is a {dataset_type.rsplit('.', 1)[-1]} whose data are not "
+            "in files (a table, a service...).",
+            f"freeze it (freeze=['{name}'] or --freeze {name}) to store its current value.",
+        )
+    path = config.pop(path_key)
+    if not dataset.exists():
+        return Problem(
+            name, "missing-file", f"has no file at {path}.",
+            "run the pipeline that produces it (kedro run) or fix its path in the catalog.",
+        )
+    return Artifact(name, config.pop("type", dataset_type), path, config, path_key)
+
+
+def inspect_pipeline(
+    pipeline: Pipeline,
+    catalog: DataCatalog,
+    data_input: str | None = None,
+    *,
+    freeze: tuple[str, ...] | list[str] = (),
+) -> PipelineInputs:
+    """Sort the pipeline's free inputs into data input, artifacts, parameters and problems.
+
+    ``freeze`` names inputs whose current value is stored in the model (pickled) because their
+    data are not in files.
+    """
+    free_inputs = sorted(pipeline.inputs())
+    if data_input is not None and data_input not in free_inputs:
+        raise UnknownDataInputError(data_input, free_inputs)
+    unknown_frozen = sorted(set(freeze) - set(free_inputs))
+    if unknown_frozen:
+        raise UnknownDataInputError(unknown_frozen[0], free_inputs, role="input to freeze")
+
+    parameters: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name in free_inputs:
+        if not is_parameter(name):
+            continue
+        found, value = parameter_value(catalog, name)
+        if found:
+            parameters[name] = value
+        else:
+            problems.append(
+                Problem(
+                    name, "missing-parameter", "is not set in the project's parameters.",
+                    f"add '{name.removeprefix('params:')}' to conf/base/parameters.yml.",
+                )
+            )
+
+    others = [name for name in free_inputs if not is_parameter(name) and name != data_input]
+    configs = dataset_configs(catalog, [name for name in others if name in catalog])
+    roles = {name: classify(name, catalog, configs, name in freeze) for name in others}
+    artifacts = {name: role for name, role in roles.items() if isinstance(role, Artifact)}
+    candidates = [name for name in others if name not in artifacts]
+    if data_input is None and len(candidates) == 1:
+        data_input = candidates[0]
+    problems += [
+        role for name, role in roles.items() if isinstance(role, Problem) and name != data_input
+    ]
+    problems += node_problems(pipeline)
+    return PipelineInputs(
+        data_input=data_input,
+        artifacts=artifacts,
+        parameters=parameters,
+        problems=problems,
+        outputs=sorted(pipeline.outputs()),
+        free_inputs=free_inputs,
+        data_input_candidates=candidates,
+    )

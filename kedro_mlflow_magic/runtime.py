@@ -1,0 +1,229 @@
+"""The runtime that ships inside every logged model: reads the manifest, loads artifacts once, predicts.
+
+MLflow logs this file as the model's code ("models from code") and runs it at load time, so it
+imports only the standard library, MLflow, Kedro and what the artifacts' dataset types import;
+never IPython, widgets or ``kedro_mlflow_magic`` itself. The manifest is the ``model_config`` of
+the model (readable in its ``MLmodel`` file); its layout is written by ``manifest.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import mlflow
+from kedro.io import AbstractDataset
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel
+
+MANIFEST_FORMAT = 1
+
+Data = dict[str, Any]
+Step = Callable[[Data], None]
+
+
+def dataset_key(name: str) -> str:
+    """The key of a dataset in the values flowing through the pipeline (transcoding stripped)."""
+    return name.split("@", 1)[0]
+
+
+def import_function(reference: str) -> Callable[..., Any]:
+    """Import ``module:qualname`` (the form the manifest uses for node functions)."""
+    module_name, _, qualname = reference.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for attribute in qualname.split("."):
+        target = getattr(target, attribute)
+    return target
+
+
+def compile_step(node: dict[str, Any], function: Callable[..., Any]) -> Step:
+    """Turn one manifest node into a function that reads its inputs from and writes its outputs
+    to the values dict, calling the node function the way Kedro does."""
+    name = node["name"]
+    inputs, outputs = node["inputs"], node["outputs"]
+
+    if inputs is None:
+
+        def call(data: Data) -> Any:
+            return function()
+
+    elif isinstance(inputs, str):
+        key = dataset_key(inputs)
+
+        def call(data: Data) -> Any:
+            return function(data[key])
+
+    elif isinstance(inputs, list):
+        keys = [dataset_key(item) for item in inputs]
+
+        def call(data: Data) -> Any:
+            return function(*[data[key] for key in keys])
+
+    else:
+        keyword_keys = {argument: dataset_key(item) for argument, item in inputs.items()}
+
+        def call(data: Data) -> Any:
+            return function(**{arg: data[key] for arg, key in keyword_keys.items()})
+
+    if outputs is None:
+
+        def store(data: Data, result: Any) -> None:
+            return None
+
+    elif isinstance(outputs, str):
+        output_key = dataset_key(outputs)
+
+        def store(data: Data, result: Any) -> None:
+            data[output_key] = result
+
+    elif isinstance(outputs, list):
+        output_keys = [dataset_key(item) for item in outputs]
+
+        def store(data: Data, result: Any) -> None:
+            if len(result) != len(output_keys):
+                raise ValueError(
+                    f"returned {len(result)} outputs where the node declares {len(output_keys)}"
+                )
+            data.update(zip(output_keys, result))
+
+    else:
+        output_map = {key: dataset_key(item) for key, item in outputs.items()}
+
+        def store(data: Data, result: Any) -> None:
+            for result_key, output_key in output_map.items():
+                data[output_key] = result[result_key]
+
+    def step(data: Data) -> None:
+        try:
+            store(data, call(data))
+        except MlflowException:
+            raise
+        except Exception as error:
+            raise MlflowException(
+                f"node '{name}' failed: {type(error).__name__}: {error}",
+                error_code=INVALID_PARAMETER_VALUE,
+            ) from error
+
+    return step
+
+
+class Parameters:
+    """The pipeline's parameters as flat leaves (``model.C``) and how to rebuild each parameter
+    input (``params:model``) from them, per call, with that call's overrides."""
+
+    def __init__(self, leaves: list[dict[str, Any]], inputs: dict[str, list[str]]):
+        self.json_leaves = {leaf["name"] for leaf in leaves if leaf["encoding"] == "json"}
+        self.defaults = {leaf["name"]: decode_leaf(leaf, leaf["default"]) for leaf in leaves}
+        self.encoded_defaults = {leaf["name"]: leaf["default"] for leaf in leaves}
+        self.paths = {leaf["name"]: leaf["path"] for leaf in leaves}
+        # each parameter input: its path and the leaves under it, in manifest order
+        self.inputs = {
+            name: (path, [leaf["name"] for leaf in leaves if leaf["path"][: len(path)] == path])
+            for name, path in inputs.items()
+        }
+
+    def values(self, params: dict[str, Any] | None) -> Data:
+        """The value of every parameter input for one call, defaults overridden by ``params``."""
+        leaf_values = self.defaults
+        if params:
+            leaf_values = dict(self.defaults)
+            for name, value in params.items():
+                if name not in leaf_values:
+                    continue  # MLflow has already warned about parameters it does not know
+                if name in self.json_leaves:
+                    if value == self.encoded_defaults[name]:
+                        continue
+                    value = decode_json(value)
+                leaf_values[name] = value
+        return {
+            input_name: assemble(path, leaf_names, leaf_values, self.paths)
+            for input_name, (path, leaf_names) in self.inputs.items()
+        }
+
+
+def decode_leaf(leaf: dict[str, Any], value: Any) -> Any:
+    return decode_json(value) if leaf["encoding"] == "json" else value
+
+
+def decode_json(value: Any) -> Any:
+    """Parameters MLflow cannot hold travel as JSON text; text that is not JSON stays text."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def assemble(
+    path: list[str], leaf_names: list[str], leaf_values: Data, paths: dict[str, list[str]]
+) -> Any:
+    """Rebuild the (possibly nested) value at ``path`` from its leaves, as fresh dicts."""
+    if len(leaf_names) == 1 and paths[leaf_names[0]] == path:
+        return leaf_values[leaf_names[0]]
+    root: dict[str, Any] = {}
+    for leaf_name in leaf_names:
+        *parents, last = paths[leaf_name][len(path) :]
+        branch = root
+        for part in parents:
+            branch = branch.setdefault(part, {})
+        branch[last] = leaf_values[leaf_name]
+    return root
+
+
+def load_artifact(entry: dict[str, Any], local_folder: str) -> Any:
+    """Re-create an artifact's dataset from its catalog type and load arguments, its path
+    pointing into the model, and load it."""
+    config = dict(entry["config"])
+    config["type"] = entry["type"]
+    location = local_folder if entry["file"] in ("", ".") else os.path.join(local_folder, entry["file"])
+    config[entry["path_key"]] = location
+    try:
+        dataset = AbstractDataset.from_config(entry["dataset"], config)
+        return dataset.load()
+    except Exception as error:
+        raise MlflowException(
+            f"could not load artifact '{entry['dataset']}' ({entry['type']}) from {location}: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+
+
+class PipelineModel(PythonModel):
+    """An MLflow pyfunc model that runs the Kedro nodes listed in its manifest."""
+
+    def load_context(self, context: Any) -> None:
+        manifest = context.model_config
+        if manifest.get("format") != MANIFEST_FORMAT:
+            raise MlflowException(
+                f"this model's manifest has format {manifest.get('format')!r}; "
+                f"this runtime reads format {MANIFEST_FORMAT}"
+            )
+        self.data_input = dataset_key(manifest["data_input"])
+        self.output = dataset_key(manifest["output"])
+        self.steps = [
+            compile_step(node, import_function(node["function"])) for node in manifest["nodes"]
+        ]
+        # Artifacts are loaded once, here; each call reads the same objects (no copies).
+        self.constants = {
+            dataset_key(entry["dataset"]): load_artifact(entry, context.artifacts[entry["artifact"]])
+            for entry in manifest["artifacts"]
+        }
+        self.parameters = Parameters(manifest["parameters"], manifest["parameter_inputs"])
+
+    # No type hints here: MLflow would read them as a schema of their own; the signature rules.
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+        data = dict(self.constants)
+        data.update(self.parameters.values(params))
+        data[self.data_input] = model_input
+        for step in self.steps:
+            step(data)
+        return data[self.output]
+
+
+if __name__ != "kedro_mlflow_magic.runtime":
+    # MLflow executes this file as the model's code: hand it the model.
+    mlflow.models.set_model(PipelineModel())

@@ -1,0 +1,157 @@
+"""Signature and input-example inference: the sample as a frame, parameters as flat leaves."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from kedro_mlflow_magic.errors import ParameterError, SampleError
+
+if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
+
+SPARK_SAMPLE_ROWS = 10_000
+
+
+def to_frame(sample: Any, name: str = "sample") -> pd.DataFrame:
+    """The sample as the pandas DataFrame the model takes (arrays and Spark frames accepted)."""
+    if isinstance(sample, pd.DataFrame):
+        return sample
+    if isinstance(sample, pd.Series):
+        return sample.to_frame()
+    if isinstance(sample, np.ndarray):
+        if sample.ndim not in (1, 2):
+            raise SampleError(
+                f"{name} is a {sample.ndim}-D array; give a 1-D or 2-D array or a DataFrame"
+            )
+        frame = pd.DataFrame(sample)
+        frame.columns = [str(column) for column in frame.columns]
+        return frame
+    if hasattr(sample, "toPandas") and hasattr(sample, "limit"):  # a Spark DataFrame
+        return sample.limit(SPARK_SAMPLE_ROWS).toPandas()
+    raise SampleError(
+        f"{name} is a {type(sample).__name__}, not a frame; give a pandas DataFrame, "
+        "a numpy array or a Spark DataFrame"
+    )
+
+
+@dataclass(frozen=True)
+class ParameterLeaf:
+    """One overridable parameter of the model: a scalar or list, or a value kept as JSON."""
+
+    name: str
+    path: tuple[str, ...]
+    value: Any
+    encoding: str  # "plain": MLflow holds it as it is; "json": it travels as JSON text
+
+    @property
+    def schema_default(self) -> Any:
+        return json.dumps(self.value) if self.encoding == "json" else self.value
+
+
+def parameter_path(input_name: str) -> tuple[str, ...]:
+    """``params:model.C`` -> ("model", "C"); ``parameters`` -> ()."""
+    if input_name == "parameters":
+        return ()
+    return tuple(input_name.removeprefix("params:").split("."))
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars and tuples as the Python values MLflow's parameter schema takes."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def is_schema_storable(value: Any) -> bool:
+    """Whether MLflow's parameter schema holds the value as it is (scalars, flat lists)."""
+    if value is None:
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    from mlflow.models import infer_signature
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            signature = infer_signature(params={"value": value})
+    except Exception:
+        return False
+    return signature.params is not None and len(signature.params.params) == 1
+
+
+def parameter_leaves(parameters: dict[str, Any]) -> list[ParameterLeaf]:
+    """Flatten the pipeline's parameter inputs into overridable leaves named by dotted keys."""
+    leaves: dict[tuple[str, ...], ParameterLeaf] = {}
+
+    def visit(path: tuple[str, ...], value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                visit((*path, str(key)), item)
+            return
+        value = plain(value)
+        name = ".".join(path)
+        if is_schema_storable(value):
+            leaves[path] = ParameterLeaf(name, path, value, "plain")
+            return
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ParameterError(
+                f"parameter '{name}' holds a {type(value).__name__} that can be stored neither "
+                "in MLflow's parameter schema nor as JSON; make it a number, text, list or dict "
+                "in parameters.yml"
+            ) from error
+        leaves[path] = ParameterLeaf(name, path, value, "json")
+
+    # the broadest inputs first, so a nested input (params:model.C) adds nothing twice
+    for input_name in sorted(parameters, key=lambda name: len(parameter_path(name))):
+        path = parameter_path(input_name)
+        if any(path[: len(other)] == other for other in leaves):
+            continue
+        visit(path, parameters[input_name])
+    return list(leaves.values())
+
+
+def leaves_from_signature(
+    leaves: list[ParameterLeaf], signature: ModelSignature | None
+) -> list[ParameterLeaf]:
+    """The leaves with the defaults of ``signature`` (edited defaults win over session values)."""
+    if signature is None or signature.params is None:
+        return leaves
+    defaults = {spec.name: spec.default for spec in signature.params.params}
+    edited = []
+    for leaf in leaves:
+        if leaf.name not in defaults:
+            edited.append(leaf)
+            continue
+        default = defaults[leaf.name]
+        if leaf.encoding == "json":
+            try:
+                default = json.loads(default)
+            except (TypeError, ValueError):
+                pass
+        edited.append(ParameterLeaf(leaf.name, leaf.path, plain(default), leaf.encoding))
+    return edited
+
+
+def infer_model_signature(
+    frame: pd.DataFrame, output: Any, leaves: list[ParameterLeaf]
+) -> ModelSignature:
+    """Inputs from the sample, outputs from the pipeline's result on it, parameters with defaults."""
+    from mlflow.models import infer_signature
+
+    params = {leaf.name: leaf.schema_default for leaf in leaves} or None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return infer_signature(model_input=frame, model_output=output, params=params)

@@ -1,0 +1,106 @@
+"""Where runs go (SPEC 7): the tracking URI and the experiment, resolved from the project."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+logger = logging.getLogger(__name__)
+
+MLFLOW_CONFIG_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` whose pyproject.toml has a [tool.kedro] table."""
+    for folder in [start, *start.parents]:
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "[tool.kedro]" in pyproject.read_text(encoding="utf-8"):
+            return folder
+    return None
+
+
+def default_tracking_uri(project_root: Path) -> str:
+    return f"sqlite:///{(project_root / 'mlflow.db').as_posix()}"
+
+
+def configured_tracking_uri(project_root: Path) -> str | None:
+    """``server.mlflow_tracking_uri`` from a kedro-mlflow ``mlflow.yml`` in the project's conf."""
+    conf = project_root / "conf"
+    if not conf.is_dir():
+        return None
+    from kedro.config import MissingConfigException, OmegaConfigLoader
+
+    loader = OmegaConfigLoader(
+        conf_source=str(conf),
+        base_env="base",
+        default_run_env="local",
+        config_patterns={"mlflow": MLFLOW_CONFIG_PATTERNS},
+    )
+    try:
+        settings = loader["mlflow"]
+    except (MissingConfigException, KeyError):
+        return None
+    uri = (settings.get("server") or {}).get("mlflow_tracking_uri")
+    if not uri:
+        return None
+    uri = str(uri)
+    scheme = urlparse(uri).scheme
+    if scheme in ("", "file") or len(scheme) == 1:  # a folder: MLflow's deprecated file store
+        logger.warning(
+            "mlflow.yml points at the file store %r, which MLflow 3 refuses; using %s instead",
+            uri,
+            default_tracking_uri(project_root),
+        )
+        return None
+    if scheme == "sqlite" and not uri.startswith("sqlite:////"):
+        relative = uri.removeprefix("sqlite:///")
+        uri = f"sqlite:///{(project_root / relative).as_posix()}"
+    return uri
+
+
+def resolve_tracking_uri(project_root: Path | None) -> str:
+    """MLFLOW_TRACKING_URI or ``mlflow.set_tracking_uri`` when set; else the project's
+    mlflow.yml; else ``sqlite:///<project root>/mlflow.db``."""
+    import mlflow
+
+    if mlflow.is_tracking_uri_set():
+        return mlflow.get_tracking_uri()
+    root = project_root or Path.cwd()
+    return configured_tracking_uri(root) or default_tracking_uri(root)
+
+
+def use_project_tracking(project_root: Path | None) -> str:
+    """Point MLflow at the project's tracking URI (unless the user chose one) and return it."""
+    import mlflow
+
+    uri = resolve_tracking_uri(project_root)
+    if not mlflow.is_tracking_uri_set():
+        mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def user_chose_experiment() -> bool:
+    import mlflow.tracking.fluent as fluent
+
+    if os.environ.get("MLFLOW_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_ID"):
+        return True
+    # MLflow has no public getter for the experiment chosen with mlflow.set_experiment().
+    return bool(getattr(fluent, "_active_experiment_id", None))
+
+
+def experiment_id_for(project_root: Path | None, package_name: str | None) -> str | None:
+    """The experiment to log into: the user's active one, else one named after the package,
+    created with its artifacts under ``<project root>/mlartifacts``. None means MLflow's choice."""
+    import mlflow
+
+    if mlflow.active_run() is not None or user_chose_experiment() or not package_name:
+        return None
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(package_name)
+    if experiment is not None:
+        return experiment.experiment_id
+    root = project_root or Path.cwd()
+    artifact_location = (root / "mlartifacts").resolve().as_uri()
+    return client.create_experiment(package_name, artifact_location=artifact_location)
