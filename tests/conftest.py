@@ -1,0 +1,175 @@
+"""Shared fixtures: real Kedro projects in temporary folders, real sessions, a real sqlite store.
+
+Layers: ``mlflow_store`` (one sqlite store per test session) -> ``trained_demo`` (the shipped
+demo project, trained once) -> ``demo`` (its catalog and pipelines, loaded per test);
+``make_project`` writes a custom project from node source, pipelines and catalog text.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from model_files import assert_model_is_clean  # noqa: E402
+
+__all__ = ["assert_model_is_clean"]
+
+
+@dataclass
+class LoadedProject:
+    """A Kedro project opened in a real KedroSession: its catalog and pipelines."""
+
+    root: Path
+    package: str
+    catalog: object
+    pipelines: dict
+    session: object
+
+
+def load_project(root: Path) -> LoadedProject:
+    from kedro.framework.project import pipelines
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    metadata = bootstrap_project(root)
+    session = KedroSession.create(project_path=root)
+    context = session.load_context()
+    return LoadedProject(
+        root=root,
+        package=metadata.package_name,
+        catalog=context.catalog,
+        pipelines=dict(pipelines),
+        session=session,
+    )
+
+
+def train(root: Path) -> None:
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root) as session:
+        session.run(pipeline_name="training")
+
+
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One sqlite tracking store for the whole test session (creating one costs about a second)."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+@pytest.fixture(autouse=True)
+def clean_mlflow(mlflow_store: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts with the shared store, no active run and no chosen experiment."""
+    import mlflow
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+    import mlflow.tracking.fluent as fluent
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    yield
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    tracking_utils._tracking_uri = None
+    fluent._active_experiment_id = None
+
+
+@pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped demo project, created and trained once for the test session."""
+    from kedro_mlflow_magic.demo import create_demo_project
+
+    root = create_demo_project(tmp_path_factory.mktemp("demo") / "project", "churn_demo")
+    train(root)
+    return root
+
+
+@pytest.fixture
+def demo(trained_demo: Path) -> LoadedProject:
+    """The trained demo project opened in a fresh KedroSession."""
+    return load_project(trained_demo)
+
+
+@pytest.fixture
+def demo_sample(demo: LoadedProject):
+    """Customers to score: the demo's training rows without the label."""
+    return demo.catalog.load("customers").drop(columns=["churned"]).head(40)
+
+
+PYPROJECT = """\
+[tool.kedro]
+package_name = "{package}"
+project_name = "{package}"
+kedro_init_version = "{kedro_version}"
+source_dir = "src"
+"""
+
+SETTINGS = '"""Default settings."""\n'
+
+
+@pytest.fixture
+def make_project(tmp_path: Path):
+    """Write a real Kedro project: ``make_project(nodes=..., pipelines=..., catalog=...,
+    parameters=..., credentials=..., files={relative path: text})`` -> its root folder.
+
+    ``nodes`` is the source of ``<package>/nodes.py``; ``pipelines`` the body of
+    ``register_pipelines()`` (``node``, ``pipeline`` and ``nodes`` are imported), returning a dict.
+    Each project gets a unique package name so that several live in one test process.
+    """
+    from importlib.metadata import version
+
+    def write(
+        nodes: str,
+        pipelines: str,
+        catalog: str = "",
+        parameters: str = "",
+        credentials: str = "",
+        files: dict[str, str] | None = None,
+    ) -> Path:
+        package = f"project_{uuid.uuid4().hex[:10]}"
+        root = tmp_path / package
+        source = root / "src" / package
+        source.mkdir(parents=True)
+        (root / "conf" / "base").mkdir(parents=True)
+        (root / "conf" / "local").mkdir(parents=True)
+        (root / "pyproject.toml").write_text(
+            PYPROJECT.format(package=package, kedro_version=version("kedro"))
+        )
+        (root / "conf" / "base" / "catalog.yml").write_text(textwrap.dedent(catalog) or "{}\n")
+        (root / "conf" / "base" / "parameters.yml").write_text(
+            textwrap.dedent(parameters) or "{}\n"
+        )
+        (root / "conf" / "local" / "credentials.yml").write_text(
+            textwrap.dedent(credentials) or "{}\n"
+        )
+        (source / "__init__.py").write_text("")
+        (source / "settings.py").write_text(SETTINGS)
+        (source / "nodes.py").write_text(textwrap.dedent(nodes))
+        body = textwrap.indent(textwrap.dedent(pipelines).strip(), "    ")
+        (source / "pipeline_registry.py").write_text(
+            "from kedro.pipeline import node, pipeline\n\n"
+            "from . import nodes\n\n\n"
+            f"def register_pipelines():\n{body}\n"
+        )
+        for relative, text in (files or {}).items():
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(textwrap.dedent(text))
+        return root
+
+    return write
