@@ -33,7 +33,11 @@ def run_demo(folder: Path, rows: int = 5) -> None:
         sample = catalog.load("customers").drop(columns=["churned"]).head(100)
         started = time.perf_counter()
         info = log_pipeline_model(
-            inference, catalog, "customers_to_score", sample, project_path=folder,
+            inference,
+            catalog,
+            "customers_to_score",
+            sample,
+            project_path=folder,
             progress=lambda step: print(f"  ... {step}"),
         )
         print(f"Logged in {time.perf_counter() - started:.2f} s: {info.model_uri}")
@@ -51,8 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kedro_mlflow_magic")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="create, train, log and reload the demo project")
-    demo.add_argument("folder", nargs="?", default="kedro-mlflow-demo", type=Path,
-                      help="where to create the demo project (default: ./kedro-mlflow-demo)")
+    demo.add_argument(
+        "folder",
+        nargs="?",
+        default="kedro-mlflow-demo",
+        type=Path,
+        help="where to create the demo project (default: ./kedro-mlflow-demo)",
+    )
     arguments = parser.parse_args(argv)
     run_demo(arguments.folder.resolve())
     return 0

@@ -47,7 +47,9 @@ class OutputNotChosenError(KedroMlflowMagicError, ValueError):
     def __init__(self, outputs: Iterable[str], chosen: str | None = None):
         listed = ", ".join(sorted(outputs))
         if chosen is None:
-            message = f"the pipeline has several outputs: {listed}; pick one (output=... or --output)"
+            message = (
+                f"the pipeline has several outputs: {listed}; pick one (output=... or --output)"
+            )
         else:
             message = f"'{chosen}' is not an output of the pipeline; pick one of: {listed}"
         super().__init__(message)

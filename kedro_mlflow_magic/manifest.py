@@ -37,7 +37,7 @@ def node_interface(node: Node) -> tuple[NodeInterface, NodeInterface]:
     Kedro's public ``inputs``/``outputs`` give flat lists only; the declared form lives in
     ``_inputs``/``_outputs``, which this function alone reads.
     """
-    return node._inputs, node._outputs  # noqa: SLF001
+    return node._inputs, node._outputs
 
 
 def describe_node(node: Node) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from kedro_mlflow_magic.parity import compare_results
 from kedro_mlflow_magic.requirements import pinned_requirements
 from kedro_mlflow_magic.roles import Artifact, PipelineInputs, inspect_pipeline
 from kedro_mlflow_magic.signature import (
+    ParameterLeaf,
     infer_model_signature,
     leaves_from_signature,
     parameter_leaves,
@@ -167,7 +169,9 @@ def shipped_packages(pipeline: Pipeline) -> dict[str, Path]:
         spec = importlib.util.find_spec(top)
         if spec is None or spec.origin is None:
             continue
-        location = Path(spec.origin).parent if spec.submodule_search_locations else Path(spec.origin)
+        location = (
+            Path(spec.origin).parent if spec.submodule_search_locations else Path(spec.origin)
+        )
         if "site-packages" in location.parts or "dist-packages" in location.parts:
             continue
         packages[top] = location
@@ -196,6 +200,70 @@ def with_registered_version(info: ModelInfo, version: int) -> ModelInfo:
                      registered_model_version=version)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class PreparedPipeline:
+    """A pipeline checked for packaging: pruned to its output, roles sorted, sample as a frame."""
+
+    pipeline: Pipeline
+    catalog: DataCatalog
+    roles: PipelineInputs
+    output: str
+    frame: pd.DataFrame
+    leaves: list[ParameterLeaf]
+
+
+def prepare(
+    pipeline: Pipeline,
+    catalog: DataCatalog,
+    data_input: str | None,
+    sample: Any,
+    *,
+    output: str | None = None,
+    freeze: tuple[str, ...] | list[str] = (),
+) -> PreparedPipeline:
+    """Check that the pipeline can be packaged (raising the error that says why not)."""
+    output = choose_output(pipeline, output)
+    pipeline = pipeline.to_outputs(output)
+    roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze)
+    if data_input is not None and roles.data_input != data_input:
+        raise UnknownDataInputError(data_input, roles.free_inputs)
+    if roles.data_input is None:
+        raise AmbiguousDataInputError(roles.data_input_candidates)
+    if roles.problems:
+        raise PackagingError(roles.problems)
+    frame = to_frame(sample, name=f"the sample for '{roles.data_input}'")
+    leaves = parameter_leaves(roles.parameters)
+    return PreparedPipeline(pipeline, catalog, roles, output, frame, leaves)
+
+
+def parameter_values(leaves: list[ParameterLeaf], names: list[str]) -> dict[str, Any]:
+    """The value of each parameter input, rebuilt from the leaves as the model will."""
+    return runtime.Parameters(leaf_entries(leaves), parameter_input_paths(names)).values(None)
+
+
+def infer_prepared_signature(prepared: PreparedPipeline) -> ModelSignature:
+    output = run_in_session(
+        prepared.pipeline, prepared.catalog, prepared.roles, prepared.frame,
+        parameter_values(prepared.leaves, list(prepared.roles.parameters)), prepared.output,
+    )  # fmt: skip
+    return infer_model_signature(prepared.frame, output, prepared.leaves)
+
+
+def infer_pipeline_signature(
+    pipeline: Pipeline,
+    catalog: DataCatalog,
+    data_input: str | None,
+    sample: Any,
+    *,
+    output: str | None = None,
+    freeze: tuple[str, ...] | list[str] = (),
+) -> ModelSignature:
+    """The signature ``log_pipeline_model`` would infer: inputs from the sample, outputs from
+    running the pipeline on it, parameters with their session values as defaults."""
+    prepared = prepare(pipeline, catalog, data_input, sample, output=output, freeze=freeze)
+    return infer_prepared_signature(prepared)
+
+
 def log_pipeline_model(
     pipeline: Pipeline,
     catalog: DataCatalog,
@@ -221,29 +289,23 @@ def log_pipeline_model(
     if example_rows < 1:
         raise SampleError(f"example_rows must be at least 1, not {example_rows}")
     if alias and not registered_model_name:
-        raise PackagingError(["alias: an alias needs a registered model name (registered_model_name=...)"])
+        raise PackagingError(
+            ["alias: an alias needs a registered model name (registered_model_name=...)"]
+        )
     say("collecting artifacts")
-    output = choose_output(pipeline, output)
-    pipeline = pipeline.to_outputs(output)
-    roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze)
-    if data_input is not None and roles.data_input != data_input:
-        raise UnknownDataInputError(data_input, roles.free_inputs)
-    if roles.data_input is None:
-        raise AmbiguousDataInputError(roles.data_input_candidates)
-    if roles.problems:
-        raise PackagingError(roles.problems)
-    frame = to_frame(sample, name=f"the sample for '{roles.data_input}'")
+    prepared = prepare(pipeline, catalog, data_input, sample, output=output, freeze=freeze)
+    pipeline, roles, output, frame = (
+        prepared.pipeline,
+        prepared.roles,
+        prepared.output,
+        prepared.frame,
+    )
     example = frame.head(example_rows)
 
     say("inferring the signature")
-    leaves = parameter_leaves(roles.parameters)
-    session_values = runtime.Parameters(
-        leaf_entries(leaves), parameter_input_paths(list(roles.parameters))
-    ).values(None)
     if signature is None:
-        sample_output = run_in_session(pipeline, catalog, roles, frame, session_values, output)
-        signature = infer_model_signature(frame, sample_output, leaves)
-    leaves = leaves_from_signature(leaves, signature)
+        signature = infer_prepared_signature(prepared)
+    leaves = leaves_from_signature(prepared.leaves, signature)
 
     import mlflow
 
@@ -285,9 +347,7 @@ def log_pipeline_model(
             )
 
         say("verifying")
-        expected_values = runtime.Parameters(
-            manifest["parameters"], manifest["parameter_inputs"]
-        ).values(None)
+        expected_values = parameter_values(leaves, list(roles.parameters))
         expected = run_in_session(pipeline, catalog, roles, example, expected_values, output)
         reloaded = mlflow.pyfunc.load_model(info.model_uri)
         comparison = compare_results(reloaded.predict(example), expected)

@@ -39,7 +39,9 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
             same = bool(np.all(model_result == pipeline_result))
         except Exception:
             same = False
-        detail = "equal" if same else f"model gave {model_result!r}, pipeline gave {pipeline_result!r}"
+        detail = (
+            "equal" if same else f"model gave {model_result!r}, pipeline gave {pipeline_result!r}"
+        )
         return Comparison(same, detail)
     if model_frame.shape != pipeline_frame.shape:
         return Comparison(
@@ -53,8 +55,11 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
         left, right = model_frame[column], pipeline_frame[column]
         if pd.api.types.is_numeric_dtype(left) and pd.api.types.is_numeric_dtype(right):
             close = np.isclose(
-                left.to_numpy(dtype=float), right.to_numpy(dtype=float),
-                rtol=RELATIVE_TOLERANCE, atol=0.0, equal_nan=True,
+                left.to_numpy(dtype=float),
+                right.to_numpy(dtype=float),
+                rtol=RELATIVE_TOLERANCE,
+                atol=0.0,
+                equal_nan=True,
             )
         else:
             close = (left.astype(object) == right.astype(object)) | (left.isna() & right.isna())
@@ -63,8 +68,10 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
     if count == 0:
         return Comparison(True, f"all {len(pipeline_frame)} rows agree")
     rows = pd.concat(
-        {"model": as_frame(model_result).iloc[differs.to_numpy()].head(rows_shown),
-         "pipeline": as_frame(pipeline_result).iloc[differs.to_numpy()].head(rows_shown)},
+        {
+            "model": as_frame(model_result).iloc[differs.to_numpy()].head(rows_shown),
+            "pipeline": as_frame(pipeline_result).iloc[differs.to_numpy()].head(rows_shown),
+        },
         axis=1,
     )
     return Comparison(False, f"{count} of {len(pipeline_frame)} rows differ", rows)

@@ -92,7 +92,9 @@ def pinned_requirements(
     modules.update(type(value).__module__.split(".")[0] for value in artifact_objects)
     for dataset_type in artifact_types:
         modules.add(dataset_type.split(".")[0])
-        distributions += [engine for word, engine in DATASET_ENGINES.items() if word in dataset_type]
+        distributions += [
+            engine for word, engine in DATASET_ENGINES.items() if word in dataset_type
+        ]
     for module in sorted(modules - shipped_packages):
         distribution = distribution_of(module)
         if distribution:

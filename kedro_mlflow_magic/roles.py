@@ -122,11 +122,15 @@ def classify(
     if name not in catalog:
         if frozen:
             return Problem(
-                name, "not-in-catalog", "is not in the catalog, so there is no value to freeze.",
+                name,
+                "not-in-catalog",
+                "is not in the catalog, so there is no value to freeze.",
                 "add it to conf/base/catalog.yml, or pass it as the data input.",
             )
         return Problem(
-            name, "not-in-catalog", "is not in the catalog.",
+            name,
+            "not-in-catalog",
+            "is not in the catalog.",
             "add it to conf/base/catalog.yml with a file-based dataset type "
             "(e.g. pickle.PickleDataset), or pass it as the data input.",
         )
@@ -135,14 +139,18 @@ def classify(
     if isinstance(dataset, MemoryDataset):
         if not dataset.exists():
             return Problem(
-                name, "empty-memory", "is a MemoryDataset with no data.",
+                name,
+                "empty-memory",
+                "is a MemoryDataset with no data.",
                 "persist it in the catalog (e.g. pickle.PickleDataset) and run the pipeline "
                 "that produces it, or give it a value and freeze it.",
             )
         if frozen:
             return Artifact(name, "kedro_datasets.pickle.PickleDataset", None, frozen=True)
         return Problem(
-            name, "memory-only", "holds data only in memory, not in files.",
+            name,
+            "memory-only",
+            "holds data only in memory, not in files.",
             f"freeze it (freeze=['{name}'] or --freeze {name}) to store its current value.",
         )
     if frozen:
@@ -151,14 +159,18 @@ def classify(
     path_key = next((key for key in PATH_KEYS if isinstance(config.get(key), str)), None)
     if path_key is None:
         return Problem(
-            name, "not-in-files", f"is a {dataset_type.rsplit('.', 1)[-1]} whose data are not "
+            name,
+            "not-in-files",
+            f"is a {dataset_type.rsplit('.', 1)[-1]} whose data are not "
             "in files (a table, a service...).",
             f"freeze it (freeze=['{name}'] or --freeze {name}) to store its current value.",
         )
     path = config.pop(path_key)
     if not dataset.exists():
         return Problem(
-            name, "missing-file", f"has no file at {path}.",
+            name,
+            "missing-file",
+            f"has no file at {path}.",
             "run the pipeline that produces it (kedro run) or fix its path in the catalog.",
         )
     return Artifact(name, config.pop("type", dataset_type), path, config, path_key)
@@ -194,7 +206,9 @@ def inspect_pipeline(
         else:
             problems.append(
                 Problem(
-                    name, "missing-parameter", "is not set in the project's parameters.",
+                    name,
+                    "missing-parameter",
+                    "is not set in the project's parameters.",
                     f"add '{name.removeprefix('params:')}' to conf/base/parameters.yml.",
                 )
             )

@@ -88,7 +88,7 @@ def compile_step(node: dict[str, Any], function: Callable[..., Any]) -> Step:
                 raise ValueError(
                     f"returned {len(result)} outputs where the node declares {len(output_keys)}"
                 )
-            data.update(zip(output_keys, result))
+            data.update(zip(output_keys, result, strict=True))
 
     else:
         output_map = {key: dataset_key(item) for key, item in outputs.items()}
@@ -180,7 +180,9 @@ def load_artifact(entry: dict[str, Any], local_folder: str) -> Any:
     pointing into the model, and load it."""
     config = dict(entry["config"])
     config["type"] = entry["type"]
-    location = local_folder if entry["file"] in ("", ".") else os.path.join(local_folder, entry["file"])
+    location = (
+        local_folder if entry["file"] in ("", ".") else os.path.join(local_folder, entry["file"])
+    )
     config[entry["path_key"]] = location
     try:
         dataset = AbstractDataset.from_config(entry["dataset"], config)
@@ -209,13 +211,15 @@ class PipelineModel(PythonModel):
         ]
         # Artifacts are loaded once, here; each call reads the same objects (no copies).
         self.constants = {
-            dataset_key(entry["dataset"]): load_artifact(entry, context.artifacts[entry["artifact"]])
+            dataset_key(entry["dataset"]): load_artifact(
+                entry, context.artifacts[entry["artifact"]]
+            )
             for entry in manifest["artifacts"]
         }
         self.parameters = Parameters(manifest["parameters"], manifest["parameter_inputs"])
 
     # No type hints here: MLflow would read them as a schema of their own; the signature rules.
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+    def predict(self, context, model_input, params=None):
         data = dict(self.constants)
         data.update(self.parameters.values(params))
         data[self.data_input] = model_input

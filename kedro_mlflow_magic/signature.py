@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import warnings
@@ -137,10 +138,8 @@ def leaves_from_signature(
             continue
         default = defaults[leaf.name]
         if leaf.encoding == "json":
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 default = json.loads(default)
-            except (TypeError, ValueError):
-                pass
         edited.append(ParameterLeaf(leaf.name, leaf.path, plain(default), leaf.encoding))
     return edited
 

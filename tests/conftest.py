@@ -23,7 +23,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from model_files import assert_model_is_clean  # noqa: E402
+from model_files import assert_model_is_clean
 
 __all__ = ["assert_model_is_clean"]
 
