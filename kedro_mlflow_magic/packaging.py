@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import logging
 import os
 import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +35,7 @@ from kedro_mlflow_magic.manifest import (
 )
 from kedro_mlflow_magic.parity import compare_results
 from kedro_mlflow_magic.requirements import pinned_requirements
-from kedro_mlflow_magic.roles import Artifact, PipelineInputs, inspect_pipeline
+from kedro_mlflow_magic.roles import Artifact, PipelineInputs, inspect_pipeline, quiet_kedro
 from kedro_mlflow_magic.signature import (
     ParameterLeaf,
     infer_model_signature,
@@ -64,18 +62,6 @@ def choose_output(pipeline: Pipeline, output: str | None) -> str:
     if len(outputs) != 1:
         raise OutputNotChosenError(outputs)
     return outputs[0]
-
-
-@contextlib.contextmanager
-def quiet_kedro() -> Iterator[None]:
-    """Kedro's runner logs every node at INFO; our internal runs should not flood the notebook."""
-    kedro_logger = logging.getLogger("kedro")
-    level = kedro_logger.level
-    kedro_logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        kedro_logger.setLevel(level)
 
 
 def run_in_session(
@@ -133,7 +119,7 @@ def stage_artifact(
         frozen = AbstractDataset.from_config(
             artifact.name, {"type": artifact.dataset_type, "filepath": str(folder / FROZEN_FILE)}
         )
-        frozen.save(catalog.load(artifact.name))
+        frozen.save(load_quietly(catalog, artifact.name))
         return StagedArtifact(
             artifact.name, artifact.dataset_type, key, FROZEN_FILE, "filepath", {}, True
         )
@@ -150,12 +136,17 @@ def stage_artifact(
             artifact.name,
             {**config, "type": artifact.dataset_type, artifact.path_key: str(folder / file_name)},
         )
-        twin.save(catalog.load(artifact.name))
+        twin.save(load_quietly(catalog, artifact.name))
     else:
         copy_path(source.removeprefix("file://"), folder / file_name)
     return StagedArtifact(
         artifact.name, artifact.dataset_type, key, file_name, artifact.path_key, config, False
     )
+
+
+def load_quietly(catalog: DataCatalog, name: str) -> Any:
+    with quiet_kedro():
+        return catalog.load(name)
 
 
 def shipped_packages(pipeline: Pipeline) -> dict[str, Path]:
@@ -333,7 +324,7 @@ def log_pipeline_model(
                 node_modules={node.func.__module__ for node in pipeline.nodes},
                 shipped_packages=set(packages),
                 artifact_types=[artifact.dataset_type for artifact in staged],
-                artifact_objects=[catalog.load(name) for name in roles.artifacts],
+                artifact_objects=[load_quietly(catalog, name) for name in roles.artifacts],
             )
             info = mlflow.pyfunc.log_model(
                 name=name,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,10 +101,23 @@ def node_problems(pipeline: Pipeline) -> list[Problem]:
     return problems
 
 
+@contextlib.contextmanager
+def quiet_kedro() -> Iterator[None]:
+    """Kedro logs every load and node at INFO; our internal reads should not flood the notebook."""
+    kedro_logger = logging.getLogger("kedro")
+    level = kedro_logger.level
+    kedro_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        kedro_logger.setLevel(level)
+
+
 def parameter_value(catalog: DataCatalog, name: str) -> tuple[bool, Any]:
     if name not in catalog:
         return False, None
-    return True, catalog.load(name)
+    with quiet_kedro():
+        return True, catalog.load(name)
 
 
 def dataset_configs(catalog: DataCatalog, names: list[str]) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import mlflow
+import pandas as pd
 from kedro.io import AbstractDataset
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -218,8 +219,10 @@ class PipelineModel(PythonModel):
         }
         self.parameters = Parameters(manifest["parameters"], manifest["parameter_inputs"])
 
-    # No type hints here: MLflow would read them as a schema of their own; the signature rules.
-    def predict(self, context, model_input, params=None):
+    # A DataFrame hint tells MLflow to infer no schema from hints: the logged signature rules.
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> Any:
         data = dict(self.constants)
         data.update(self.parameters.values(params))
         data[self.data_input] = model_input
