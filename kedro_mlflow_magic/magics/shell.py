@@ -1,0 +1,163 @@
+"""Helpers shared by the magics: the session ``%reload_kedro`` loaded, expressions evaluated in
+the notebook's namespace, and our errors turned into one-line ``UsageError``s.
+
+Kept light on imports: ``%load_ext`` imports this module, and it must not pull in MLflow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import keyword
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.getipython import get_ipython
+
+from kedro_mlflow_magic.errors import KedroMlflowMagicError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from kedro.io import DataCatalog
+    from kedro.pipeline import Pipeline
+
+NO_SESSION = "no Kedro project is loaded; run %reload_kedro <project path> first"
+
+
+def one_line(text: str) -> str:
+    """A message on one line: IPython shows a ``UsageError`` as a single line in a notebook."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    head, *rest = lines
+    return " ".join([head, "; ".join(line.removeprefix("- ") for line in rest)]).strip()
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the core's errors (``kedro_mlflow_magic.errors``) into one-line ``UsageError``s."""
+    try:
+        yield
+    except KedroMlflowMagicError as error:
+        raise UsageError(one_line(str(error))) from None
+
+
+def namespace(local_ns: Mapping[str, Any] | None) -> ChainMap[str, Any]:
+    """The names a magic sees: the caller's local scope first, then the notebook's globals."""
+    shell = get_ipython()
+    user_ns = shell.user_ns if shell is not None else {}
+    return ChainMap(dict(local_ns or {}), user_ns)
+
+
+@dataclass(frozen=True)
+class KedroState:
+    """What ``%reload_kedro`` put in the notebook: the session, its context, catalog and
+    pipelines."""
+
+    session: Any
+    context: Any
+    catalog: DataCatalog
+    pipelines: Mapping[str, Pipeline]
+
+    @property
+    def project_path(self) -> Path:
+        return Path(self.context.project_path)
+
+    def pipeline(self, name: str) -> Pipeline:
+        """The registered pipeline called ``name``; an unknown name lists the known ones."""
+        if name not in self.pipelines:
+            known = ", ".join(sorted(self.pipelines)) or "(none registered)"
+            raise UsageError(f"unknown pipeline '{name}'; the project's pipelines are: {known}")
+        return self.pipelines[name]
+
+
+def kedro_state(local_ns: Mapping[str, Any] | None = None) -> KedroState:
+    """The session ``%reload_kedro`` loaded (its ``session``, ``context``, ``catalog`` and
+    ``pipelines`` variables); a ``UsageError`` that says to run it when there is none."""
+    names = namespace(local_ns)
+    session, context = names.get("session"), names.get("context")
+    if (
+        session is None
+        or not hasattr(session, "load_context")
+        or not hasattr(context, "project_path")
+    ):
+        raise UsageError(NO_SESSION)
+    catalog = names.get("catalog")
+    if not (hasattr(catalog, "load") and hasattr(catalog, "to_config")):
+        catalog = context.catalog
+    pipelines = names.get("pipelines")
+    if not isinstance(pipelines, Mapping):
+        from kedro.framework.project import pipelines
+    return KedroState(session, context, catalog, pipelines)
+
+
+def evaluate(expression: str, local_ns: Mapping[str, Any] | None, option: str) -> Any:
+    """Evaluate a Python expression in the notebook's namespace; failures name the option."""
+    shell = get_ipython()
+    user_ns = shell.user_ns if shell is not None else {}
+    try:
+        return eval(expression, user_ns, dict(local_ns or {}))
+    except Exception as error:
+        raise UsageError(
+            f"{option} {expression!r} failed: {type(error).__name__}: {one_line(str(error))}; "
+            "give a Python expression that works in this notebook"
+        ) from None
+
+
+def is_variable(text: str, local_ns: Mapping[str, Any] | None) -> bool:
+    return text.isidentifier() and not keyword.iskeyword(text) and text in namespace(local_ns)
+
+
+def load_dataset(catalog: DataCatalog, name: str, option: str) -> Any:
+    """Load a catalog dataset; a failure names the dataset and the option."""
+    try:
+        return catalog.load(name)
+    except Exception as error:
+        raise UsageError(
+            f"{option} {name}: could not load the catalog dataset '{name}': "
+            f"{type(error).__name__}: {one_line(str(error))}"
+        ) from None
+
+
+def value_of(
+    expression: str,
+    local_ns: Mapping[str, Any] | None,
+    option: str,
+    catalog: DataCatalog | None = None,
+) -> Any:
+    """A notebook variable or expression, or (when ``catalog`` is given and the text is not a
+    variable) the catalog dataset of that name."""
+    if catalog is not None and not is_variable(expression, local_ns) and expression in catalog:
+        return load_dataset(catalog, expression, option)
+    return evaluate(expression, local_ns, option)
+
+
+def as_frame(value: Any, expression: str, option: str) -> pd.DataFrame:
+    """The value as a pandas DataFrame (arrays and Spark frames accepted), or a ``UsageError``."""
+    from kedro_mlflow_magic.errors import SampleError
+    from kedro_mlflow_magic.signature import to_frame
+
+    try:
+        return to_frame(value, name=f"{option} {expression!r}")
+    except SampleError as error:
+        raise UsageError(one_line(str(error))) from None
+
+
+def frame_from(
+    expression: str,
+    local_ns: Mapping[str, Any] | None,
+    option: str,
+    catalog: DataCatalog | None = None,
+) -> pd.DataFrame:
+    """``--sample``/``--data``: an expression (or catalog dataset) that must give a frame."""
+    return as_frame(value_of(expression, local_ns, option, catalog), expression, option)
+
+
+def show(value: Any) -> Any:
+    """Display a result in the notebook (HTML and text forms) and return the display handle."""
+    from IPython.display import display
+
+    return display(value, display_id=True)
