@@ -1,0 +1,224 @@
+"""The logged demo model served by ``mlflow models serve``: same predictions over HTTP as locally,
+clear 4xx answers for bad requests, and a server that keeps serving after them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+pytestmark = pytest.mark.slow
+
+VENV_BIN = Path(sys.executable).parent
+OVERRIDES = {"threshold": 0.2, "scoring.labels.positive": "leaving", "scoring.decimals": 1}
+
+
+@dataclass(frozen=True)
+class LoggedDemo:
+    """The demo inference model, logged once for the module, and a frame to score."""
+
+    model_uri: str
+    tracking_uri: str
+    package: str
+    frame: pd.DataFrame
+
+
+@pytest.fixture(scope="module")
+def logged_demo(trained_demo: Path, mlflow_store: str) -> Iterator[LoggedDemo]:
+    import mlflow
+    from conftest import load_project
+
+    from kedro_mlflow_magic import log_pipeline_model
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+        project = load_project(trained_demo)
+        frame = project.catalog.load("customers").drop(columns=["churned"]).head(12)
+        info = log_pipeline_model(
+            project.pipelines["inference"], project.catalog, "customers_to_score", frame
+        )
+        yield LoggedDemo(info.model_uri, mlflow_store, project.package, frame)
+    mlflow.set_tracking_uri(None)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def clean_environment(tracking_uri: str) -> dict[str, str]:
+    """The server's environment: the venv's tools on PATH, the store, and no PYTHONPATH, so that
+    the project's package can only come from the model."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment["PATH"] = f"{VENV_BIN}{os.pathsep}{environment.get('PATH', '')}"
+    environment["MLFLOW_TRACKING_URI"] = tracking_uri
+    return environment
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen
+
+
+def wait_until_ready(server: Server, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise AssertionError(f"the server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{server.url}/ping", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"the server did not answer /ping in {timeout}s:\n{log.read_text()}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop the server and its uvicorn child (they share a process group of their own)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def outside_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("outside-the-project")
+
+
+@pytest.fixture(scope="module")
+def server(logged_demo: LoggedDemo, outside_folder: Path) -> Iterator[Server]:
+    port = free_port()
+    log = outside_folder / "server.log"
+    command = [
+        str(VENV_BIN / "mlflow"), "models", "serve", "-m", logged_demo.model_uri,
+        "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port),
+    ]  # fmt: skip
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=outside_folder,
+            env=clean_environment(logged_demo.tracking_uri),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = Server(f"http://127.0.0.1:{port}", process)
+    try:
+        wait_until_ready(running, log)
+        yield running
+    finally:
+        stop(process)
+    assert process.poll() is not None
+
+
+@pytest.fixture(scope="module")
+def local_model(logged_demo: LoggedDemo):
+    import mlflow
+
+    return mlflow.pyfunc.load_model(logged_demo.model_uri)
+
+
+def invoke(server: Server, body: str, content_type: str = "application/json") -> requests.Response:
+    return requests.post(
+        f"{server.url}/invocations", data=body, headers={"Content-Type": content_type}, timeout=60
+    )
+
+
+def served_frame(response: requests.Response) -> pd.DataFrame:
+    assert response.status_code == 200, response.text
+    return pd.DataFrame(response.json()["predictions"])
+
+
+def json_body(frame: pd.DataFrame, orient: str, params: dict | None) -> str:
+    key = {"split": "dataframe_split", "records": "dataframe_records"}[orient]
+    body: dict = {key: json.loads(frame.to_json(orient=orient))}
+    if params is not None:
+        body["params"] = params
+    return json.dumps(body)
+
+
+def test_the_project_package_is_not_importable_where_the_server_runs(
+    logged_demo: LoggedDemo, outside_folder: Path
+):
+    probe = subprocess.run(
+        [sys.executable, "-c", f"import {logged_demo.package}"],
+        cwd=outside_folder,
+        env=clean_environment(logged_demo.tracking_uri),
+        capture_output=True,
+        text=True,
+    )
+    assert probe.returncode != 0
+    assert "ModuleNotFoundError" in probe.stderr
+
+
+@pytest.mark.parametrize("orient", ["split", "records"])
+@pytest.mark.parametrize("params", [None, OVERRIDES], ids=["defaults", "overrides"])
+def test_json_predictions_over_http_equal_local_ones(
+    server: Server, local_model, logged_demo: LoggedDemo, orient: str, params: dict | None
+):
+    frame = logged_demo.frame
+    served = served_frame(invoke(server, json_body(frame, orient, params)))
+    local = local_model.predict(frame, params=params)
+    pd.testing.assert_frame_equal(served, local.reset_index(drop=True), check_dtype=False)
+    if params:
+        assert set(served["label"]) <= {"leaving", "stay"}
+        assert "leaving" in set(served["label"])
+
+
+def test_csv_predictions_over_http_equal_local_ones(
+    server: Server, local_model, logged_demo: LoggedDemo
+):
+    frame = logged_demo.frame
+    served = served_frame(invoke(server, frame.to_csv(index=False), "text/csv"))
+    pd.testing.assert_frame_equal(served, local_model.predict(frame), check_dtype=False)
+
+
+def test_malformed_json_is_a_400_that_says_so(server: Server):
+    response = invoke(server, '{"dataframe_split": {"columns": ["customer_id"], "data": [[1]')
+    assert response.status_code == 400
+    assert "valid JSON" in response.json()["message"]
+
+
+def test_a_missing_column_is_a_400_that_names_it(server: Server, logged_demo: LoggedDemo):
+    frame = logged_demo.frame.drop(columns=["support_calls"])
+    response = invoke(server, json_body(frame, "split", None))
+    assert response.status_code == 400
+    assert "missing inputs ['support_calls']" in response.json()["message"]
+
+
+def test_a_wrong_parameter_type_is_a_400_that_names_it(server: Server, logged_demo: LoggedDemo):
+    response = invoke(server, json_body(logged_demo.frame, "split", {"threshold": "high"}))
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert "Failed to validate type and shape for 'threshold'" in message
+    assert "high" in message
+
+
+def test_the_server_keeps_serving_after_bad_requests(
+    server: Server, local_model, logged_demo: LoggedDemo
+):
+    invoke(server, "{not json")
+    invoke(server, json_body(logged_demo.frame.drop(columns=["plan"]), "records", None))
+    invoke(server, json_body(logged_demo.frame, "records", {"scoring.decimals": "many"}))
+    served = served_frame(invoke(server, json_body(logged_demo.frame, "records", OVERRIDES)))
+    expected = local_model.predict(logged_demo.frame, params=OVERRIDES)
+    pd.testing.assert_frame_equal(served, expected, check_dtype=False)
+    assert server.process.poll() is None
