@@ -1,0 +1,94 @@
+"""The IPython magics (SPEC 6): parse the line, resolve names in the notebook, call the core,
+display. ``%load_ext kedro_mlflow_magic`` calls :func:`load_extension`; Kedro's
+``%reload_kedro`` registers the same line magics from the ``kedro.line_magic`` entry points.
+
+Nothing here imports MLflow or Kedro's session machinery: ``%load_ext`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from IPython.core.magic import needs_local_scope
+
+from kedro_mlflow_magic.magics.inputs import kedro_inputs
+from kedro_mlflow_magic.magics.log_model import kedro_log_model
+from kedro_mlflow_magic.magics.predict import kedro_predict
+from kedro_mlflow_magic.tracking import find_project_root
+
+__all__ = ["kedro_inputs", "kedro_log_model", "kedro_predict", "load_extension"]
+
+SIGNATURE_MODULE = "kedro_mlflow_magic.magics.signature"
+
+if importlib.util.find_spec(SIGNATURE_MODULE) is not None:
+    from kedro_mlflow_magic.magics.signature import kedro_signature
+
+    __all__ += ["kedro_signature"]
+
+
+def line_magics() -> dict[str, Callable[..., Any]]:
+    """Our line magics by name (``%kedro_predict`` is also a cell magic)."""
+    magics: dict[str, Callable[..., Any]] = {
+        "kedro_inputs": kedro_inputs,
+        "kedro_log_model": kedro_log_model,
+        "kedro_predict": kedro_predict,
+    }
+    if "kedro_signature" in globals():
+        magics["kedro_signature"] = globals()["kedro_signature"]
+    return magics
+
+
+def reload_kedro(line: str, local_ns: dict[str, Any] | None = None) -> None:
+    """%reload_kedro [PATH] [--env ENV] [--params K=V,...] [--conf-source SOURCE]: Kedro's own
+    magic, which loads the project's session, context, catalog and pipelines into the notebook.
+
+    Kedro's IPython extension is imported on first use (it costs about half a second), then it
+    replaces this stand-in: ``%reload_kedro?`` shows Kedro's full help from then on.
+    """
+    from IPython.core.getipython import get_ipython
+    from kedro.ipython import magic_reload_kedro
+
+    register_kedro_magics(get_ipython())
+    return magic_reload_kedro(line, local_ns)
+
+
+def load_node(line: str) -> None:
+    """%load_node NODE: Kedro's own magic, which writes a cell that loads a node's inputs and
+    runs its function (Kedro's extension is imported on first use)."""
+    from IPython.core.getipython import get_ipython
+    from kedro.ipython import magic_load_node
+
+    register_kedro_magics(get_ipython())
+    return magic_load_node(line)
+
+
+def register_kedro_magics(ipython: Any) -> None:
+    """Register Kedro's own ``%reload_kedro`` and ``%load_node`` (importing Kedro's extension)."""
+    from kedro.ipython import magic_load_node, magic_reload_kedro
+
+    ipython.register_magic_function(magic_reload_kedro, "line", "reload_kedro")
+    ipython.register_magic_function(magic_load_node, "line", "load_node")
+
+
+def load_kedro_extension(ipython: Any) -> None:
+    """Inside a Kedro project folder, Kedro's extension (which loads the project); elsewhere,
+    light stand-ins for its magics, so that ``%load_ext`` does not pay for importing Kedro's
+    session machinery before it is used."""
+    if find_project_root(Path.cwd()) is not None:
+        import kedro.ipython
+
+        kedro.ipython.load_ipython_extension(ipython)
+        return
+    ipython.register_magic_function(needs_local_scope(reload_kedro), "line", "reload_kedro")
+    ipython.register_magic_function(load_node, "line", "load_node")
+
+
+def load_extension(ipython: Any) -> None:
+    """``%load_ext kedro_mlflow_magic``: Kedro's magics, then ours."""
+    load_kedro_extension(ipython)
+    for name, function in line_magics().items():
+        ipython.register_magic_function(needs_local_scope(function), "line", name)
+    ipython.register_magic_function(needs_local_scope(kedro_predict), "cell", "kedro_predict")

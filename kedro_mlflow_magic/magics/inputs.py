@@ -1,0 +1,58 @@
+"""``%kedro_inputs PIPELINE``: the role of each free input of a pipeline (SPEC 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from kedro_mlflow_magic.magics.shell import kedro_state, show, user_errors
+
+if TYPE_CHECKING:
+    from kedro.pipeline import Pipeline
+
+    from kedro_mlflow_magic.roles import PipelineInputs
+
+
+def roles_view(roles: PipelineInputs, pipeline: Pipeline) -> Any:
+    """What ``%kedro_inputs`` displays beside its result: the one place to switch to the
+    widgets' roles view. The returned ``PipelineInputs`` shows itself (HTML table or text), so
+    returning it here shows nothing more."""
+    return roles
+
+
+@magic_arguments()
+@argument("pipeline", help="name of a registered pipeline (a key of `pipelines`)")
+@argument(
+    "--input",
+    dest="data_input",
+    metavar="NAME",
+    default=None,
+    help="the data input, the free input the model predicts on "
+    "(default: the only free input that is neither a parameter nor an artifact)",
+)
+@argument(
+    "--freeze",
+    nargs="+",
+    action="extend",
+    default=[],
+    metavar="NAME",
+    help="inputs to ship with their current value (pickled), e.g. a MemoryDataset",
+)
+def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> PipelineInputs:
+    """Show the role of each free input of PIPELINE (data input, artifacts, parameters,
+    problems with their fix) and return the ``PipelineInputs``."""
+    from kedro_mlflow_magic.roles import inspect_pipeline
+
+    arguments = parse_argstring(kedro_inputs, line)
+    state = kedro_state(local_ns)
+    pipeline = state.pipeline(arguments.pipeline)
+    with user_errors():
+        roles = inspect_pipeline(
+            pipeline, state.catalog, arguments.data_input, freeze=tuple(arguments.freeze)
+        )
+    view = roles_view(roles, pipeline)
+    if view is not roles:
+        show(view)
+    return roles
