@@ -14,16 +14,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from kedro.framework.hooks import _create_hook_manager, hook_impl
 from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
+from kedro.io.core import is_parameter
 from kedro.pipeline import Pipeline
+from kedro.pipeline.node import Node
 from kedro.runner import SequentialRunner
 
 from kedro_mlflow_magic import runtime, tracking
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
+    ArtifactCopyError,
+    NoDataInputError,
     OutputNotChosenError,
     PackagingError,
     ParityError,
+    PipelineRunError,
     SampleError,
     UnknownDataInputError,
 )
@@ -77,10 +83,47 @@ def run_in_session(
     datasets = {name: catalog.get(name) for name in roles.artifacts}
     for name, value in {roles.data_input: frame, **parameter_values}.items():
         datasets[name] = MemoryDataset(value)
+    datasets.update(shared_transcoded_datasets(pipeline, set(datasets)))
     run_catalog = DataCatalog(datasets=datasets)
-    with quiet_kedro():
-        results = SequentialRunner().run(pipeline, run_catalog)
+    failed = FailedNode()
+    hooks = _create_hook_manager()
+    hooks.register(failed)
+    try:
+        with quiet_kedro():
+            results = SequentialRunner().run(pipeline, run_catalog, hook_manager=hooks)
+    except Exception as error:
+        raise PipelineRunError(failed.name, error, str(roles.data_input)) from error
     return results[output].load()
+
+
+class FailedNode:
+    """A Kedro hook that remembers which node raised, so that the error can name it."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+
+    @hook_impl
+    def on_node_error(self, node: Node) -> None:
+        self.name = node.name
+
+
+class KeptMemoryDataset(MemoryDataset):
+    """A MemoryDataset that the runner cannot release: the runner releases ``names@pickle`` as
+    soon as it is saved (nothing loads that very name), before a node loads ``names@raw``."""
+
+    def _release(self) -> None:
+        pass
+
+
+def shared_transcoded_datasets(pipeline: Pipeline, bound: set[str]) -> dict[str, MemoryDataset]:
+    """One in-memory dataset for all transcoded names of an intermediate dataset (``names@pandas``,
+    ``names@pickle``), so a node reads in one form what another node saved in another."""
+    shared: dict[str, MemoryDataset] = {}
+    datasets = {}
+    for name in sorted(pipeline.datasets() - bound):
+        if "@" in name:
+            datasets[name] = shared.setdefault(runtime.dataset_key(name), KeptMemoryDataset())
+    return datasets
 
 
 def artifact_key(name: str, taken: set[str]) -> str:
@@ -138,7 +181,10 @@ def stage_artifact(
         )
         twin.save(load_quietly(catalog, artifact.name))
     else:
-        copy_path(source.removeprefix("file://"), folder / file_name)
+        try:
+            copy_path(source.removeprefix("file://"), folder / file_name)
+        except OSError as error:
+            raise ArtifactCopyError(artifact.name, source, error) from error
     return StagedArtifact(
         artifact.name, artifact.dataset_type, key, file_name, artifact.path_key, config, False
     )
@@ -215,6 +261,11 @@ def prepare(
     """Check that the pipeline can be packaged (raising the error that says why not)."""
     output = choose_output(pipeline, output)
     pipeline = pipeline.to_outputs(output)
+    parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
+    if data_input is not None and is_parameter(data_input):
+        raise NoDataInputError(parameters, named=data_input)
+    if parameters and len(parameters) == len(pipeline.inputs()):
+        raise NoDataInputError(parameters)
     roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze)
     if data_input is not None and roles.data_input != data_input:
         raise UnknownDataInputError(data_input, roles.free_inputs)
