@@ -1,0 +1,277 @@
+"""Editing a model signature from plain edits: input column types, required flags, parameter
+defaults typed as text. The signature editor widget is a view over these functions."""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kedro_mlflow_magic.errors import KedroMlflowMagicError, ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ParamSpec
+
+
+class SignatureEditError(KedroMlflowMagicError, ValueError):
+    """An edit names an unknown column or an unknown type."""
+
+
+@dataclass(frozen=True)
+class SignatureEdits:
+    """What a person changed in an inferred signature, as plain values.
+
+    ``parameter_defaults`` holds the text typed for each parameter (read with the parameter's
+    type, so ``0.7`` is a number for a double and the text ``0.7`` for a string).
+    """
+
+    column_types: dict[str, str] = field(default_factory=dict)
+    required: dict[str, bool] = field(default_factory=dict)
+    parameter_defaults: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ColumnRow:
+    """One input or output column as the editor shows it."""
+
+    name: str
+    type: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class ParameterRow:
+    """One parameter as the editor shows it: its type (``double``, ``string[]``...) and default
+    as editable text."""
+
+    name: str
+    type: str
+    default_text: str
+
+
+def column_types() -> list[str]:
+    """The MLflow column types a person can choose from (MLflow's own ``DataType`` names)."""
+    from mlflow.types import DataType
+
+    return [data_type.name for data_type in DataType]
+
+
+def column_rows(schema: Any) -> list[ColumnRow]:
+    """The columns of a column-based schema (input or output); empty for none."""
+    if schema is None:
+        return []
+    return [
+        ColumnRow(
+            spec.name if spec.name is not None else str(index),
+            type_name(spec.type),
+            spec.required,
+        )
+        for index, spec in enumerate(schema.inputs)
+    ]
+
+
+def type_name(data_type: Any) -> str:
+    return getattr(data_type, "name", None) or str(data_type)
+
+
+def parameter_type(spec: ParamSpec) -> str:
+    """``double`` for a scalar, ``double[]`` for a 1-D list."""
+    suffix = "[]" if spec.shape == (-1,) else ""
+    return f"{type_name(spec.dtype)}{suffix}"
+
+
+def default_text(spec: ParamSpec) -> str:
+    """A parameter's default as text a person can edit: strings as they are, the rest as JSON."""
+    from mlflow.types import DataType
+
+    if spec.dtype == DataType.string and spec.shape is None:
+        return "" if spec.default is None else str(spec.default)
+    return json.dumps(spec.default, default=str)
+
+
+def parameter_rows(signature: ModelSignature) -> list[ParameterRow]:
+    if signature.params is None:
+        return []
+    return [
+        ParameterRow(spec.name, parameter_type(spec), default_text(spec))
+        for spec in signature.params.params
+    ]
+
+
+def read_text(text: str) -> Any:
+    """Text typed by a person as a Python value: JSON first (``true``, ``[1, 2]``), then a
+    Python literal (``True``, ``'a'``), else the text itself."""
+    for reader in (json.loads, ast.literal_eval):
+        try:
+            return reader(text.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+    return text
+
+
+def parse_default(spec: ParamSpec, text: str) -> ParamSpec:
+    """The parameter with a new default read from ``text``, checked by MLflow's own parameter
+    validation; a default that does not fit the type raises ``ParameterError`` naming it."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.types import DataType
+    from mlflow.types.schema import ParamSpec
+
+    text_types = (DataType.string, DataType.datetime)
+    is_text = spec.dtype == DataType.string and spec.shape is None
+    value = text if is_text else read_text(text)
+    expected = parameter_type(spec)
+    misread = (isinstance(value, str) and spec.dtype not in text_types) or (
+        isinstance(value, bool) and type_name(spec.dtype) in NUMERIC_TYPES
+    )
+    try:
+        if misread:
+            raise ValueError(expected)
+        return ParamSpec(spec.name, spec.dtype, value, spec.shape)
+    except (MlflowException, TypeError, ValueError):
+        raise ParameterError(
+            f"parameter '{spec.name}': {text!r} is not a {expected}; type a {example(expected)}"
+        ) from None
+
+
+NUMERIC_TYPES = ("integer", "long", "float", "double")
+
+
+EXAMPLES = {
+    "boolean": "true or false",
+    "integer": "whole number such as 3",
+    "long": "whole number such as 3",
+    "float": "number such as 0.5",
+    "double": "number such as 0.5",
+    "datetime": "date such as 2024-01-31",
+}
+
+
+def example(expected: str) -> str:
+    if expected.endswith("[]"):
+        return f"JSON list of {expected[:-2]} values such as [1, 2]"
+    return EXAMPLES.get(expected, "value")
+
+
+def default_problems(signature: ModelSignature, edits: SignatureEdits) -> dict[str, str]:
+    """Each edited parameter default that does not fit its type, with the message to show."""
+    problems = {}
+    for spec in signature.params.params if signature.params is not None else []:
+        if spec.name in edits.parameter_defaults:
+            try:
+                parse_default(spec, edits.parameter_defaults[spec.name])
+            except ParameterError as error:
+                problems[spec.name] = str(error)
+    return problems
+
+
+def check_names(edits: SignatureEdits, columns: list[str], parameters: list[str]) -> None:
+    """Edits must name columns and parameters of the signature and MLflow column types."""
+    for name in [*edits.column_types, *edits.required]:
+        if name not in columns:
+            raise SignatureEditError(
+                f"'{name}' is not an input column of the signature; "
+                f"columns: {', '.join(columns) or '(none)'}"
+            )
+    for name in edits.parameter_defaults:
+        if name not in parameters:
+            raise ParameterError(
+                f"'{name}' is not a parameter of the signature; "
+                f"parameters: {', '.join(parameters) or '(none)'}"
+            )
+    known_types = column_types()
+    for name, chosen in edits.column_types.items():
+        if chosen not in known_types:
+            raise SignatureEditError(
+                f"column '{name}': '{chosen}' is not an MLflow type; "
+                f"choose one of: {', '.join(known_types)}"
+            )
+
+
+def edit_signature(signature: ModelSignature, edits: SignatureEdits) -> ModelSignature:
+    """A new signature: the inferred one with the edited column types, required flags and
+    parameter defaults (the output schema is kept as inferred)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import DataType
+    from mlflow.types.schema import ColSpec, ParamSchema, Schema
+
+    if signature.inputs is not None and not signature.inputs.is_tensor_spec():
+        input_specs = list(signature.inputs.inputs)
+    else:
+        input_specs = []
+    columns = [spec.name for spec in input_specs]
+    param_specs = list(signature.params.params) if signature.params is not None else []
+    check_names(edits, columns, [spec.name for spec in param_specs])
+
+    inputs = signature.inputs
+    if input_specs:
+        inputs = Schema(
+            [
+                ColSpec(
+                    DataType[edits.column_types[spec.name]]
+                    if spec.name in edits.column_types
+                    else spec.type,
+                    spec.name,
+                    edits.required.get(spec.name, spec.required),
+                )
+                for spec in input_specs
+            ]
+        )
+    params = signature.params
+    if param_specs:
+        params = ParamSchema(
+            [
+                parse_default(spec, edits.parameter_defaults[spec.name])
+                if spec.name in edits.parameter_defaults
+                else spec
+                for spec in param_specs
+            ]
+        )
+    return ModelSignature(inputs=inputs, outputs=signature.outputs, params=params)
+
+
+def cast_column(values: pd.Series, chosen: str) -> pd.Series:
+    """The sample's column as the MLflow type ``chosen``; ValueError when that changes values."""
+    import pandas as pd
+    from mlflow.types import DataType
+
+    if chosen == "string":
+        return values.astype(str)
+    if chosen == "datetime":
+        return pd.to_datetime(values)
+    if chosen == "binary":
+        return values.map(lambda value: str(value).encode())
+    cast = values.astype(DataType[chosen].to_numpy())
+    if not (cast == values).all():
+        raise ValueError(f"some values would change (e.g. {values[cast != values].iloc[0]})")
+    return cast
+
+
+def conform_sample(frame: pd.DataFrame, column_types: dict[str, str]) -> pd.DataFrame:
+    """The sample with its columns of edited type converted, so that the input example and the
+    parity check follow the edited signature (MLflow refuses e.g. int64 values for a double)."""
+    converted = {}
+    for column, chosen in column_types.items():
+        if column not in frame.columns:
+            raise SignatureEditError(f"'{column}' is not a column of the sample")
+        try:
+            converted[column] = cast_column(frame[column], chosen)
+        except (ValueError, TypeError, KeyError) as error:
+            raise SignatureEditError(
+                f"column '{column}': its sample values cannot be read as {chosen} ({error}); "
+                "keep its inferred type or change the sample"
+            ) from None
+    return frame.assign(**converted)
+
+
+def column_problems(frame: pd.DataFrame, column_types: dict[str, str]) -> dict[str, str]:
+    """Each edited column type that the sample's values do not fit, with the message to show."""
+    problems = {}
+    for column, chosen in column_types.items():
+        try:
+            conform_sample(frame, {column: chosen})
+        except SignatureEditError as error:
+            problems[column] = str(error)
+    return problems
