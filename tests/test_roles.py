@@ -1,0 +1,225 @@
+"""Input roles (SPEC 2): each kind of problem with its reason and fix, freezing, the data input
+guess, and the errors for an unknown data input or an output not chosen."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import LoadedProject, load_project
+from kedro.pipeline import node, pipeline
+from model_files import assert_model_is_clean
+
+from kedro_mlflow_magic import (
+    OutputNotChosenError,
+    PackagingError,
+    UnknownDataInputError,
+    inspect_pipeline,
+    log_pipeline_model,
+)
+
+NODES = """\
+def use_everything(frame, empty, in_memory, table, absent, outside, threshold, missing):
+    return frame
+
+
+def add_lookup(frame, lookup):
+    return frame.assign(bonus=frame["key"].map(lookup))
+
+
+def double(frame):
+    return frame * 2
+
+
+def square(frame):
+    return frame**2
+"""
+
+PIPELINES = """\
+return {
+    "problems": pipeline([
+        node(nodes.use_everything,
+             ["frame", "empty_memory", "memory_only", "sql_table", "absent_file",
+              "outside_catalog", "params:threshold", "params:not_set"],
+             "out", name="use_everything"),
+    ]),
+    "lookup": pipeline([node(nodes.add_lookup, ["frame", "memory_only"], "scored")]),
+    "two_outputs": pipeline([
+        node(nodes.double, "frame", "doubled"),
+        node(nodes.square, "frame", "squared"),
+    ]),
+}
+"""
+
+CATALOG = """\
+empty_memory:
+  type: MemoryDataset
+sql_table:
+  type: pandas.SQLTableDataset
+  table_name: customers
+  credentials: warehouse
+absent_file:
+  type: pandas.CSVDataset
+  filepath: data/absent.csv
+"""
+
+
+@pytest.fixture
+def problems_project(make_project, tmp_path: Path) -> LoadedProject:
+    database = tmp_path / "warehouse.db"
+    with sqlite3.connect(database) as connection:
+        pd.DataFrame({"key": [1, 2], "name": ["a", "b"]}).to_sql("customers", connection)
+    root = make_project(
+        nodes=NODES,
+        pipelines=PIPELINES,
+        catalog=CATALOG,
+        parameters="threshold: 0.5\n",
+        credentials=f"warehouse:\n  con: sqlite:///{database}\n",
+    )
+    project = load_project(root)
+    project.catalog["memory_only"] = {1: 10.0, 2: 20.0}
+    return project
+
+
+def problems_by_name(project: LoadedProject, **options) -> dict:
+    roles = inspect_pipeline(project.pipelines["problems"], project.catalog, "frame", **options)
+    return {problem.name: problem for problem in roles.problems}
+
+
+def test_each_problem_kind_has_its_reason_and_fix(problems_project: LoadedProject) -> None:
+    # the SQL table is real data, just not in files
+    assert list(problems_project.catalog.load("sql_table")["name"]) == ["a", "b"]
+    problems = problems_by_name(problems_project)
+    assert {name: problem.kind for name, problem in problems.items()} == {
+        "empty_memory": "empty-memory",
+        "memory_only": "memory-only",
+        "sql_table": "not-in-files",
+        "absent_file": "missing-file",
+        "outside_catalog": "not-in-catalog",
+        "params:not_set": "missing-parameter",
+    }
+    assert "MemoryDataset with no data" in problems["empty_memory"].reason
+    assert "pickle.PickleDataset" in problems["empty_memory"].fix
+    assert "only in memory" in problems["memory_only"].reason
+    assert "freeze=['memory_only']" in problems["memory_only"].fix
+    assert "SQLTableDataset" in problems["sql_table"].reason
+    assert "--freeze sql_table" in problems["sql_table"].fix
+    assert "data/absent.csv" in problems["absent_file"].reason
+    assert "kedro run" in problems["absent_file"].fix
+    assert "not in the catalog" in problems["outside_catalog"].reason
+    assert "catalog.yml" in problems["outside_catalog"].fix
+    assert "not set" in problems["params:not_set"].reason
+    assert "'not_set' to conf/base/parameters.yml" in problems["params:not_set"].fix
+    assert str(problems["absent_file"]).startswith("absent_file: has no file at ")
+
+
+def test_freezing_turns_data_not_in_files_into_artifacts(problems_project: LoadedProject) -> None:
+    roles = inspect_pipeline(
+        problems_project.pipelines["problems"],
+        problems_project.catalog,
+        "frame",
+        freeze=["memory_only", "sql_table"],
+    )
+    assert {"memory_only", "sql_table"} <= set(roles.artifacts)
+    assert roles.artifacts["sql_table"].frozen
+    assert {problem.name for problem in roles.problems} == {
+        "empty_memory",
+        "absent_file",
+        "outside_catalog",
+        "params:not_set",
+    }
+    assert roles.parameters == {"params:threshold": 0.5}
+
+
+def test_packaging_refuses_a_pipeline_with_problems_listing_each(
+    problems_project: LoadedProject,
+) -> None:
+    with pytest.raises(PackagingError) as raised:
+        log_pipeline_model(
+            problems_project.pipelines["problems"],
+            problems_project.catalog,
+            "frame",
+            pd.DataFrame({"key": [1]}),
+        )
+    message = str(raised.value)
+    for name in ["empty_memory", "memory_only", "sql_table", "absent_file", "params:not_set"]:
+        assert f"  - {name}: " in message
+
+
+def test_a_frozen_value_is_the_one_the_model_uses(problems_project: LoadedProject) -> None:
+    import mlflow
+
+    lookup = problems_project.pipelines["lookup"]
+    roles = inspect_pipeline(lookup, problems_project.catalog, "frame")
+    assert [problem.kind for problem in roles.problems] == ["memory-only"]
+
+    frame = pd.DataFrame({"key": [2, 1, 2]})
+    info = log_pipeline_model(
+        lookup, problems_project.catalog, "frame", frame, freeze=["memory_only"]
+    )
+    problems_project.catalog["memory_only"] = {1: -1.0, 2: -2.0}  # later changes do not leak in
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    assert list(model.predict(frame)["bonus"]) == [20.0, 10.0, 20.0]
+    assert_model_is_clean(info.model_uri, allowed_pickles={"value.pkl"})
+
+
+def test_a_node_function_from_the_notebook_or_a_lambda_is_a_problem(
+    problems_project: LoadedProject,
+) -> None:
+    notebook: dict = {"__name__": "__main__"}
+    exec("def halve(frame):\n    return frame / 2\n", notebook)  # as a notebook cell defines it
+    flow = pipeline(
+        [
+            node(notebook["halve"], "frame", "halved", name="halve"),
+            node(lambda frame: frame + 1, "halved", "shifted", name="shift"),
+        ]
+    )
+    problems = {
+        problem.name: problem
+        for problem in inspect_pipeline(flow, problems_project.catalog).problems
+    }
+    assert set(problems) == {"node halve", "node shift"}
+    assert "defined in the notebook (__main__)" in problems["node halve"].reason
+    assert "lambda" in problems["node shift"].reason
+    assert "src/<package>/nodes.py" in problems["node shift"].fix
+    with pytest.raises(PackagingError, match=r"node halve: .*__main__"):
+        log_pipeline_model(flow, problems_project.catalog, "frame", pd.DataFrame({"key": [1]}))
+
+
+def test_the_data_input_is_guessed_when_one_free_input_is_left(demo: LoadedProject) -> None:
+    roles = inspect_pipeline(demo.pipelines["inference"], demo.catalog)
+    assert roles.data_input == "customers_to_score"
+    assert set(roles.artifacts) == {"encoder", "classifier"}
+    assert roles.artifacts["classifier"].dataset_type.endswith("PickleDataset")
+    assert roles.artifacts["classifier"].path.endswith("data/06_models/classifier.pkl")
+    assert roles.parameters["params:threshold"] == 0.5
+    assert roles.parameters["params:scoring"]["labels"] == {"positive": "churn", "negative": "stay"}
+    assert roles.problems == []
+    assert roles.outputs == ["predictions"]
+
+
+def test_no_guess_when_several_free_inputs_are_left(problems_project: LoadedProject) -> None:
+    roles = inspect_pipeline(problems_project.pipelines["problems"], problems_project.catalog)
+    assert roles.data_input is None
+    assert "frame" in roles.data_input_candidates
+    assert "outside_catalog" in roles.data_input_candidates
+
+
+def test_an_unknown_data_input_lists_the_free_inputs(demo: LoadedProject) -> None:
+    with pytest.raises(UnknownDataInputError) as raised:
+        inspect_pipeline(demo.pipelines["inference"], demo.catalog, "customers")
+    message = str(raised.value)
+    assert "'customers' is not a free input" in message
+    for name in ["classifier", "customers_to_score", "encoder", "params:scoring"]:
+        assert name in message
+
+
+def test_several_outputs_without_a_choice_lists_them(problems_project: LoadedProject) -> None:
+    frame = pd.DataFrame({"key": [1, 2]})
+    two_outputs = problems_project.pipelines["two_outputs"]
+    with pytest.raises(OutputNotChosenError, match="several outputs: doubled, squared"):
+        log_pipeline_model(two_outputs, problems_project.catalog, "frame", frame)
+    with pytest.raises(OutputNotChosenError, match=r"'cubed' is not an output.*doubled, squared"):
+        log_pipeline_model(two_outputs, problems_project.catalog, "frame", frame, output="cubed")
