@@ -41,6 +41,27 @@ class AmbiguousDataInputError(KedroMlflowMagicError, ValueError):
         super().__init__(message)
 
 
+class NoDataInputError(AmbiguousDataInputError):
+    """Every free input of the pipeline is a parameter, or the data input named is one."""
+
+    def __init__(self, parameters: Iterable[str], named: str | None = None):
+        listed = ", ".join(sorted(parameters))
+        if named is not None:
+            message = (
+                f"'{named}' is a parameter, so it cannot be the data input; the data input is "
+                "the frame to predict on: a free input that is not a parameter"
+            )
+        else:
+            message = (
+                f"the pipeline has no data input: its only free inputs are parameters ({listed})"
+            )
+        KedroMlflowMagicError.__init__(
+            self,
+            f"{message}; add an input for the frame to predict on to one of its nodes "
+            "(a name not in the catalog) and pass it as the data input",
+        )
+
+
 class OutputNotChosenError(KedroMlflowMagicError, ValueError):
     """The pipeline has several outputs and none was chosen, or an unknown one was."""
 
@@ -70,6 +91,29 @@ class SampleError(KedroMlflowMagicError, TypeError):
 
 class ParameterError(KedroMlflowMagicError, ValueError):
     """A parameter value cannot be stored or an override names an unknown parameter."""
+
+
+class PipelineRunError(KedroMlflowMagicError, RuntimeError):
+    """A node of the pipeline raised while running on the sample or the input example."""
+
+    def __init__(self, node_name: str | None, error: BaseException, data_input: str):
+        where = f"node '{node_name}'" if node_name else "the pipeline"
+        super().__init__(
+            f"{where} failed on the sample for '{data_input}': {type(error).__name__}: {error}; "
+            "fix the node or give a sample it accepts"
+        )
+
+
+class ArtifactCopyError(PackagingError):
+    """An artifact's files could not be copied into the model while it was being logged."""
+
+    def __init__(self, dataset: str, source: str, error: OSError):
+        self.problems = [dataset]
+        KedroMlflowMagicError.__init__(
+            self,
+            f"could not copy the files of artifact '{dataset}' from {source} into the model: "
+            f"{error.strerror or error}; check that the file exists and is readable, then log again",
+        )
 
 
 class ParityError(KedroMlflowMagicError, AssertionError):
