@@ -76,3 +76,139 @@ def roles_html(inputs: PipelineInputs) -> str:
         f"<tbody>{''.join(cells)}</tbody></table>"
         f"<p>outputs: {outputs}</p>"
     )
+
+
+# --- magics: logging progress, logging summary, predictions compared with the pipeline ---
+
+LOGGING_STEPS = ("collecting artifacts", "inferring the signature", "logging", "verifying")
+
+
+class LoggingProgress:
+    """The steps of ``log_pipeline_model`` done so far, for an updatable display."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.current: str | None = None
+
+    def advance(self, step: str) -> None:
+        self.current = step
+
+    def marks(self) -> list[tuple[str, str]]:
+        """(mark, step) per step: done, current, or still to come."""
+        position = LOGGING_STEPS.index(self.current) if self.current in LOGGING_STEPS else -1
+        if self.current == "done":
+            position = len(LOGGING_STEPS)
+        return [
+            ("✓" if index < position else "…" if index == position else "·", step)
+            for index, step in enumerate(LOGGING_STEPS)
+        ]
+
+    def __str__(self) -> str:
+        steps = "  ".join(f"{mark} {step}" for mark, step in self.marks())
+        return f"logging model '{self.name}': {steps}"
+
+    def __repr__(self) -> str:
+        # Kedro installs rich's pretty printer, which uses repr() rather than _repr_pretty_.
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        steps = "".join(
+            f'<li style="color:{"#2b8a3e" if mark == "✓" else "inherit"}">'
+            f"{mark} {escape(step)}</li>"
+            for mark, step in self.marks()
+        )
+        return (
+            f'<div class="kedro-mlflow-progress">logging model <code>{escape(self.name)}</code>'
+            f'<ul style="list-style:none;margin:0;padding-left:1em">{steps}</ul></div>'
+        )
+
+
+def signature_lines(signature: Any) -> list[tuple[str, list[str]]]:
+    """(section, one line per column or parameter) of an MLflow ``ModelSignature``."""
+    sections = []
+    for section in ("inputs", "outputs", "params"):
+        schema = getattr(signature, section, None)
+        if schema is None:
+            continue
+        specs = schema.params if section == "params" else schema.inputs
+        sections.append((section, [str(spec) for spec in specs]))
+    return sections
+
+
+class LogSummary:
+    """What ``%kedro_log_model`` logged: model URI, run, registered version, signature, parity."""
+
+    def __init__(
+        self,
+        info: Any,
+        parity: str | None,
+        registered_name: str | None = None,
+        experiment: str | None = None,
+    ) -> None:
+        self.info = info
+        self.parity = parity
+        self.registered_name = registered_name
+        self.experiment = experiment
+
+    def facts(self) -> list[tuple[str, str]]:
+        facts = [("model URI", self.info.model_uri), ("run", self.info.run_id)]
+        if self.experiment:
+            facts.append(("experiment", self.experiment))
+        version = getattr(self.info, "registered_model_version", None)
+        if self.registered_name and version is not None:
+            facts.append(("registered", f"{self.registered_name} version {version}"))
+        facts.append(("parity check", self.parity or "not recorded"))
+        return facts
+
+    def __str__(self) -> str:
+        width = max(len(label) for label, _ in self.facts())
+        lines = [f"{label:<{width}}  {value}" for label, value in self.facts()]
+        for section, specs in signature_lines(self.info.signature):
+            lines.append(f"{section}:")
+            lines.extend(f"  {spec}" for spec in specs)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        # Kedro installs rich's pretty printer, which uses repr() rather than _repr_pretty_.
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(label)}</th>"
+            f"<td><code>{escape(str(value))}</code></td></tr>"
+            for label, value in self.facts()
+        )
+        for section, specs in signature_lines(self.info.signature):
+            items = "<br>".join(f"<code>{escape(spec)}</code>" for spec in specs)
+            rows += f"<tr><th style='text-align:left'>{section}</th><td>{items}</td></tr>"
+        return f'<table class="kedro-mlflow-summary">{rows}</table>'
+
+
+class ComparisonView:
+    """Whether the model and the pipeline agree on a frame, and the first rows that differ."""
+
+    def __init__(self, comparison: Any) -> None:
+        self.comparison = comparison
+
+    @property
+    def headline(self) -> str:
+        verdict = "agree" if self.comparison.agree else "DISAGREE"
+        return f"model and pipeline {verdict}: {self.comparison.detail}"
+
+    def __str__(self) -> str:
+        rows = self.comparison.differing_rows
+        if rows is None or rows.empty:
+            return self.headline
+        return f"{self.headline}\nfirst rows that differ:\n{rows.to_string()}"
+
+    def __repr__(self) -> str:
+        # Kedro installs rich's pretty printer, which uses repr() rather than _repr_pretty_.
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        colour = ROLE_COLOURS["data input"] if self.comparison.agree else ROLE_COLOURS["problem"]
+        html = f'<p style="color:{colour};font-weight:bold">{escape(self.headline)}</p>'
+        rows = self.comparison.differing_rows
+        if rows is not None and not rows.empty:
+            html += "<p>first rows that differ:</p>" + rows.to_html()
+        return html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import re
@@ -226,15 +227,10 @@ def project_root_for(packages: dict[str, Path], project_path: str | Path | None)
 
 
 def with_registered_version(info: ModelInfo, version: int) -> ModelInfo:
-    from mlflow.models.model import ModelInfo
-
-    fields = [
-        "artifact_path", "flavors", "model_uri", "model_uuid", "run_id",
-        "saved_input_example_info", "signature", "utc_time_created", "mlflow_version",
-        "metadata", "prompts", "env_vars", "logged_model",
-    ]  # fmt: skip
-    return ModelInfo(**{name: getattr(info, name) for name in fields},
-                     registered_model_version=version)  # fmt: skip
+    """A copy of ``info`` carrying the registered version (ModelInfo has a public setter)."""
+    registered = copy.copy(info)
+    registered.registered_model_version = version
+    return registered
 
 
 @dataclass(frozen=True)

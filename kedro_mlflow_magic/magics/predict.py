@@ -18,6 +18,7 @@ from kedro_mlflow_magic.magics.shell import (
     kedro_state,
     one_line,
     show,
+    unquoted,
     user_errors,
 )
 
@@ -107,7 +108,7 @@ def parsed_params(texts: list[str], model: PyFuncModel) -> dict[str, Any]:
     specs = {spec.name: spec for spec in signature.params} if signature is not None else {}
     encoded_as_json = json_parameters(model) if texts else set()
     params: dict[str, Any] = {}
-    for text in texts:
+    for text in map(unquoted, texts):
         name, separator, raw = text.partition("=")
         name = name.strip()
         if not separator or not name:
@@ -248,7 +249,7 @@ def kedro_predict(
         from kedro_mlflow_magic import tracking
 
         tracking.use_project_tracking(state.project_path)
-    model_uri = arguments.model_uri or last_logged_model_uri()
+    model_uri = unquoted(arguments.model_uri or "") or last_logged_model_uri()
     model = load_model(model_uri)
     params = parsed_params(arguments.params, model)
     result = predict(model, model_uri, frame, params)

@@ -94,8 +94,17 @@ def kedro_state(local_ns: Mapping[str, Any] | None = None) -> KedroState:
     return KedroState(session, context, catalog, pipelines)
 
 
+def unquoted(text: str) -> str:
+    """An argument without the quotes that protected its spaces (IPython's magic-argument
+    parser keeps them): ``--sample "df[df.age > 30]"`` gives ``df[df.age > 30]``."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
 def evaluate(expression: str, local_ns: Mapping[str, Any] | None, option: str) -> Any:
     """Evaluate a Python expression in the notebook's namespace; failures name the option."""
+    expression = unquoted(expression)
     shell = get_ipython()
     user_ns = shell.user_ns if shell is not None else {}
     try:
@@ -153,6 +162,7 @@ def frame_from(
     catalog: DataCatalog | None = None,
 ) -> pd.DataFrame:
     """``--sample``/``--data``: an expression (or catalog dataset) that must give a frame."""
+    expression = unquoted(expression)
     return as_frame(value_of(expression, local_ns, option, catalog), expression, option)
 
 
