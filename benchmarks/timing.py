@@ -1,0 +1,75 @@
+"""Timing helpers: interleaved repetitions, medians, and readable units."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-call times (ns) of one contender, and its overhead over a baseline's paired calls."""
+
+    samples: list[int]
+    overhead_samples: list[int]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def overhead(self) -> float:
+        """Median of the paired differences (call - baseline call of the same round)."""
+        return statistics.median(self.overhead_samples)
+
+
+def time_interleaved(
+    contenders: dict[str, Callable[[], Any]], baseline: str, rounds: int, warmup: int = 3
+) -> dict[str, Timing]:
+    """Call every contender once per round, in turn, so that the load of the machine (shared
+    with others) falls on all of them alike; overheads are paired with the baseline's call."""
+    for _ in range(warmup):
+        for call in contenders.values():
+            call()
+    samples: dict[str, list[int]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, call in contenders.items():
+            started = time.perf_counter_ns()
+            call()
+            samples[name].append(time.perf_counter_ns() - started)
+    base = samples[baseline]
+    return {
+        name: Timing(
+            times, [time_ns - base_ns for time_ns, base_ns in zip(times, base, strict=True)]
+        )
+        for name, times in samples.items()
+    }
+
+
+def time_repeated(call: Callable[[], Any], repetitions: int, warmup: int = 1) -> float:
+    """Median wall time of ``call`` in seconds, after ``warmup`` discarded calls."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repetitions):
+        started = time.perf_counter_ns()
+        call()
+        times.append(time.perf_counter_ns() - started)
+    return statistics.median(times) / 1e9
+
+
+def duration(nanoseconds: float) -> str:
+    """A duration in µs, ms or s, three significant digits or so."""
+    magnitude = abs(nanoseconds)
+    if magnitude < 1e6:
+        return f"{nanoseconds / 1e3:.0f} µs"
+    if magnitude < 1e9:
+        return f"{nanoseconds / 1e6:.2f} ms" if magnitude < 1e8 else f"{nanoseconds / 1e6:.0f} ms"
+    return f"{nanoseconds / 1e9:.2f} s"
+
+
+def signed(nanoseconds: float) -> str:
+    return ("+" if nanoseconds >= 0 else "-") + duration(abs(nanoseconds))
