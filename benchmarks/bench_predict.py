@@ -23,9 +23,9 @@ os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
-from demo_setup import BenchProject, create_project, open_project, train  # noqa: E402
-from kedro_mlflow_side import find_kedro_pipeline_model, log_kedro_mlflow_model  # noqa: E402
-from timing import Timing, duration, signed, time_interleaved, time_repeated  # noqa: E402
+from demo_setup import BenchProject, create_project, open_project, train
+from kedro_mlflow_side import find_kedro_pipeline_model, log_kedro_mlflow_model
+from timing import Timing, duration, signed, time_interleaved, time_repeated
 
 FLOOR_FILE = Path(__file__).with_name("floor_model.py")
 DATA_INPUT = "customers_to_score"
