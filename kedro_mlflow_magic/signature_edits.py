@@ -275,3 +275,24 @@ def column_problems(frame: pd.DataFrame, column_types: dict[str, str]) -> dict[s
         except SignatureEditError as error:
             problems[column] = str(error)
     return problems
+
+
+def conform_to_signature(frame: pd.DataFrame, signature: ModelSignature) -> pd.DataFrame:
+    """The sample with each column whose inferred type differs from the signature's converted to
+    the signature's type (for logging a sample with an edited signature)."""
+    import warnings
+
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inferred = {row.name: row.type for row in column_rows(infer_signature(frame).inputs)}
+    wanted = {row.name: row.type for row in column_rows(signature.inputs)}
+    return conform_sample(
+        frame,
+        {
+            name: chosen
+            for name, chosen in wanted.items()
+            if name in inferred and inferred[name] != chosen
+        },
+    )

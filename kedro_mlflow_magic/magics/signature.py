@@ -1,0 +1,64 @@
+"""``%kedro_signature PIPELINE --input NAME --sample EXPR``: the signature editor (SPEC 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.getipython import get_ipython
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from kedro_mlflow_magic.magics.shell import frame_from, kedro_state, show, user_errors
+
+if TYPE_CHECKING:
+    from kedro_mlflow_magic.widgets.signature_editor import SignatureEditor
+
+
+@magic_arguments()
+@argument("pipeline", help="name of a registered pipeline (a key of `pipelines`)")
+@argument(
+    "--input",
+    dest="data_input",
+    metavar="NAME",
+    default=None,
+    help="the data input, the free input the model predicts on "
+    "(default: the only free input that is neither a parameter nor an artifact)",
+)
+@argument(
+    "--sample",
+    required=True,
+    metavar="EXPR",
+    help="a frame to infer the signature from: a Python expression in this notebook "
+    "or a catalog dataset name",
+)
+@argument(
+    "--output",
+    default=None,
+    metavar="NAME",
+    help="the output the model returns, when the pipeline has several",
+)
+@argument("--name", default="model", metavar="NAME", help="the model's name in its run")
+def kedro_signature(line: str, local_ns: Mapping[str, Any] | None = None) -> SignatureEditor:
+    """Show the signature editor for PIPELINE (input column types and required flags, output,
+    parameters with defaults) and return it: ``.signature`` is the edited ModelSignature and its
+    "Log model" button logs the pipeline with it."""
+    from kedro_mlflow_magic.widgets.signature_editor import SignatureEditor
+
+    arguments = parse_argstring(kedro_signature, line)
+    state = kedro_state(local_ns)
+    pipeline = state.pipeline(arguments.pipeline)
+    sample = frame_from(arguments.sample, local_ns, "--sample", state.catalog)
+    with user_errors():
+        editor = SignatureEditor(
+            pipeline,
+            state.catalog,
+            arguments.data_input,
+            sample,
+            output=arguments.output,
+            name=arguments.name,
+            project_path=state.project_path,
+        )
+    show(editor)
+    shell = get_ipython()
+    editor.shown_in = shell.execution_count if shell is not None else None
+    return editor
