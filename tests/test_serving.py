@@ -73,22 +73,23 @@ class Server:
     process: subprocess.Popen
 
 
-def wait_until_ready(server: Server, log: Path, timeout: float = 120) -> None:
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    """Wait until ``url`` answers 200, failing with the server's log if it exits or never does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
+        if process.poll() is not None:
             raise AssertionError(f"the server exited early:\n{log.read_text()[-3000:]}")
         try:
-            if requests.get(f"{server.url}/ping", timeout=2).status_code == 200:
+            if requests.get(url, timeout=2).status_code == 200:
                 return
         except requests.ConnectionError:
             pass
         time.sleep(0.3)
-    raise AssertionError(f"the server did not answer /ping in {timeout}s:\n{log.read_text()}")
+    raise AssertionError(f"{url} did not answer in {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 def stop(process: subprocess.Popen) -> None:
-    """Stop the server and its uvicorn child (they share a process group of their own)."""
+    """Stop a server started with ``start_new_session`` and its children (its process group)."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -122,7 +123,7 @@ def server(logged_demo: LoggedDemo, outside_folder: Path) -> Iterator[Server]:
         )
     running = Server(f"http://127.0.0.1:{port}", process)
     try:
-        wait_until_ready(running, log)
+        wait_for_http(f"{running.url}/ping", process, log)
         yield running
     finally:
         stop(process)
