@@ -101,6 +101,14 @@ def experiment_id_for(project_root: Path | None, package_name: str | None) -> st
     experiment = client.get_experiment_by_name(package_name)
     if experiment is not None:
         return experiment.experiment_id
+    if stores_its_own_artifacts(mlflow.get_tracking_uri()):
+        return client.create_experiment(package_name)
     root = project_root or Path.cwd()
     artifact_location = (root / "mlartifacts").resolve().as_uri()
     return client.create_experiment(package_name, artifact_location=artifact_location)
+
+
+def stores_its_own_artifacts(tracking_uri: str) -> bool:
+    """A tracking server (or Databricks) keeps artifacts where it chooses; a local folder on
+    this machine would make the model unloadable from anywhere else."""
+    return urlparse(tracking_uri).scheme in ("http", "https", "databricks")
