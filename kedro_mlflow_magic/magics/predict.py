@@ -186,13 +186,23 @@ def optional_state(local_ns: Mapping[str, Any] | None) -> KedroState | None:
         return None
 
 
+def prediction_error(error: BaseException) -> str:
+    """What went wrong in a prediction; for a frame that does not match the signature, MLflow's
+    reason (the missing column...) without the whole frame and schema it quotes first."""
+    text = one_line(str(error))
+    if text.startswith("Failed to enforce schema of data") and ". Error: " in text:
+        reason = text.rsplit(". Error: ", 1)[1]
+        return f"the frame does not match the model's signature: {reason}"
+    return short_error(error)
+
+
 def predict(model: PyFuncModel, model_uri: str, frame: pd.DataFrame, params: dict) -> Any:
     """The model's prediction; a wrong input (missing column, wrong type) becomes one line."""
     try:
         return model.predict(frame, params=params or None)
     except Exception as error:
         raise UsageError(
-            f"the model '{model_uri}' could not predict: {short_error(error)}"
+            f"the model '{model_uri}' could not predict: {prediction_error(error)}"
         ) from None
 
 
