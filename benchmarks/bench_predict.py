@@ -25,7 +25,14 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 from demo_setup import BenchProject, create_project, open_project, train
 from kedro_mlflow_side import find_kedro_pipeline_model, log_kedro_mlflow_model
-from timing import Timing, duration, signed, time_interleaved, time_repeated
+from timing import (
+    Timing,
+    duration,
+    own_time_per_call,
+    signed,
+    time_interleaved,
+    time_repeated,
+)
 
 FLOOR_FILE = Path(__file__).with_name("floor_model.py")
 DATA_INPUT = "customers_to_score"
@@ -172,6 +179,17 @@ def time_predictions(contenders: Contenders, frame: Any) -> dict[str, Timing]:
     return time_interleaved(calls, "direct", rounds, warmup)
 
 
+def runtime_own_cost(contenders: Contenders, frame: Any) -> float:
+    """Per-call time of our runtime's own code (not the node functions), by cProfile."""
+    runtime_model = contenders.ours.unwrap_python_model()
+    return own_time_per_call(
+        lambda: runtime_model.predict(None, frame, dict(contenders.defaults)),
+        owner=("runtime.py", "predict"),
+        inner={"encode_features", "score_customers"},
+        calls=200 if len(frame) == 1 else 3,
+    )
+
+
 def paired(first: Timing, second: Timing) -> float:
     """Median over rounds of (first - second): e.g. MLflow's share = ours - our runtime."""
     return statistics.median(a - b for a, b in zip(first.samples, second.samples, strict=True))
@@ -294,6 +312,7 @@ def main() -> int:
 
         print("Predicting ...")
         results = []
+        own_costs: dict[tuple[str, int], float] = {}
         for size, classifier in (("small", "classifier"), ("large", "forest")):
             contenders = Contenders(
                 size,
@@ -308,6 +327,8 @@ def main() -> int:
                 for problem in check_agreement(contenders, frame):
                     print(f"  ! {size}, {count} rows: disagrees with the direct calls: {problem}")
                 results.append((size, count, time_predictions(contenders, frame)))
+                if count in (1, max(ROUNDS)):
+                    own_costs[(size, count)] = runtime_own_cost(contenders, frame)
 
     print("\nPer-call predict time: median, and (overhead) = median of paired differences with "
           "the direct node calls of the same round")  # fmt: skip
@@ -318,6 +339,13 @@ def main() -> int:
         f"rounds (rows: rounds): {', '.join(f'{rows:,}: {r}' for rows, (r, _) in ROUNDS.items())}"
     )
     print_predict_table(results, artifact_bytes)
+    print(
+        "Our runtime's own code per call (cProfile: runtime predict minus the node functions; "
+        "an upper bound): "
+        + ", ".join(
+            f"{size} {rows:,} rows {duration(cost)}" for (size, rows), cost in own_costs.items()
+        )
+    )
     print(f"\nLog and load (median of {LOG_REPEATS} logs of ours for small, 2 of kedro-mlflow; "
           f"1 each for large; load: median of {LOAD_REPEATS})")  # fmt: skip
     print("kedro-mlflow: its hook's logging (cloudpickled KedroPipelineModel, signature 'auto', "

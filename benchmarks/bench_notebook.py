@@ -1,0 +1,149 @@
+"""Time from a fresh Jupyter kernel to the first logged model of the demo (issue 3), step by
+step, and ``%load_ext kedro_mlflow_magic`` alone. Run: ``python benchmarks/bench_notebook.py``.
+
+Each repetition starts a real kernel (jupyter_client) in a fresh copy of the trained demo
+project, with no ``MLFLOW_TRACKING_URI``: runs go to the project's own sqlite store (SPEC 7),
+created by the first log as it would be for a user.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
+
+from timing import duration
+
+REPEATS = 3
+SAMPLE = 'sample = catalog.load("customers").drop(columns=["churned"]).head(100)'
+LOG = "info = %kedro_log_model inference --input customers_to_score --sample sample"
+STEPS = ("kernel start", "%load_ext", "%reload_kedro", "sample cell", "%kedro_log_model (first)")
+
+
+def trained_demo(folder: Path) -> Path:
+    """The shipped demo project, trained (in a subprocess-free Kedro session)."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_mlflow_magic.demo import create_demo_project
+
+    root = create_demo_project(folder / "template", "churn_demo")
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root) as session:
+        session.run(pipeline_name="training")
+    return root
+
+
+def kernel_environment() -> dict[str, str]:
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("MLFLOW_TRACKING", "MLFLOW_EXPERIMENT"))
+    }
+    environment.update(KEDRO_DISABLE_TELEMETRY="true", MLFLOW_DISABLE_TELEMETRY="true")
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
+    return environment
+
+
+def run_cell(client: Any, code: str) -> float:
+    """Execute ``code`` in the kernel and return its wall time (s); fail loudly on an error."""
+    errors: list[str] = []
+
+    def collect(message: dict[str, Any]) -> None:
+        content = message["content"]
+        if message["msg_type"] == "error":
+            errors.append("\n".join(content["traceback"]))
+        elif message["msg_type"] == "stream" and content["name"] == "stderr":
+            errors.append(content["text"])
+
+    started = time.perf_counter()
+    reply = client.execute_interactive(code, timeout=300, output_hook=collect)
+    elapsed = time.perf_counter() - started
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"cell {code!r} failed:\n" + "\n".join(errors))
+    return elapsed
+
+
+def one_session(template: Path, folder: Path) -> dict[str, float]:
+    """A fresh project copy and a fresh kernel: time each step to the first logged model."""
+    from jupyter_client.manager import KernelManager
+
+    project = shutil.copytree(template, folder / "project")
+    notebooks = folder / "notebooks"
+    notebooks.mkdir()
+    times: dict[str, float] = {}
+    started = time.perf_counter()
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(cwd=str(notebooks), env=kernel_environment())
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=120)
+        times["kernel start"] = time.perf_counter() - started
+        times["%load_ext"] = run_cell(client, "%load_ext kedro_mlflow_magic")
+        times["%reload_kedro"] = run_cell(client, f"%reload_kedro {project}")
+        times["sample cell"] = run_cell(client, SAMPLE)
+        times["%kedro_log_model (first)"] = run_cell(client, LOG)
+        times["to first model"] = time.perf_counter() - started
+        times["%kedro_log_model (again)"] = run_cell(client, LOG)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return times
+
+
+def load_ext_alone(folder: Path) -> float:
+    """``%load_ext kedro_mlflow_magic`` in a fresh kernel, outside any project."""
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(cwd=str(folder), env=kernel_environment())
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=120)
+        return run_cell(client, "%load_ext kedro_mlflow_magic")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def main() -> int:
+    started = time.perf_counter()
+    print("bench_notebook: fresh kernel -> first logged model of the demo (medians)")
+    print(f"{os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.2f} "
+          "(the machine is shared: numbers are noisy)")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-notebook-") as folder:
+        root = Path(folder)
+        template = trained_demo(root)
+        sessions = [one_session(template, root / f"session_{index}") for index in range(REPEATS)]
+        alone = []
+        for index in range(REPEATS):
+            empty = root / f"alone_{index}"
+            empty.mkdir()
+            alone.append(load_ext_alone(empty))
+
+    names = [*STEPS, "to first model", "%kedro_log_model (again)"]
+    print(f"\n{'step':<30}{'median':>10}{'min':>10}{'max':>10}   ({REPEATS} fresh kernels)")
+    for name in names:
+        values = [times[name] for times in sessions]
+        cells = [duration(value * 1e9) for value in (statistics.median(values), *sorted(values)[::REPEATS - 1])]  # fmt: skip
+        print(f"{name:<30}" + "".join(f"{cell:>10}" for cell in cells))
+    alone_cells = [duration(v * 1e9) for v in (statistics.median(alone), min(alone), max(alone))]
+    print(f"{'%load_ext alone (no project)':<30}" + "".join(f"{c:>10}" for c in alone_cells))
+    print("'to first model' runs from starting the kernel to the end of the first "
+          "%kedro_log_model (which creates the project's sqlite store); 'again' is a second log "
+          "in the same kernel.")  # fmt: skip
+    print(f"\nWhole run: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
