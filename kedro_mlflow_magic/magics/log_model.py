@@ -92,13 +92,17 @@ def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | No
 
 
 def experiment_id_named(name: str, project_path: Path) -> str:
-    """The id of the experiment ``name``, created (artifacts under <project>/mlartifacts) when
-    it does not exist."""
+    """The id of the experiment ``name``, created when it does not exist (its artifacts under
+    <project>/mlartifacts, unless a tracking server keeps them)."""
     import mlflow
+
+    from kedro_mlflow_magic import tracking
 
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
+        if tracking.stores_its_own_artifacts(mlflow.get_tracking_uri()):
+            return client.create_experiment(name)
         location = (project_path / "mlartifacts").resolve().as_uri()
         return client.create_experiment(name, artifact_location=location)
     if experiment.lifecycle_stage != "active":
