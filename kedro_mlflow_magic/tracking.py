@@ -60,12 +60,28 @@ def configured_tracking_uri(project_root: Path) -> str | None:
     return uri
 
 
+# The project URI that use_project_tracking set last: MLflow cannot tell it from the user's own
+# choice, and it must not stick when the notebook moves on to another project.
+project_uri_set: str | None = None
+
+
+def user_chose_tracking_uri() -> bool:
+    """Whether MLFLOW_TRACKING_URI or ``mlflow.set_tracking_uri`` chose the URI, not us
+    (``mlflow.set_tracking_uri`` also sets the environment variable)."""
+    import mlflow
+
+    environment_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if environment_uri and environment_uri != project_uri_set:
+        return True
+    return mlflow.is_tracking_uri_set() and mlflow.get_tracking_uri() != project_uri_set
+
+
 def resolve_tracking_uri(project_root: Path | None) -> str:
     """MLFLOW_TRACKING_URI or ``mlflow.set_tracking_uri`` when set; else the project's
     mlflow.yml; else ``sqlite:///<project root>/mlflow.db``."""
     import mlflow
 
-    if mlflow.is_tracking_uri_set():
+    if user_chose_tracking_uri():
         return mlflow.get_tracking_uri()
     root = project_root or Path.cwd()
     return configured_tracking_uri(root) or default_tracking_uri(root)
@@ -73,11 +89,13 @@ def resolve_tracking_uri(project_root: Path | None) -> str:
 
 def use_project_tracking(project_root: Path | None) -> str:
     """Point MLflow at the project's tracking URI (unless the user chose one) and return it."""
+    global project_uri_set
     import mlflow
 
     uri = resolve_tracking_uri(project_root)
-    if not mlflow.is_tracking_uri_set():
+    if not user_chose_tracking_uri():
         mlflow.set_tracking_uri(uri)
+        project_uri_set = uri
     return uri
 
 

@@ -61,6 +61,13 @@ def test_default_is_sqlite_in_the_project_with_the_experiment_named_after_the_pa
     assert list((root / "mlartifacts").rglob("MLmodel"))
     assert list(mlflow.pyfunc.load_model(info.model_uri).predict(FRAME)["value"]) == [2, 3, 4]
 
+    # the notebook moves on to another project: its runs go to that project's store
+    other = load_project(make_project(nodes=NODES, pipelines=PIPELINES, parameters="offset: 5\n"))
+    other_info = log_pipeline_model(other.pipelines["flow"], other.catalog, "frame", FRAME)
+    assert mlflow.get_tracking_uri() == f"sqlite:///{other.root}/mlflow.db"
+    assert mlflow.get_experiment_by_name(other.package) is not None
+    assert mlflow.get_run(other_info.run_id).info.run_id == other_info.run_id
+
 
 def test_kedro_mlflow_yml_is_honoured(make_project, no_tracking_uri, tmp_path: Path) -> None:
     absolute = f"sqlite:///{tmp_path / 'team.db'}"
