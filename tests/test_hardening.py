@@ -380,6 +380,7 @@ def test_a_node_failing_on_the_sample_names_it_and_leaves_no_run(fault_project) 
         registered_model_name="refusing-model",
     )  # fmt: skip
     assert info.registered_model_version == 1
+    assert_model_is_clean(info.model_uri, secrets=[SECRET], allowed_pickles={"weights.pkl"})
 
 
 def test_an_artifact_vanishing_while_logging_fails_the_run_and_the_next_log_works(
