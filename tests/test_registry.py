@@ -74,3 +74,48 @@ def test_an_alias_without_a_registered_name_names_the_fix(demo, demo_sample):
             demo_sample,
             alias="champion",
         )
+
+
+def signature_with_threshold(demo, sample: pd.DataFrame, threshold: float):
+    """The inferred signature with the default of ``threshold`` edited (as the editor does)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ParamSchema, ParamSpec
+
+    from kedro_mlflow_magic.packaging import infer_pipeline_signature
+
+    inferred = infer_pipeline_signature(
+        demo.pipelines["inference"], demo.catalog, "customers_to_score", sample
+    )
+    params = [
+        ParamSpec(spec.name, spec.dtype, threshold, spec.shape)
+        if spec.name == "threshold"
+        else spec
+        for spec in inferred.params
+    ]
+    return ModelSignature(inferred.inputs, inferred.outputs, ParamSchema(params))
+
+
+@pytest.mark.slow
+def test_kedro_predict_follows_the_alias_when_it_moves(
+    trained_demo, demo, demo_sample, model_name: str
+):
+    from IPython.testing.globalipapp import get_ipython
+
+    shell = get_ipython()
+    shell.run_line_magic("load_ext", "kedro_mlflow_magic")
+    shell.run_line_magic("reload_kedro", str(trained_demo))
+    shell.user_ns["customers"] = demo_sample
+    line = f"models:/{model_name}@champion --data customers"
+
+    log_registered(demo, demo_sample, model_name, "champion")
+    first = shell.run_line_magic("kedro_predict", line)
+    assert set(first["label"]) == {"churn", "stay"}
+
+    log_pipeline_model(
+        demo.pipelines["inference"], demo.catalog, "customers_to_score", demo_sample,
+        signature=signature_with_threshold(demo, demo_sample, 0.0),
+        registered_model_name=model_name, alias="champion",
+    )  # fmt: skip
+    second = shell.run_line_magic("kedro_predict", line)
+    assert set(second["label"]) == {"churn"}, "the alias now points at version 2 (threshold 0)"
+    pd.testing.assert_series_equal(second["churn_probability"], first["churn_probability"])
