@@ -54,19 +54,31 @@ def short_error(error: BaseException) -> str:
     return text if len(text) <= ERROR_LENGTH else text[: ERROR_LENGTH - 3] + "..."
 
 
-def load_model(model_uri: str) -> PyFuncModel:
-    """The pyfunc model at ``model_uri``, loaded once per URI and kept."""
-    if model_uri not in loaded_models:
-        import mlflow
+def pinned_uri(model_uri: str) -> str:
+    """Aliases move: ``models:/<name>@<alias>`` becomes the version it points at now."""
+    name, at, alias = model_uri.removeprefix("models:/").partition("@")
+    if not model_uri.startswith("models:/") or not at:
+        return model_uri
+    import mlflow
 
-        try:
-            loaded_models[model_uri] = mlflow.pyfunc.load_model(model_uri)
-        except Exception as error:
-            raise UsageError(
-                f"cannot load the model '{model_uri}' ({type(error).__name__}: "
-                f"{short_error(error)}); give a logged model's URI: {MODEL_URI_FORMS}"
-            ) from None
-    return loaded_models[model_uri]
+    version = mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
+    return f"models:/{name}/{version}"
+
+
+def load_model(model_uri: str) -> PyFuncModel:
+    """The pyfunc model at ``model_uri``, loaded once per URI (an alias's current version) and kept."""
+    try:
+        key = pinned_uri(model_uri)
+        if key not in loaded_models:
+            import mlflow
+
+            loaded_models[key] = mlflow.pyfunc.load_model(key)
+    except Exception as error:
+        raise UsageError(
+            f"cannot load the model '{model_uri}' ({type(error).__name__}: "
+            f"{short_error(error)}); give a logged model's URI: {MODEL_URI_FORMS}"
+        ) from None
+    return loaded_models[key]
 
 
 def literal(text: str) -> Any:
