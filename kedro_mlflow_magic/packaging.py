@@ -270,6 +270,12 @@ def prepare(
     if roles.problems:
         raise PackagingError(roles.problems)
     frame = to_frame(sample, name=f"the sample for '{roles.data_input}'")
+    if frame.empty:
+        # no rows: no input example, and the parity check would compare nothing
+        raise SampleError(
+            f"the sample for '{roles.data_input}' has no rows; give at least one row to infer "
+            "the signature and check parity on"
+        )
     leaves = parameter_leaves(roles.parameters)
     return PreparedPipeline(pipeline, catalog, roles, output, frame, leaves)
 

@@ -137,6 +137,17 @@ def test_a_sample_that_is_not_a_frame_names_the_data_input(make_project, sample,
     assert "give a pandas DataFrame" in message
 
 
+def test_a_sample_without_rows_is_refused(make_project) -> None:
+    root = make_project(
+        nodes=NODES,
+        pipelines='return {"p": pipeline([node(nodes.scale, ["rows", "params:factor"], "out")])}',
+        parameters="factor: 2.0\n",
+    )
+    project = load_project(root)
+    with pytest.raises(SampleError, match="the sample for 'rows' has no rows; give at least one"):
+        log_pipeline_model(project.pipelines["p"], project.catalog, "rows", sample_frame(0))
+
+
 def test_an_artifact_whose_file_is_missing_is_named_with_the_fix(make_project) -> None:
     root = make_project(
         nodes=NODES,
