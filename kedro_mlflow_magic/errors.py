@@ -99,8 +99,8 @@ class PipelineRunError(KedroMlflowMagicError, RuntimeError):
     def __init__(self, node_name: str | None, error: BaseException, data_input: str):
         where = f"node '{node_name}'" if node_name else "the pipeline"
         super().__init__(
-            f"{where} failed on the sample for '{data_input}': {type(error).__name__}: {error}; "
-            "fix the node or give a sample it accepts"
+            f"{where} failed on the frame given for '{data_input}': "
+            f"{type(error).__name__}: {error}; fix the node or give a frame it accepts"
         )
 
 
