@@ -47,6 +47,12 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
         return Comparison(
             False, f"shapes differ: model {model_frame.shape}, pipeline {pipeline_frame.shape}"
         )
+    if isinstance(model_result, pd.DataFrame) and isinstance(pipeline_result, pd.DataFrame):
+        model_columns, pipeline_columns = list(model_frame.columns), list(pipeline_frame.columns)
+        if model_columns != pipeline_columns:
+            return Comparison(
+                False, f"columns differ: model {model_columns}, pipeline {pipeline_columns}"
+            )
     model_frame = model_frame.reset_index(drop=True)
     pipeline_frame = pipeline_frame.reset_index(drop=True)
     model_frame.columns = pipeline_frame.columns = range(pipeline_frame.shape[1])

@@ -12,6 +12,7 @@ from conftest import LoadedProject, load_project
 from model_files import assert_model_is_clean
 
 from kedro_mlflow_magic import ParityError, log_pipeline_model
+from kedro_mlflow_magic.parity import compare_results
 
 STEPS = ["collecting artifacts", "inferring the signature", "logging", "verifying", "done"]
 
@@ -115,3 +116,13 @@ def test_a_parity_failure_fails_the_run_and_registers_nothing(make_project) -> N
     with pytest.raises(MlflowException, match=r"not found|does not exist|RESOURCE_DOES_NOT_EXIST"):
         mlflow.MlflowClient().get_registered_model(name)
     assert mlflow.search_model_versions(filter_string=f"name='{name}'") == []
+
+
+def test_parity_compares_column_names_and_values() -> None:
+    pipeline = pd.DataFrame({"id": [1, 2], "score": [0.5, 0.25]})
+    assert compare_results(pipeline.copy(), pipeline).detail == "all 2 rows agree"
+    renamed = compare_results(pipeline.rename(columns={"score": "scores"}), pipeline)
+    assert not renamed and "columns differ" in renamed.detail and "'scores'" in renamed.detail
+    changed = compare_results(pipeline.assign(score=[0.5, 0.3]), pipeline)
+    assert not changed and changed.detail == "1 of 2 rows differ"
+    assert changed.differing_rows["model"]["score"].tolist() == [0.3]
