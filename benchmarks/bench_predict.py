@@ -37,8 +37,8 @@ from timing import (
 FLOOR_FILE = Path(__file__).with_name("floor_model.py")
 DATA_INPUT = "customers_to_score"
 SAMPLE_ROWS = 100
-# rows per call -> (rounds, warm-up rounds); fewer rounds where one call takes long
-ROUNDS = {1: (200, 5), 1_000: (100, 3), 100_000: (6, 1)}
+ROWS = (1, 1_000, 100_000)
+BUDGET_SECONDS = 7  # per model and row count: as many interleaved rounds as fit (5 to 300)
 LOG_REPEATS = 3
 LOAD_REPEATS = 5
 TARGETS = (
@@ -175,8 +175,7 @@ def time_predictions(contenders: Contenders, frame: Any) -> dict[str, Timing]:
     }
     if contenders.kedro_mlflow is not None:
         calls["kedro-mlflow"] = lambda: contenders.kedro_mlflow.predict(frame)
-    rounds, warmup = ROUNDS[len(frame)]
-    return time_interleaved(calls, "direct", rounds, warmup)
+    return time_interleaved(calls, "direct", BUDGET_SECONDS)
 
 
 def runtime_own_cost(contenders: Contenders, frame: Any) -> float:
@@ -186,7 +185,7 @@ def runtime_own_cost(contenders: Contenders, frame: Any) -> float:
         lambda: runtime_model.predict(None, frame, dict(contenders.defaults)),
         owner=("runtime.py", "predict"),
         inner={"encode_features", "score_customers"},
-        calls=200 if len(frame) == 1 else 3,
+        calls=40 if len(frame) == 1 else 1,
     )
 
 
@@ -207,7 +206,9 @@ def print_predict_table(
         "direct": "direct nodes", "ours": "(a) ours pyfunc", "runtime": "(b) ours runtime",
         "floor": "(c) floor pyfunc", "kedro-mlflow": "(d) kedro-mlflow",
     }  # fmt: skip
-    header = f"{'model (artifacts)':<19}{'rows':>8}" + "".join(f"{titles[c]:>22}" for c in columns)
+    header = f"{'model (artifacts)':<19}{'rows':>8}{'rounds':>7}" + "".join(
+        f"{titles[c]:>22}" for c in columns
+    )
     header += f"{'MLflow share (a-b)':>20}{'ours-floor (a-c)':>18}"
     print(header)
     print("-" * len(header))
@@ -226,7 +227,7 @@ def print_predict_table(
         share = paired(timings["ours"], timings["runtime"])
         over_floor = paired(timings["ours"], timings["floor"])
         print(
-            f"{label:<19}{count:>8,}"
+            f"{label:<19}{count:>8,}{len(timings['direct'].samples):>7}"
             + "".join(cells)
             + f"{signed(share):>20}{signed(over_floor):>18}"
         )
@@ -322,12 +323,12 @@ def main() -> int:
                 direct=direct_call(project, classifier),
                 defaults={spec.name: spec.default for spec in infos[size].signature.params},
             )  # fmt: skip
-            for count in ROUNDS:
+            for count in ROWS:
                 frame = project.customers(count)
                 for problem in check_agreement(contenders, frame):
                     print(f"  ! {size}, {count} rows: disagrees with the direct calls: {problem}")
                 results.append((size, count, time_predictions(contenders, frame)))
-                if count in (1, max(ROUNDS)):
+                if count in (1, max(ROWS)):
                     own_costs[(size, count)] = runtime_own_cost(contenders, frame)
 
     print("\nPer-call predict time: median, and (overhead) = median of paired differences with "
@@ -336,7 +337,7 @@ def main() -> int:
           "params) without MLflow's schema enforcement; (c) hand-written PythonModel calling "
           "the nodes (SPEC 8 floor); (d) kedro-mlflow's KedroPipelineModel")  # fmt: skip
     print(
-        f"rounds (rows: rounds): {', '.join(f'{rows:,}: {r}' for rows, (r, _) in ROUNDS.items())}"
+        f"Rounds: as many as fit in {BUDGET_SECONDS} s per line (5 to 300), after 2 warm-up rounds; shuffled order, garbage collected between rounds."
     )
     print_predict_table(results, artifact_bytes)
     print(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -27,19 +29,40 @@ class Timing:
 
 
 def time_interleaved(
-    contenders: dict[str, Callable[[], Any]], baseline: str, rounds: int, warmup: int = 3
+    contenders: dict[str, Callable[[], Any]],
+    baseline: str,
+    budget_seconds: float,
+    max_rounds: int = 300,
+    min_rounds: int = 5,
 ) -> dict[str, Timing]:
-    """Call every contender once per round, in turn, so that the load of the machine (shared
-    with others) falls on all of them alike; overheads are paired with the baseline's call."""
-    for _ in range(warmup):
+    """Call every contender once per round, in a shuffled order, so that the load of the machine
+    (shared with others) falls on all of them alike; overheads are paired with the baseline's
+    call. Two warm-up rounds; then as many rounds as fit in ``budget_seconds`` (within bounds);
+    garbage is collected between rounds, not during calls."""
+    round_ns = 0
+    for _ in range(2):
+        started = time.perf_counter_ns()
         for call in contenders.values():
             call()
+        round_ns = time.perf_counter_ns() - started
+    rounds = max(min_rounds, min(max_rounds, int(budget_seconds * 1e9 / max(round_ns, 1))))
     samples: dict[str, list[int]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, call in contenders.items():
-            started = time.perf_counter_ns()
-            call()
-            samples[name].append(time.perf_counter_ns() - started)
+    order = list(contenders)
+    shuffler = random.Random(0)
+    collecting = gc.isenabled()
+    try:
+        for _ in range(rounds):
+            shuffler.shuffle(order)  # no contender always runs after another's garbage
+            gc.collect()
+            gc.disable()  # as timeit does: a collection lands on whoever triggers it
+            for name in order:
+                started = time.perf_counter_ns()
+                contenders[name]()
+                samples[name].append(time.perf_counter_ns() - started)
+            gc.enable()
+    finally:
+        if collecting:
+            gc.enable()
     base = samples[baseline]
     return {
         name: Timing(
@@ -76,23 +99,26 @@ def signed(nanoseconds: float) -> str:
 
 
 def own_time_per_call(
-    call: Callable[[], Any], owner: tuple[str, str], inner: set[str], calls: int
+    call: Callable[[], Any], owner: tuple[str, str], inner: set[str], calls: int, batches: int = 5
 ) -> float:
     """Time per call (ns) spent in ``owner`` (file suffix, function name) outside the functions
-    named in ``inner``, by cProfile attribution: an upper bound, as profiling adds its own cost."""
+    named in ``inner``, by cProfile attribution (median of ``batches``): an upper bound, as profiling costs too."""
     import cProfile
     import pstats
 
-    profile = cProfile.Profile()
-    profile.enable()
-    for _ in range(calls):
-        call()
-    profile.disable()
-    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    total = sum(
-        entry[3]
-        for (file, _, function), entry in stats.items()
-        if file.endswith(owner[0]) and function == owner[1]
-    )
-    nested = sum(entry[3] for (_, _, function), entry in stats.items() if function in inner)
-    return (total - nested) / calls * 1e9
+    def one_batch() -> float:
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(calls):
+            call()
+        profile.disable()
+        stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+        total = sum(
+            entry[3]
+            for (file, _, function), entry in stats.items()
+            if file.endswith(owner[0]) and function == owner[1]
+        )
+        nested = sum(entry[3] for (_, _, function), entry in stats.items() if function in inner)
+        return (total - nested) / calls * 1e9
+
+    return statistics.median(one_batch() for _ in range(batches))
