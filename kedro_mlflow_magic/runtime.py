@@ -8,6 +8,7 @@ the model (readable in its ``MLmodel`` file); its layout is written by ``manifes
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import os
@@ -121,6 +122,9 @@ class Parameters:
         self.defaults = {leaf["name"]: decode_leaf(leaf, leaf["default"]) for leaf in leaves}
         self.encoded_defaults = {leaf["name"]: leaf["default"] for leaf in leaves}
         self.paths = {leaf["name"]: leaf["path"] for leaf in leaves}
+        self.mutable_leaves = [
+            name for name, value in self.defaults.items() if isinstance(value, (list, dict))
+        ]
         # each parameter input: its path and the leaves under it, in manifest order
         self.inputs = {
             name: (path, [leaf["name"] for leaf in leaves if leaf["path"][: len(path)] == path])
@@ -140,6 +144,12 @@ class Parameters:
                         continue
                     value = decode_json(value)
                 leaf_values[name] = value
+        if self.mutable_leaves:
+            # Each call gets its own lists and dicts, as Kedro's MemoryDataset copies them:
+            # a node that changes one in place cannot change the defaults of later calls.
+            leaf_values = dict(leaf_values)
+            for name in self.mutable_leaves:
+                leaf_values[name] = copy.deepcopy(leaf_values[name])
         return {
             input_name: assemble(path, leaf_names, leaf_values, self.paths)
             for input_name, (path, leaf_names) in self.inputs.items()

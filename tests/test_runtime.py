@@ -274,3 +274,37 @@ def test_parameters_the_schema_cannot_hold_travel_as_json_and_are_overridable(
     assert set(default["matrix"]) == {10}
     assert set(default["rules"]) == {"low|high"}
     assert list(default["score"]) == [16.0, 19.5]
+
+
+GREEDY_NODES = '''
+import pandas as pd
+
+
+def tag_rows(rows, tags, options):
+    """Changes its parameters in place: a careless node the model must survive."""
+    tags.append("seen")
+    options["calls"] = options.get("calls", 0) + 1
+    return pd.DataFrame({"tags": [len(tags)] * len(rows), "calls": [options["calls"]] * len(rows)})
+'''
+
+
+def test_a_node_that_changes_its_parameters_in_place_cannot_change_later_calls(
+    make_project,
+) -> None:
+    import mlflow
+
+    root = make_project(
+        nodes=GREEDY_NODES,
+        pipelines="""
+            return {"tag": pipeline([node(nodes.tag_rows, ["rows", "params:tags", "params:options"],
+                                          "tagged")])}
+        """,
+        parameters="tags: [a, b]\noptions:\n  limit: 3\n",
+    )
+    project = load_project(root)
+    info = log_pipeline_model(project.pipelines["tag"], project.catalog, "rows", ROWS.head(2))
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    answers = [model.predict(ROWS.head(2)) for _ in range(3)]
+    for answer in answers:
+        assert list(answer["tags"]) == [3, 3]  # the two defaults plus this call's own "seen"
+        assert list(answer["calls"]) == [1, 1]
