@@ -42,7 +42,7 @@ class Problem:
         return f"{self.name}: {self.reason} Fix: {self.fix}"
 
 
-@dataclass
+@dataclass(repr=False)
 class PipelineInputs:
     """What each free input of a pipeline is when the pipeline becomes a model."""
 
@@ -64,8 +64,10 @@ class PipelineInputs:
 
         return roles_text(self)
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(str(self))
+    def __repr__(self) -> str:
+        # Kedro's notebook set-up installs rich's pretty printer, which shows repr(), not
+        # _repr_pretty_: the roles table is the useful text form.
+        return str(self)
 
 
 def function_reference(function: Any) -> str | None:
