@@ -1,0 +1,201 @@
+"""The widgets in a real browser: JupyterLab started on 127.0.0.1, Debian's Chromium driven by
+Playwright, the widgets notebook run, edited through the page and logged (SPEC 6)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "widgets.ipynb"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+TIMEOUT_MS = 30_000
+CELLS = len(json.loads(NOTEBOOK.read_text())["cells"])
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_server(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"JupyterLab did not answer at {url} within {seconds} s")
+
+
+@pytest.fixture
+def jupyterlab(tmp_path: Path, trained_demo: Path) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving a copy of the widgets notebook, with throwaway config and runtime
+    folders and a tracking store of its own; yields (base URL, tracking URI)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    environment = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+        "KEDRO_MLFLOW_MAGIC_DEMO": str(trained_demo),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    port = free_port()
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+        "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.root_dir={work}",
+        "--IdentityProvider.token=", "--ServerApp.password=",
+        f"--LabApp.user_settings_dir={tmp_path / 'lab-settings'}",
+        f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}",
+    ]  # fmt: skip
+    log = (tmp_path / "jupyterlab.log").open("w")
+    server = subprocess.Popen(
+        command, cwd=work, env=environment, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_server(url, server)
+        yield url, tracking_uri
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+def save_screenshot(page, tmp_path: Path) -> Path:
+    """Into the test's folder, and a copy in tests/artifacts/ for people to look at."""
+    screenshot = tmp_path / "widgets.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(screenshot, ARTIFACTS / screenshot.name)
+    return screenshot
+
+
+def svg_text(source: str | None) -> str:
+    """The SVG inside an image's ``data:`` URL (base64 or percent-encoded)."""
+    assert source is not None and source.startswith("data:image/svg+xml"), source
+    header, _, payload = source.partition(",")
+    if header.endswith(";base64"):
+        return base64.b64decode(payload).decode()
+    return urllib.parse.unquote(payload)
+
+
+def wait_for_kernel(url: str, seconds: float = 30) -> None:
+    """Until the notebook's session has a kernel that is idle (started and answering)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{url}/api/sessions", timeout=2) as answer:
+            sessions = json.load(answer)
+        if any(session["kernel"]["execution_state"] == "idle" for session in sessions):
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"no idle kernel within {seconds} s")
+
+
+def run_cells(page) -> None:
+    """Run every cell as a person would: Shift+Enter from the first one. The kernel may still
+    be connecting when the notebook shows "idle": the first cells are run again until the
+    first code cell has started."""
+    from playwright.sync_api import expect
+
+    first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
+    kernel_dialog = page.locator(".jp-Dialog").get_by_role("button", name="Select")
+    for _attempt in range(20):
+        if kernel_dialog.is_visible():  # asked before the session had its kernel
+            kernel_dialog.click()
+        page.locator(".jp-Cell").first.click()
+        page.keyboard.press("Shift+Enter")  # the title (Markdown)
+        page.keyboard.press("Shift+Enter")  # the first code cell
+        try:
+            expect(first_prompt).not_to_have_text("[ ]:", timeout=1_500)
+            break
+        except AssertionError:
+            continue
+    for _ in range(CELLS - 2):
+        page.keyboard.press("Shift+Enter")
+
+
+def test_widgets_render_and_log_from_a_browser(jupyterlab, tmp_path: Path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
+    import mlflow
+    from playwright.sync_api import expect, sync_playwright
+
+    url, tracking_uri = jupyterlab
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        page = browser.new_page(viewport={"width": 1500, "height": 2400})
+        try:
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{url}/lab/tree/{NOTEBOOK.name}")
+            page.locator(".jp-Notebook").wait_for()
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+            wait_for_kernel(url)
+            run_cells(page)
+
+            # the roles view: JupyterLab draws the Mermaid block as an SVG image beside the table
+            picture = page.locator(".kedro-mlflow-roles-view .jp-RenderedMermaid img")
+            picture.wait_for()
+            svg = svg_text(picture.get_attribute("src"))
+            assert "<svg" in svg and "flowchart" in svg
+            assert "customers_to_score" in svg and "score_customers" in svg
+            assert picture.evaluate("image => image.naturalWidth") > 0
+            expect(page.locator(".kedro-mlflow-roles-view")).to_contain_text("artifact")
+
+            # the editor: change a column type and a parameter default through the page
+            editor = page.locator(".kedro-mlflow-signature-editor")
+            editor.wait_for()
+            column = editor.locator(".kedro-mlflow-column", has_text="support_calls")
+            column.locator("select").select_option("double")
+            default = editor.locator(".kedro-mlflow-parameter", has_text="threshold").locator(
+                "input"
+            )
+            default.fill("0.2")
+            default.press("Enter")
+            editor.get_by_role("button", name="Log model").click()
+            status = editor.locator(".kedro-mlflow-status")
+            expect(status).to_contain_text("logged:", timeout=TIMEOUT_MS)
+            model_uri = status.locator("code").inner_text()
+            editor.scroll_into_view_if_needed()
+        finally:
+            save_screenshot(page, tmp_path)  # on failure too: it shows what the page showed
+            browser.close()
+
+    mlflow.set_tracking_uri(tracking_uri)
+    signature = mlflow.models.get_model_info(model_uri).signature
+    assert {spec.name: spec.type.name for spec in signature.inputs.inputs}[
+        "support_calls"
+    ] == "double"
+    assert {spec.name: spec.default for spec in signature.params.params}["threshold"] == 0.2
