@@ -38,10 +38,11 @@ def time_interleaved(
     """Call every contender once per round, in a shuffled order, so that the load of the machine
     (shared with others) falls on all of them alike; overheads are paired with the baseline's
     call. Two warm-up rounds; then as many rounds as fit in ``budget_seconds`` (within bounds);
-    garbage is collected between rounds, not during calls."""
+    young garbage is collected between rounds, not during calls."""
     round_ns = 0
     for _ in range(2):
         started = time.perf_counter_ns()
+        gc.collect(0)
         for call in contenders.values():
             call()
         round_ns = time.perf_counter_ns() - started
@@ -53,7 +54,7 @@ def time_interleaved(
     try:
         for _ in range(rounds):
             shuffler.shuffle(order)  # no contender always runs after another's garbage
-            gc.collect()
+            gc.collect(0)
             gc.disable()  # as timeit does: a collection lands on whoever triggers it
             for name in order:
                 started = time.perf_counter_ns()
