@@ -8,12 +8,14 @@ kernel creates that store (a user's very first log); the next ones find it.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +115,8 @@ def load_ext_alone(folder: Path) -> float:
 
 
 def main() -> int:
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)  # the training run's Kedro logs: not what is measured
     started = time.perf_counter()
     print("bench_notebook: fresh kernel -> first logged model of the demo (medians)")
     print(f"{os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.2f} "
