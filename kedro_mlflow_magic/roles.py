@@ -53,6 +53,12 @@ class PipelineInputs:
     outputs: list[str]
     free_inputs: list[str]
     data_input_candidates: list[str] = field(default_factory=list)
+    pipeline: Pipeline | None = field(default=None, compare=False)
+
+    def _ipython_display_(self) -> None:
+        from kedro_mlflow_magic.display import show_roles
+
+        show_roles(self)
 
     def _repr_html_(self) -> str:
         from kedro_mlflow_magic.display import roles_html
@@ -250,4 +256,5 @@ def inspect_pipeline(
         outputs=sorted(pipeline.outputs()),
         free_inputs=free_inputs,
         data_input_candidates=candidates,
+        pipeline=pipeline,
     )

@@ -90,6 +90,15 @@ def clean_mlflow(mlflow_store: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 
 @pytest.fixture(scope="session")
+def ipython_shell():
+    """The one real IPython shell of the test session (IPython keeps a singleton per process)."""
+    from IPython.testing import globalipapp
+
+    globalipapp.start_ipython()
+    return globalipapp.get_ipython()
+
+
+@pytest.fixture(scope="session")
 def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped demo project, created and trained once for the test session."""
     from kedro_mlflow_magic.demo import create_demo_project

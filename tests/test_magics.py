@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import get_ipython
 
 from kedro_mlflow_magic.display import ComparisonView, LoggingProgress, LogSummary
 from kedro_mlflow_magic.magics import predict as predict_module
@@ -26,9 +25,9 @@ REGISTERED = "magic_churn"
 
 
 @pytest.fixture(scope="module")
-def ipython():
+def ipython(ipython_shell):
     """The test IPython shell with our extension loaded."""
-    shell = get_ipython()
+    shell = ipython_shell
     shell.run_line_magic("load_ext", "kedro_mlflow_magic")
     return shell
 

@@ -97,11 +97,9 @@ def signature_with_threshold(demo, sample: pd.DataFrame, threshold: float):
 
 @pytest.mark.slow
 def test_kedro_predict_follows_the_alias_when_it_moves(
-    trained_demo, demo, demo_sample, model_name: str
+    ipython_shell, trained_demo, demo, demo_sample, model_name: str
 ):
-    from IPython.testing.globalipapp import get_ipython
-
-    shell = get_ipython()
+    shell = ipython_shell
     shell.run_line_magic("load_ext", "kedro_mlflow_magic")
     shell.run_line_magic("reload_kedro", str(trained_demo))
     shell.user_ns["customers"] = demo_sample

@@ -258,14 +258,13 @@ def test_editor_shows_a_message_beside_a_field_that_does_not_fit(editor):
 
 
 @pytest.fixture
-def shell(demo, demo_sample):
+def shell(ipython_shell, demo, demo_sample):
     """A real IPython shell holding what %reload_kedro would have loaded, and the sample."""
-    from IPython.core.interactiveshell import InteractiveShell
     from IPython.core.magic import needs_local_scope
 
     from kedro_mlflow_magic.magics.signature import kedro_signature
 
-    ipython = InteractiveShell.instance()
+    ipython = ipython_shell
     ipython.register_magic_function(needs_local_scope(kedro_signature), "line", "kedro_signature")
     names = {
         "session": demo.session,

@@ -7,19 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from kedro_mlflow_magic.magics.shell import kedro_state, show, user_errors
+from kedro_mlflow_magic.magics.shell import kedro_state, user_errors
 
 if TYPE_CHECKING:
-    from kedro.pipeline import Pipeline
-
     from kedro_mlflow_magic.roles import PipelineInputs
-
-
-def roles_view(roles: PipelineInputs, pipeline: Pipeline) -> Any:
-    """What ``%kedro_inputs`` displays beside its result: the one place to switch to the
-    widgets' roles view. The returned ``PipelineInputs`` shows itself (HTML table or text), so
-    returning it here shows nothing more."""
-    return roles
 
 
 @magic_arguments()
@@ -52,7 +43,4 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
         roles = inspect_pipeline(
             pipeline, state.catalog, arguments.data_input, freeze=tuple(arguments.freeze)
         )
-    view = roles_view(roles, pipeline)
-    if view is not roles:
-        show(view)
-    return roles
+    return roles  # shown by IPython as the roles view: the picture beside the table
