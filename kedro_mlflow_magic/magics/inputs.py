@@ -7,22 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from kedro_mlflow_magic.magics.shell import kedro_state, user_errors
+from kedro_mlflow_magic.magics.shell import (
+    DATA_INPUT_ARGUMENT,
+    PIPELINE_ARGUMENT,
+    kedro_state,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.roles import PipelineInputs
 
 
 @magic_arguments()
-@argument("pipeline", help="name of a registered pipeline (a key of `pipelines`)")
-@argument(
-    "--input",
-    dest="data_input",
-    metavar="NAME",
-    default=None,
-    help="the data input, the free input the model predicts on "
-    "(default: the only free input that is neither a parameter nor an artifact)",
-)
+@PIPELINE_ARGUMENT
+@DATA_INPUT_ARGUMENT
 @argument(
     "--freeze",
     nargs="+",

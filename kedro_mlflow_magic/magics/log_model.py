@@ -12,6 +12,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from kedro_mlflow_magic.magics.shell import (
+    DATA_INPUT_ARGUMENT,
+    PIPELINE_ARGUMENT,
     KedroState,
     evaluate,
     frame_from,
@@ -195,15 +197,8 @@ def log_with_progress(
 
 
 @magic_arguments()
-@argument("pipeline", help="name of a registered pipeline (a key of `pipelines`)")
-@argument(
-    "--input",
-    dest="data_input",
-    metavar="NAME",
-    default=None,
-    help="the data input, the free input the model predicts on "
-    "(default: the only free input that is neither a parameter nor an artifact)",
-)
+@PIPELINE_ARGUMENT
+@DATA_INPUT_ARGUMENT
 @argument(
     "--sample",
     metavar="EXPR|DATASET",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.getipython import get_ipython
+from IPython.core.magic_arguments import argument
 
 from kedro_mlflow_magic.errors import KedroMlflowMagicError
 
@@ -23,6 +24,19 @@ if TYPE_CHECKING:
     import pandas as pd
     from kedro.io import DataCatalog
     from kedro.pipeline import Pipeline
+
+# Arguments several magics declare alike (an IPython argument decorator can be applied again).
+PIPELINE_ARGUMENT = argument(
+    "pipeline", help="name of a registered pipeline (a key of `pipelines`)"
+)
+DATA_INPUT_ARGUMENT = argument(
+    "--input",
+    dest="data_input",
+    metavar="NAME",
+    default=None,
+    help="the data input, the free input the model predicts on "
+    "(default: the only free input that is neither a parameter nor an artifact)",
+)
 
 NO_SESSION = "no Kedro project is loaded; run %reload_kedro <project path> first"
 
