@@ -50,6 +50,7 @@ from kedro_mlflow_magic.signature import (
     parameter_leaves,
     to_frame,
 )
+from kedro_mlflow_magic.signature_edits import conform_to_signature
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -344,11 +345,14 @@ def log_pipeline_model(
         prepared.output,
         prepared.frame,
     )
-    example = frame.head(example_rows)
 
     say("inferring the signature")
     if signature is None:
         signature = infer_prepared_signature(prepared)
+    elif signature.inputs is not None and signature.inputs.has_input_names():
+        # an edited column type (long -> double) must hold for the example MLflow checks too
+        frame = conform_to_signature(frame, signature)
+    example = frame.head(example_rows)
     leaves = leaves_from_signature(prepared.leaves, signature)
 
     import mlflow

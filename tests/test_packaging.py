@@ -126,3 +126,33 @@ def test_parity_compares_column_names_and_values() -> None:
     changed = compare_results(pipeline.assign(score=[0.5, 0.3]), pipeline)
     assert not changed and changed.detail == "1 of 2 rows differ"
     assert changed.differing_rows["model"]["score"].tolist() == [0.3]
+
+
+def test_an_edited_column_type_is_applied_to_the_sample_before_logging(
+    demo: LoadedProject, demo_sample: pd.DataFrame
+) -> None:
+    """A column edited from long to double in the signature: the integer sample is converted,
+    so MLflow's check of the input example passes and the model takes doubles."""
+    import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from kedro_mlflow_magic.packaging import infer_pipeline_signature
+
+    pipeline = demo.pipelines["inference"]
+    inferred = infer_pipeline_signature(pipeline, demo.catalog, "customers_to_score", demo_sample)
+    columns = [
+        ColSpec("double", spec.name) if spec.name == "support_calls" else spec
+        for spec in inferred.inputs.inputs
+    ]
+    edited = ModelSignature(Schema(columns), inferred.outputs, inferred.params)
+    assert demo_sample["support_calls"].dtype.kind == "i"
+
+    info = log_pipeline_model(
+        pipeline, demo.catalog, "customers_to_score", demo_sample, signature=edited
+    )
+    logged = mlflow.models.get_model_info(info.model_uri).signature
+    assert logged.inputs.input_dict()["support_calls"].type.name == "double"
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    as_doubles = demo_sample.head(3).astype({"support_calls": "float64"})
+    assert list(model.predict(as_doubles)["customer_id"]) == list(as_doubles["customer_id"])
