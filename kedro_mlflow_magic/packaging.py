@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import os
@@ -9,7 +10,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,7 @@ from kedro_mlflow_magic.manifest import (
     leaf_entries,
     parameter_input_paths,
 )
-from kedro_mlflow_magic.parity import compare_results
+from kedro_mlflow_magic.parity import Comparison, compare_results
 from kedro_mlflow_magic.requirements import pinned_requirements
 from kedro_mlflow_magic.roles import Artifact, PipelineInputs, inspect_pipeline, quiet_kedro
 from kedro_mlflow_magic.signature import (
@@ -227,10 +228,98 @@ def project_root_for(packages: dict[str, Path], project_path: str | Path | None)
     return tracking.find_project_root(Path.cwd())
 
 
-def with_registered_version(info: ModelInfo, version: int) -> ModelInfo:
-    """A copy of ``info`` carrying the registered version (ModelInfo has a public setter)."""
+@contextlib.contextmanager
+def logging_run(experiment_id: str | None) -> Iterator[None]:
+    """The active run, or a new one that ends FINISHED, or FAILED when logging fails."""
+    import mlflow
+
+    if mlflow.active_run() is not None:
+        yield
+        return
+    mlflow.start_run(experiment_id=experiment_id)
+    try:
+        yield
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    mlflow.end_run()
+
+
+def write_model(
+    prepared: PreparedPipeline,
+    *,
+    name: str,
+    signature: ModelSignature,
+    example: pd.DataFrame,
+    leaves: list[ParameterLeaf],
+    packages: dict[str, Path],
+) -> ModelInfo:
+    """Stage the artifacts, write the manifest and requirements, and log the model from code."""
+    import mlflow
+
+    roles, catalog = prepared.roles, prepared.catalog
+    with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
+        staging = Path(staging_folder)
+        taken: set[str] = set()
+        staged = [
+            stage_artifact(artifact, catalog, staging, taken)
+            for artifact in roles.artifacts.values()
+        ]
+        manifest = build_manifest(
+            prepared.pipeline, str(roles.data_input), prepared.output, staged, leaves,
+            list(roles.parameters),
+        )  # fmt: skip
+        requirements = pinned_requirements(
+            node_modules={node.func.__module__ for node in prepared.pipeline.nodes},
+            shipped_packages=set(packages),
+            artifact_types=[artifact.dataset_type for artifact in staged],
+            artifact_objects=[load_quietly(catalog, name) for name in roles.artifacts],
+        )
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(RUNTIME_FILE),
+            model_config=manifest,
+            artifacts={artifact.key: str(staging / artifact.key) for artifact in staged},
+            code_paths=[str(location) for location in packages.values()],
+            signature=signature,
+            input_example=example,
+            pip_requirements=requirements,
+        )
+
+
+def verify_parity(
+    prepared: PreparedPipeline, model_uri: str, example: pd.DataFrame, leaves: list[ParameterLeaf]
+) -> Comparison:
+    """Reload the logged model and check it gives what Kedro's runner gives on the example, with
+    the signature's parameter defaults; raise ParityError when not."""
+    import mlflow
+
+    values = parameter_values(leaves, list(prepared.roles.parameters))
+    expected = run_in_session(
+        prepared.pipeline, prepared.catalog, prepared.roles, example, values, prepared.output
+    )
+    reloaded = mlflow.pyfunc.load_model(model_uri)
+    comparison = compare_results(reloaded.predict(example), expected)
+    if not comparison:
+        raise ParityError(
+            f"the reloaded model disagrees with the pipeline on the input example: "
+            f"{comparison.detail}"
+        )
+    return comparison
+
+
+def register(info: ModelInfo, registered_model_name: str, alias: str | None) -> ModelInfo:
+    """Register the logged model (after its parity check), set the alias, and return a copy
+    of ``info`` carrying the registered version."""
+    import mlflow
+
+    version = mlflow.register_model(info.model_uri, registered_model_name)
+    if alias:
+        mlflow.MlflowClient().set_registered_model_alias(
+            registered_model_name, alias, version.version
+        )
     registered = copy.copy(info)
-    registered.registered_model_version = version
+    registered.registered_model_version = int(version.version)
     return registered
 
 
@@ -339,12 +428,7 @@ def log_pipeline_model(
         )
     say("collecting artifacts")
     prepared = prepare(pipeline, catalog, data_input, sample, output=output, freeze=freeze)
-    pipeline, roles, output, frame = (
-        prepared.pipeline,
-        prepared.roles,
-        prepared.output,
-        prepared.frame,
-    )
+    frame = prepared.frame
 
     say("inferring the signature")
     if signature is None:
@@ -357,66 +441,21 @@ def log_pipeline_model(
 
     import mlflow
 
-    packages = shipped_packages(pipeline)
+    packages = shipped_packages(prepared.pipeline)
     project_root = project_root_for(packages, project_path)
     tracking.use_project_tracking(project_root)
     experiment_id = tracking.experiment_id_for(project_root, next(iter(packages), None))
 
     say("logging")
-    started_run = mlflow.active_run() is None
-    if started_run:
-        mlflow.start_run(experiment_id=experiment_id)
-    try:
-        with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
-            staging = Path(staging_folder)
-            taken: set[str] = set()
-            staged = [
-                stage_artifact(artifact, catalog, staging, taken)
-                for artifact in roles.artifacts.values()
-            ]
-            manifest = build_manifest(
-                pipeline, roles.data_input, output, staged, leaves, list(roles.parameters)
-            )
-            requirements = pinned_requirements(
-                node_modules={node.func.__module__ for node in pipeline.nodes},
-                shipped_packages=set(packages),
-                artifact_types=[artifact.dataset_type for artifact in staged],
-                artifact_objects=[load_quietly(catalog, name) for name in roles.artifacts],
-            )
-            info = mlflow.pyfunc.log_model(
-                name=name,
-                python_model=str(RUNTIME_FILE),
-                model_config=manifest,
-                artifacts={artifact.key: str(staging / artifact.key) for artifact in staged},
-                code_paths=[str(location) for location in packages.values()],
-                signature=signature,
-                input_example=example,
-                pip_requirements=requirements,
-            )
-
+    with logging_run(experiment_id):
+        info = write_model(
+            prepared, name=name, signature=signature, example=example,
+            leaves=leaves, packages=packages,
+        )  # fmt: skip
         say("verifying")
-        expected_values = parameter_values(leaves, list(roles.parameters))
-        expected = run_in_session(pipeline, catalog, roles, example, expected_values, output)
-        reloaded = mlflow.pyfunc.load_model(info.model_uri)
-        comparison = compare_results(reloaded.predict(example), expected)
-        if not comparison:
-            raise ParityError(
-                f"the reloaded model disagrees with the pipeline on the input example: "
-                f"{comparison.detail}"
-            )
+        comparison = verify_parity(prepared, info.model_uri, example, leaves)
         mlflow.set_tag("kedro_mlflow_magic.parity", comparison.detail)
         if registered_model_name:
-            version = mlflow.register_model(info.model_uri, registered_model_name)
-            if alias:
-                mlflow.MlflowClient().set_registered_model_alias(
-                    registered_model_name, alias, version.version
-                )
-            info = with_registered_version(info, int(version.version))
-    except BaseException:
-        if started_run:
-            mlflow.end_run(status="FAILED")
-        raise
-    if started_run:
-        mlflow.end_run()
+            info = register(info, registered_model_name, alias)
     say("done")
     return info
