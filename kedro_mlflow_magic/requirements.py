@@ -16,12 +16,41 @@ BASE_DISTRIBUTIONS = ("mlflow", "kedro", "kedro-datasets", "pandas", "numpy")
 DATASET_ENGINES = {"Parquet": "pyarrow", "Feather": "pyarrow", "Excel": "openpyxl"}
 
 
+# Import names that differ from their distribution's name, for the common libraries of the field.
+KNOWN_DISTRIBUTIONS = {
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "yaml": "PyYAML",
+    "PIL": "Pillow",
+    "cv2": "opencv-python",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "attr": "attrs",
+    "Levenshtein": "levenshtein",
+}
+
+
 @cache
 def module_distributions() -> dict[str, list[str]]:
+    """Every installed distribution's top-level modules: reads every RECORD file (slow, once)."""
     return importlib.metadata.packages_distributions()
 
 
+def installed(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.distribution(distribution).metadata["Name"]
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def distribution_of(top_level_module: str) -> str | None:
+    """The installed distribution that provides a top-level module: by its name or a known
+    alias first (fast), else by scanning what every distribution installed."""
+    found = installed(top_level_module)
+    if found is None and top_level_module in KNOWN_DISTRIBUTIONS:
+        found = installed(KNOWN_DISTRIBUTIONS[top_level_module])
+    if found is not None:
+        return found
     names = module_distributions().get(top_level_module)
     return names[0] if names else None
 

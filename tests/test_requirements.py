@@ -56,3 +56,16 @@ def test_imports_of_the_projects_own_modules_are_followed(make_project) -> None:
     assert f"kedro=={version('kedro')}" in requirements
     assert not any(project.package in line for line in requirements)
     assert not any("scikit-learn" in line for line in requirements)
+
+
+def test_distributions_are_found_by_name_or_alias_before_scanning_every_package() -> None:
+    """Scanning every installed package's files costs most of a second; the common cases skip it."""
+    from kedro_mlflow_magic.requirements import distribution_of, module_distributions
+
+    module_distributions.cache_clear()
+    assert distribution_of("sklearn") == "scikit-learn"
+    assert distribution_of("kedro_datasets") == "kedro-datasets"
+    assert distribution_of("yaml") == "PyYAML"
+    assert module_distributions.cache_info().misses == 0
+    assert distribution_of("_pytest") == "pytest"  # only the scan knows this one
+    assert module_distributions.cache_info().misses == 1
