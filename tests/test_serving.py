@@ -223,3 +223,52 @@ def test_the_server_keeps_serving_after_bad_requests(
     expected = local_model.predict(logged_demo.frame, params=OVERRIDES)
     pd.testing.assert_frame_equal(served, expected, check_dtype=False)
     assert server.process.poll() is None
+
+
+def test_eight_clients_get_two_thousand_right_answers(
+    server: Server, local_model, logged_demo: LoggedDemo
+):
+    """2,000 one-row requests from 8 concurrent clients, each with its own threshold: no error,
+    and every answer is the one the local model gives for that row and threshold."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    thresholds = [0.1, 0.3, 0.5, 0.7]
+    frame = logged_demo.frame
+    expected = {
+        threshold: local_model.predict(frame, params={"threshold": threshold})
+        for threshold in thresholds
+    }
+    bodies = [
+        json_body(frame.iloc[[row]], "split", {"threshold": threshold})
+        for threshold in thresholds
+        for row in range(len(frame))
+    ]
+
+    def client(number: int) -> list[str]:
+        wrong = []
+        with requests.Session() as session:
+            for request in range(250):
+                index = (number * 250 + request) % len(bodies)
+                threshold, row = divmod(index, len(frame))
+                response = session.post(
+                    f"{server.url}/invocations", data=bodies[index],
+                    headers={"Content-Type": "application/json"}, timeout=60,
+                )  # fmt: skip
+                if response.status_code != 200:
+                    wrong.append(f"{response.status_code}: {response.text[:200]}")
+                    continue
+                answer = response.json()["predictions"][0]
+                right = expected[thresholds[threshold]].iloc[row]
+                if (
+                    answer["label"] != right["label"]
+                    or answer["customer_id"] != right["customer_id"]
+                ):
+                    wrong.append(f"row {row}, threshold {thresholds[threshold]}: {answer}")
+        return wrong
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        failures = [failure for found in pool.map(client, range(8)) for failure in found]
+    assert failures == [], failures[:5]
+    # the thresholds really give different answers, so a mixed-up parameter would be caught
+    assert list(expected[0.1]["label"]) != list(expected[0.7]["label"])
+    assert server.process.poll() is None
