@@ -23,9 +23,22 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from model_files import assert_model_is_clean
+from model_files import assert_model_is_clean, credential_values, model_problems
 
 __all__ = ["assert_model_is_clean"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_logged_model_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the whole suite: every model any test logged (every MLmodel below the test
+    session's temporary folders) holds no value of any test project's credentials and no
+    pickle but the ones its manifest names. A hit fails the run."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    secrets = credential_values(base)
+    models = [path.parent for path in base.rglob("MLmodel")]
+    problems = [problem for model in models for problem in model_problems(model, secrets)]
+    assert not problems, "\n".join(problems[:20])
 
 
 @dataclass

@@ -4,12 +4,14 @@ project's own pickle artifacts and frozen values (SPEC 3)."""
 from __future__ import annotations
 
 import pickle
+import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 from conftest import load_project
-from model_files import assert_model_is_clean
+from model_files import assert_model_is_clean, credential_values, model_problems
 
 from kedro_mlflow_magic import log_pipeline_model
 
@@ -80,6 +82,20 @@ def test_no_credential_and_no_foreign_pickle_in_the_model(make_project, tmp_path
     pickles = sorted(path.name for path in folder.rglob("*.pkl"))
     assert pickles == ["value.pkl", "weights.pkl"]
     assert "credentials" not in (folder / "MLmodel").read_text()
+    # the suite-wide scan (conftest) finds this project's secrets and passes this model...
+    secrets = credential_values(root)
+    assert {FILE_SECRET, f"sqlite:///{database}"} <= secrets
+    assert model_problems(folder, secrets) == []
+    # ...and would catch a leaked secret or a pickle the manifest does not name
+    # (planted outside the test session's folders, which the suite-wide scan would fail on)
+    with tempfile.TemporaryDirectory() as elsewhere:
+        planted = Path(elsewhere) / "planted"
+        shutil.copytree(folder, planted)
+        (planted / "code" / "leak.txt").write_text(f"key={FILE_SECRET}")
+        (planted / "code" / "catalog.pkl").write_bytes(pickle.dumps({"catalog": "object"}))
+        problems = model_problems(planted, secrets)
+    assert any("leak.txt" in problem and FILE_SECRET in problem for problem in problems)
+    assert any("catalog.pkl" in problem for problem in problems)
 
     predicted = mlflow.pyfunc.load_model(info.model_uri).predict(frame)
     assert predicted.to_dict("list") == {
