@@ -6,11 +6,23 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
+
+
+def quiet_libraries() -> None:
+    """The demo prints its own progress: Kedro's and MLflow's INFO logs and Kedro's deprecation
+    warnings about OmegaConf would bury it (both read these variables when imported)."""
+    os.environ.setdefault(
+        "KEDRO_LOGGING_CONFIG", str(Path(__file__).parent / "demo" / "logging.yml")
+    )
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
 
 
 def run_demo(folder: Path, rows: int = 5) -> None:
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    quiet_libraries()
     from kedro.framework.project import pipelines
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
@@ -23,7 +35,7 @@ def run_demo(folder: Path, rows: int = 5) -> None:
         print(f"Created the demo Kedro project in {folder}")
     bootstrap_project(folder)
     with KedroSession.create(project_path=folder) as session:
-        session.run(pipeline_name="training")
+        session.run(pipeline_names=["training"])
     print("Trained the encoder and the classifier (pipeline 'training')")
 
     with KedroSession.create(project_path=folder) as session:
