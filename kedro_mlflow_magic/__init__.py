@@ -15,12 +15,14 @@ from kedro_mlflow_magic.errors import (
     ParameterError,
     ParityError,
     SampleError,
+    SessionMismatchError,
     UnknownDataInputError,
 )
 from kedro_mlflow_magic.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.packaging import log_pipeline_model
+    from kedro_mlflow_magic.parity import compare_with_session
 
 __all__ = [
     "Artifact",
@@ -32,7 +34,9 @@ __all__ = [
     "PipelineInputs",
     "Problem",
     "SampleError",
+    "SessionMismatchError",
     "UnknownDataInputError",
+    "compare_with_session",
     "inspect_pipeline",
     "load_ipython_extension",
     "log_pipeline_model",
@@ -44,6 +48,10 @@ def __getattr__(name: str) -> Any:
         from kedro_mlflow_magic.packaging import log_pipeline_model
 
         return log_pipeline_model
+    if name == "compare_with_session":
+        from kedro_mlflow_magic.parity import compare_with_session
+
+        return compare_with_session
     raise AttributeError(f"module 'kedro_mlflow_magic' has no attribute {name!r}")
 
 

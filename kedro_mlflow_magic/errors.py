@@ -118,3 +118,13 @@ class ArtifactCopyError(PackagingError):
 
 class ParityError(KedroMlflowMagicError, AssertionError):
     """The reloaded model does not give what the pipeline gives in the session."""
+
+
+class SessionMismatchError(KedroMlflowMagicError, LookupError):
+    """The loaded Kedro project lacks nodes a model runs, so the model cannot be checked in it."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__(
+            f"the loaded project has no node {', '.join(missing)}; load the project the model "
+            "was logged from (%reload_kedro <its path>)"
+        )

@@ -24,11 +24,9 @@ from kedro_mlflow_magic.magics.shell import (
 
 if TYPE_CHECKING:
     import pandas as pd
-    from kedro.pipeline import Pipeline
     from mlflow.pyfunc import PyFuncModel
     from mlflow.types import ParamSpec
 
-    from kedro_mlflow_magic.parity import Comparison
 
 MODEL_URI_FORMS = "runs:/<run id>/<name>, models:/<model id> or models:/<name>/<version>"
 ERROR_LENGTH = 300
@@ -150,47 +148,6 @@ def csv_frame(cell: str) -> pd.DataFrame:
         ) from None
 
 
-def manifest_pipeline(manifest: dict[str, Any], pipelines: Mapping[str, Pipeline]) -> Pipeline:
-    """The session's pipeline made of the nodes the model runs (found by name)."""
-    from kedro.pipeline import Pipeline
-
-    nodes = {node.name: node for pipeline in pipelines.values() for node in pipeline.nodes}
-    wanted = [entry["name"] for entry in manifest["nodes"]]
-    missing = [name for name in wanted if name not in nodes]
-    if missing:
-        raise UsageError(
-            f"--compare: the loaded project has no node {', '.join(missing)}; load the project "
-            "the model was logged from (%reload_kedro <its path>)"
-        )
-    return Pipeline([nodes[name] for name in wanted])
-
-
-def compare_with_pipeline(
-    model: PyFuncModel, frame: pd.DataFrame, params: dict[str, Any], result: Any, state: KedroState
-) -> Comparison:
-    """Run the model's nodes in the session (Kedro's SequentialRunner) on ``frame`` with the same
-    parameters, and compare with the model's ``result``."""
-    from kedro_mlflow_magic import runtime
-    from kedro_mlflow_magic.packaging import run_in_session
-    from kedro_mlflow_magic.parity import compare_results
-    from kedro_mlflow_magic.roles import inspect_pipeline
-
-    manifest = model.model_config
-    pipeline = manifest_pipeline(manifest, state.pipelines)
-    frozen = tuple(entry["dataset"] for entry in manifest["artifacts"] if entry.get("frozen"))
-    with user_errors():
-        roles = inspect_pipeline(pipeline, state.catalog, manifest["data_input"], freeze=frozen)
-    values = runtime.Parameters(manifest["parameters"], manifest["parameter_inputs"]).values(params)
-    try:
-        expected = run_in_session(pipeline, state.catalog, roles, frame, values, manifest["output"])
-    except Exception as error:
-        raise UsageError(
-            f"--compare: the pipeline failed in the session: {type(error).__name__}: "
-            f"{short_error(error)}"
-        ) from None
-    return compare_results(result, expected)
-
-
 def optional_state(local_ns: Mapping[str, Any] | None) -> KedroState | None:
     try:
         return kedro_state(local_ns)
@@ -277,6 +234,11 @@ def kedro_predict(
     result = predict(model, model_uri, frame, params)
     if arguments.compare:
         from kedro_mlflow_magic.display import ComparisonView
+        from kedro_mlflow_magic.parity import compare_with_session
 
-        show(ComparisonView(compare_with_pipeline(model, frame, params, result, state)))
+        with user_errors():
+            comparison = compare_with_session(
+                model, frame, state.pipelines, state.catalog, params, result
+            )
+        show(ComparisonView(comparison))
     return result
