@@ -128,3 +128,13 @@ class SessionMismatchError(KedroMlflowMagicError, LookupError):
             f"the loaded project has no node {', '.join(missing)}; load the project the model "
             "was logged from (%reload_kedro <its path>)"
         )
+
+
+class RegistrationError(KedroMlflowMagicError, ValueError):
+    """An alias was asked for without a registered model to put it on."""
+
+    def __init__(self, alias: str):
+        super().__init__(
+            f"the alias '{alias}' needs a registered model: pass registered_model_name=... "
+            "(--register NAME in %kedro_log_model)"
+        )

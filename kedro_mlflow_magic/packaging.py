@@ -32,6 +32,7 @@ from kedro_mlflow_magic.errors import (
     PackagingError,
     ParityError,
     PipelineRunError,
+    RegistrationError,
     SampleError,
     UnknownDataInputError,
 )
@@ -423,9 +424,7 @@ def log_pipeline_model(
     if example_rows < 1:
         raise SampleError(f"example_rows must be at least 1, not {example_rows}")
     if alias and not registered_model_name:
-        raise PackagingError(
-            ["alias: an alias needs a registered model name (registered_model_name=...)"]
-        )
+        raise RegistrationError(alias)
     say("collecting artifacts")
     prepared = prepare(pipeline, catalog, data_input, sample, output=output, freeze=freeze)
     frame = prepared.frame

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from kedro_mlflow_magic import log_pipeline_model
-from kedro_mlflow_magic.errors import PackagingError
+from kedro_mlflow_magic.errors import RegistrationError
 
 
 @pytest.fixture
@@ -66,7 +66,9 @@ def test_registering_without_an_alias_makes_a_version_without_aliases(
 
 
 def test_an_alias_without_a_registered_name_names_the_fix(demo, demo_sample):
-    with pytest.raises(PackagingError, match="registered_model_name"):
+    with pytest.raises(
+        RegistrationError, match="'champion' needs a registered model.*registered_model_name"
+    ):
         log_pipeline_model(
             demo.pipelines["inference"],
             demo.catalog,
