@@ -67,7 +67,7 @@ def test_registering_without_an_alias_makes_a_version_without_aliases(
 
 def test_an_alias_without_a_registered_name_names_the_fix(demo, demo_sample):
     with pytest.raises(
-        RegistrationError, match="'champion' needs a registered model.*registered_model_name"
+        RegistrationError, match=r"'champion' needs a registered model.*registered_model_name"
     ):
         log_pipeline_model(
             demo.pipelines["inference"],
