@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import magic_arguments, parse_argstring
 
 from kedro_mlflow_magic.magics.shell import (
     DATA_INPUT_ARGUMENT,
+    FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
     kedro_state,
     user_errors,
@@ -21,14 +22,7 @@ if TYPE_CHECKING:
 @magic_arguments()
 @PIPELINE_ARGUMENT
 @DATA_INPUT_ARGUMENT
-@argument(
-    "--freeze",
-    nargs="+",
-    action="extend",
-    default=[],
-    metavar="NAME",
-    help="inputs to ship with their current value (pickled), e.g. a MemoryDataset",
-)
+@FREEZE_ARGUMENT
 def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> PipelineInputs:
     """Show the role of each free input of PIPELINE (data input, artifacts, parameters,
     problems with their fix) and return the ``PipelineInputs``."""

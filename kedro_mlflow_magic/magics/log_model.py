@@ -13,6 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from kedro_mlflow_magic.magics.shell import (
     DATA_INPUT_ARGUMENT,
+    FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
     KedroState,
     evaluate,
@@ -217,14 +218,7 @@ def log_with_progress(
     default=None,
     help="a ModelSignature, or the editor %%kedro_signature returned (its .signature)",
 )
-@argument(
-    "--freeze",
-    nargs="+",
-    action="extend",
-    default=[],
-    metavar="NAME",
-    help="inputs to ship with their current value (pickled), e.g. a MemoryDataset",
-)
+@FREEZE_ARGUMENT
 @argument("--example-rows", type=int, default=5, metavar="N", help="rows in the input example (5)")
 def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelInfo:
     """Log PIPELINE as a self-contained MLflow pyfunc model predicting on its data input, check

@@ -37,6 +37,14 @@ DATA_INPUT_ARGUMENT = argument(
     help="the data input, the free input the model predicts on "
     "(default: the only free input that is neither a parameter nor an artifact)",
 )
+FREEZE_ARGUMENT = argument(
+    "--freeze",
+    nargs="+",
+    action="extend",
+    default=[],
+    metavar="NAME",
+    help="inputs to ship with their current value (pickled), e.g. a MemoryDataset",
+)
 
 NO_SESSION = "no Kedro project is loaded; run %reload_kedro <project path> first"
 
