@@ -21,7 +21,6 @@ from kedro_mlflow_magic.signature_edits import (
     column_problems,
     column_rows,
     column_types,
-    conform_sample,
     default_problems,
     edit_signature,
     parameter_rows,
@@ -219,14 +218,13 @@ class SignatureEditor(ipywidgets.VBox):
         self.progress.value = 0
         self.log_button.disabled = True
         try:
-            edits = self.edits
-            signature = edit_signature(self.inferred, edits)
-            sample = conform_sample(self.prepared.frame, edits.column_types)
+            signature = self.signature
+            # log_pipeline_model converts the sample to the edited column types itself
             self.model_info = log_pipeline_model(
                 self.pipeline,
                 self.catalog,
                 self.prepared.roles.data_input,
-                sample,
+                self.prepared.frame,
                 output=self.prepared.output,
                 name=self.name,
                 signature=signature,
