@@ -228,13 +228,9 @@ OUTPUT_STYLE = "fill:#f1f3f5,stroke:#343a40,stroke-width:3px,color:#212529"
 def input_roles(inputs: PipelineInputs) -> dict[str, str]:
     """The role of each free input by dataset name; an undecided data input's candidates are
     problems (the table says to name one)."""
-    roles = {name: "artifact" for name in inputs.artifacts}
-    roles.update({name: "parameter" for name in inputs.parameters})
-    roles.update({problem.name: "problem" for problem in inputs.problems})
+    roles = {name: role for name, role, _detail in role_rows(inputs)}
     if inputs.data_input is None:
         roles.update({name: "problem" for name in inputs.data_input_candidates})
-    else:
-        roles[inputs.data_input] = "data input"
     return roles
 
 
