@@ -1,13 +1,17 @@
 """Log Kedro pipelines as self-contained MLflow pyfunc models, from a notebook.
 
-The public API (SPEC 5). MLflow is imported only when a function needs it, so that
-``%load_ext kedro_mlflow_magic`` stays fast.
+The public API (SPEC 5). MLflow is imported only when a name that needs it is first used, so
+that ``import kedro_mlflow_magic`` and ``%load_ext kedro_mlflow_magic`` stay fast.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
+from importlib.metadata import version as _distribution_version
 from typing import TYPE_CHECKING, Any
 
+from kedro_mlflow_magic import errors
 from kedro_mlflow_magic.errors import (
     KedroMlflowMagicError,
     OutputNotChosenError,
@@ -21,41 +25,91 @@ from kedro_mlflow_magic.errors import (
 from kedro_mlflow_magic.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 
 if TYPE_CHECKING:
-    from kedro_mlflow_magic.packaging import log_pipeline_model
-    from kedro_mlflow_magic.parity import compare_with_session
+    from kedro_mlflow_magic.parity import Comparison, compare_with_session
+    from kedro_mlflow_magic.prepared import (
+        LoggedModel,
+        PreparedPipeline,
+        log_pipeline_model,
+        prepare_pipeline,
+    )
+
+__version__ = _distribution_version("kedro-mlflow-magic")
+
+# Names that import MLflow, each imported from its module on first use.
+LAZY_NAMES = {
+    "Comparison": "kedro_mlflow_magic.parity",
+    "compare_with_session": "kedro_mlflow_magic.parity",
+    "LoggedModel": "kedro_mlflow_magic.prepared",
+    "PreparedPipeline": "kedro_mlflow_magic.prepared",
+    "log_pipeline_model": "kedro_mlflow_magic.prepared",
+    "prepare_pipeline": "kedro_mlflow_magic.prepared",
+}
 
 __all__ = [
     "Artifact",
+    "Comparison",
     "KedroMlflowMagicError",
+    "LoggedModel",
     "OutputNotChosenError",
     "PackagingError",
     "ParameterError",
     "ParityError",
     "PipelineInputs",
+    "PreparedPipeline",
     "Problem",
     "SampleError",
     "SessionMismatchError",
     "UnknownDataInputError",
+    "__version__",
     "compare_with_session",
+    "errors",
     "inspect_pipeline",
     "load_ipython_extension",
     "log_pipeline_model",
+    "prepare_pipeline",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "log_pipeline_model":
-        from kedro_mlflow_magic.packaging import log_pipeline_model
-
-        return log_pipeline_model
-    if name == "compare_with_session":
-        from kedro_mlflow_magic.parity import compare_with_session
-
-        return compare_with_session
+    if name in LAZY_NAMES:
+        return getattr(importlib.import_module(LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'kedro_mlflow_magic' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def show_roles_view(inputs: PipelineInputs) -> None:
+    """Display ``PipelineInputs`` in a notebook as the roles view: the picture of the pipeline
+    beside the table; the table alone where ipywidgets is missing."""
+    from IPython.display import display
+
+    try:
+        from kedro_mlflow_magic.widgets.roles_view import roles_view
+    except ImportError:
+        roles_view = None
+    if roles_view is None or inputs.pipeline is None:
+        display({"text/html": inputs._repr_html_(), "text/plain": str(inputs)}, raw=True)
+        return
+    display(roles_view(inputs.pipeline, inputs))
+
+
+def register_notebook_views(ipython: Any) -> None:
+    """Let IPython show the core's results through their widget views (the core itself knows
+    no widgets). Registered by type name, so nothing is imported until one is displayed."""
+    formatter = ipython.display_formatter.ipython_display_formatter
+    formatter.for_type_by_name("kedro_mlflow_magic.roles", "PipelineInputs", show_roles_view)
 
 
 def load_ipython_extension(ipython: Any) -> None:
     from kedro_mlflow_magic.magics import load_extension
 
+    register_notebook_views(ipython)
     load_extension(ipython)
+
+
+if "IPython" in sys.modules:  # imported in a notebook: show results there as views
+    _shell = sys.modules["IPython"].get_ipython()
+    if _shell is not None:
+        register_notebook_views(_shell)

@@ -27,7 +27,7 @@ def run_demo(folder: Path, rows: int = 5) -> None:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from kedro_mlflow_magic import inspect_pipeline, log_pipeline_model
+    from kedro_mlflow_magic import prepare_pipeline
     from kedro_mlflow_magic.demo import create_demo_project
 
     if not (folder / "pyproject.toml").is_file():
@@ -40,18 +40,14 @@ def run_demo(folder: Path, rows: int = 5) -> None:
 
     with KedroSession.create(project_path=folder) as session:
         catalog = session.load_context().catalog
-        inference = pipelines["inference"]
-        print(inspect_pipeline(inference, catalog))
         sample = catalog.load("customers").drop(columns=["churned"]).head(100)
         started = time.perf_counter()
-        info = log_pipeline_model(
-            inference,
-            catalog,
-            "customers_to_score",
-            sample,
-            project_path=folder,
-            progress=lambda step: print(f"  ... {step}"),
+        prepared = prepare_pipeline(
+            pipelines["inference"], catalog, "customers_to_score", sample, project_path=folder
         )
+        print(prepared.roles)
+        logged = prepared.log(progress=lambda step: print(f"  ... {step}"))
+        info = logged.model_info
         print(f"Logged in {time.perf_counter() - started:.2f} s: {info.model_uri}")
 
     import mlflow

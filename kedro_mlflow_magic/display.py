@@ -5,9 +5,12 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from kedro_mlflow_magic.progress import DONE, steps_for
+
 if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
 
+    from kedro_mlflow_magic.prepared import LoggedModel
     from kedro_mlflow_magic.roles import PipelineInputs
 
 ROLE_COLOURS = {
@@ -82,27 +85,32 @@ def roles_html(inputs: PipelineInputs) -> str:
 
 # --- magics: logging progress, logging summary, predictions compared with the pipeline ---
 
-LOGGING_STEPS = ("collecting artifacts", "inferring the signature", "logging", "verifying")
-
 
 class LoggingProgress:
-    """The steps of ``log_pipeline_model`` done so far, for an updatable display."""
+    """The steps of a log done so far, for an updatable display."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, registering: bool = False) -> None:
         self.name = name
+        self.steps = steps_for(registering)
         self.current: str | None = None
+        self.failed = False
 
     def advance(self, step: str) -> None:
         self.current = step
 
+    def fail(self) -> None:
+        """The current step is the one that failed."""
+        self.failed = True
+
     def marks(self) -> list[tuple[str, str]]:
-        """(mark, step) per step: done, current, or still to come."""
-        position = LOGGING_STEPS.index(self.current) if self.current in LOGGING_STEPS else -1
-        if self.current == "done":
-            position = len(LOGGING_STEPS)
+        """(mark, step) per step: done, current (or failed), or still to come."""
+        position = self.steps.index(self.current) if self.current in self.steps else -1
+        if self.current == DONE:
+            position = len(self.steps)
+        current = "✗" if self.failed else "…"
         return [
-            ("✓" if index < position else "…" if index == position else "·", step)
-            for index, step in enumerate(LOGGING_STEPS)
+            ("✓" if index < position else current if index == position else "·", step)
+            for index, step in enumerate(self.steps)
         ]
 
     def __str__(self) -> str:
@@ -114,9 +122,9 @@ class LoggingProgress:
         return str(self)
 
     def _repr_html_(self) -> str:
+        colours = {"✓": ROLE_COLOURS["data input"], "✗": ROLE_COLOURS["problem"]}
         steps = "".join(
-            f'<li style="color:{"#2b8a3e" if mark == "✓" else "inherit"}">'
-            f"{mark} {escape(step)}</li>"
+            f'<li style="color:{colours.get(mark, "inherit")}">{mark} {escape(step)}</li>'
             for mark, step in self.marks()
         )
         return (
@@ -137,53 +145,40 @@ def signature_lines(signature: Any) -> list[tuple[str, list[str]]]:
     return sections
 
 
-class LogSummary:
-    """What ``%kedro_log_model`` logged: model URI, run, registered version, signature, parity."""
+def logged_facts(logged: LoggedModel) -> list[tuple[str, str]]:
+    """(label, value) lines of a log's summary."""
+    info = logged.model_info
+    facts = [("model URI", info.model_uri), ("run", f"{logged.run_id} ({logged.run_reason})")]
+    if logged.registered_model_name and logged.registered_version is not None:
+        registered = f"{logged.registered_model_name} version {logged.registered_version}"
+        if logged.alias:
+            registered += f" (alias {logged.alias})"
+        facts.append(("registered", registered))
+    facts.append(("parity check", logged.comparison.detail))
+    facts += [("note", note) for note in logged.notes]
+    return facts
 
-    def __init__(
-        self,
-        info: Any,
-        parity: str | None,
-        registered_name: str | None = None,
-        experiment: str | None = None,
-    ) -> None:
-        self.info = info
-        self.parity = parity
-        self.registered_name = registered_name
-        self.experiment = experiment
 
-    def facts(self) -> list[tuple[str, str]]:
-        facts = [("model URI", self.info.model_uri), ("run", self.info.run_id)]
-        if self.experiment:
-            facts.append(("experiment", self.experiment))
-        version = getattr(self.info, "registered_model_version", None)
-        if self.registered_name and version is not None:
-            facts.append(("registered", f"{self.registered_name} version {version}"))
-        facts.append(("parity check", self.parity or "not recorded"))
-        return facts
+def logged_text(logged: LoggedModel) -> str:
+    facts = logged_facts(logged)
+    width = max(len(label) for label, _ in facts)
+    lines = [f"{label:<{width}}  {value}" for label, value in facts]
+    for section, specs in signature_lines(logged.model_info.signature):
+        lines.append(f"{section}:")
+        lines.extend(f"  {spec}" for spec in specs)
+    return "\n".join(lines)
 
-    def __str__(self) -> str:
-        width = max(len(label) for label, _ in self.facts())
-        lines = [f"{label:<{width}}  {value}" for label, value in self.facts()]
-        for section, specs in signature_lines(self.info.signature):
-            lines.append(f"{section}:")
-            lines.extend(f"  {spec}" for spec in specs)
-        return "\n".join(lines)
 
-    def __repr__(self) -> str:
-        # Kedro installs rich's pretty printer, which uses repr() rather than _repr_pretty_.
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{escape(label)}</th>"
-            f"<td><code>{escape(str(value))}</code></td></tr>"
-            for label, value in self.facts()
-        )
-        for section, specs in signature_lines(self.info.signature):
-            items = "<br>".join(f"<code>{escape(spec)}</code>" for spec in specs)
-            rows += f"<tr><th style='text-align:left'>{section}</th><td>{items}</td></tr>"
-        return f'<table class="kedro-mlflow-summary">{rows}</table>'
+def logged_html(logged: LoggedModel) -> str:
+    cell = "style='text-align:left;vertical-align:top;padding-right:1em'"
+    rows = "".join(
+        f"<tr><th {cell}>{escape(label)}</th><td {cell}><code>{escape(str(value))}</code></td></tr>"
+        for label, value in logged_facts(logged)
+    )
+    for section, specs in signature_lines(logged.model_info.signature):
+        items = "<br>".join(f"<code>{escape(spec)}</code>" for spec in specs)
+        rows += f"<tr><th {cell}>{section}</th><td {cell}>{items}</td></tr>"
+    return f'<table class="kedro-mlflow-summary">{rows}</table>'
 
 
 class ComparisonView:
@@ -294,18 +289,3 @@ def picture_bundle(pipeline: Pipeline, inputs: PipelineInputs) -> dict[str, str]
     plain-text form."""
     mermaid = pipeline_mermaid(pipeline, inputs)
     return {"text/markdown": f"```mermaid\n{mermaid}\n```\n", "text/plain": mermaid}
-
-
-def show_roles(inputs: PipelineInputs) -> None:
-    """Display the roles: the picture beside the table where widgets render, else the table."""
-    from IPython.display import display
-
-    if inputs.pipeline is not None:
-        try:
-            from kedro_mlflow_magic.widgets.roles_view import roles_view
-        except ImportError:  # ipywidgets missing: the table alone
-            pass
-        else:
-            display(roles_view(inputs.pipeline, inputs))
-            return
-    display({"text/html": roles_html(inputs), "text/plain": roles_text(inputs)}, raw=True)

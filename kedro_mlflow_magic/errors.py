@@ -8,6 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+# The forms of model URI a user can give, for messages.
+MODEL_URI_FORMS = "runs:/<run id>/<name>, models:/<model id> or models:/<name>/<version>"
+
+
+def one_line(text: str) -> str:
+    """A message on one line (IPython shows a ``UsageError`` as a single line in a notebook;
+    a shell command prints one line on stderr)."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    head, *rest = lines
+    return " ".join([head, "; ".join(line.removeprefix("- ") for line in rest)]).strip()
+
 
 class KedroMlflowMagicError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -138,3 +151,26 @@ class RegistrationError(KedroMlflowMagicError, ValueError):
             f"the alias '{alias}' needs a registered model: pass registered_model_name=... "
             "(--register NAME in %kedro_log_model)"
         )
+
+
+class ExperimentError(KedroMlflowMagicError, ValueError):
+    """The experiment chosen cannot take the model (deleted, or another run is active)."""
+
+
+class NotOurModelError(KedroMlflowMagicError, ValueError):
+    """A model this package did not log has no manifest to check it against the session."""
+
+    def __init__(self, model_uri: str):
+        super().__init__(
+            f"{model_uri} was not logged by kedro_mlflow_magic, so there is no pipeline to "
+            "compare it with; --compare (compare_with_session) needs a model logged by "
+            "%kedro_log_model or log_pipeline_model"
+        )
+
+
+class ModelLoadError(KedroMlflowMagicError, LookupError):
+    """A model cannot be loaded from the URI given."""
+
+
+class PredictionError(KedroMlflowMagicError, ValueError):
+    """A model refused the frame or parameters it was given (names the column or parameter)."""

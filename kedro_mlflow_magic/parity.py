@@ -8,10 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from kedro.io import DataCatalog
+from kedro.pipeline import Pipeline
+
+from kedro_mlflow_magic.errors import NotOurModelError, SessionMismatchError
+from kedro_mlflow_magic.roles import inspect_pipeline
+from kedro_mlflow_magic.runner import run_in_session
+from kedro_mlflow_magic.runtime import Manifest, Parameters, read_manifest
 
 if TYPE_CHECKING:
-    from kedro.io import DataCatalog
-    from kedro.pipeline import Pipeline
     from mlflow.pyfunc import PyFuncModel
 
 RELATIVE_TOLERANCE = 1e-9
@@ -89,12 +94,8 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
     return Comparison(False, f"{count} of {len(pipeline_frame)} rows differ", rows)
 
 
-def manifest_pipeline(manifest: dict[str, Any], pipelines: Mapping[str, Pipeline]) -> Pipeline:
+def manifest_pipeline(manifest: Manifest, pipelines: Mapping[str, Pipeline]) -> Pipeline:
     """The session's pipeline made of the nodes a model runs (found by name in its manifest)."""
-    from kedro.pipeline import Pipeline
-
-    from kedro_mlflow_magic.errors import SessionMismatchError
-
     nodes = {node.name: node for pipeline in pipelines.values() for node in pipeline.nodes}
     wanted = [entry["name"] for entry in manifest["nodes"]]
     missing = [name for name in wanted if name not in nodes]
@@ -114,15 +115,13 @@ def compare_with_session(
     """Check a logged model against the Kedro session: run the nodes its manifest lists with
     Kedro's SequentialRunner on ``frame`` and the same parameters, and compare with the model's
     prediction (``result``, or predicted here)."""
-    from kedro_mlflow_magic import runtime
-    from kedro_mlflow_magic.packaging import run_in_session
-    from kedro_mlflow_magic.roles import inspect_pipeline
-
-    manifest = model.model_config
+    manifest = read_manifest(model.model_config)
+    if manifest is None:
+        raise NotOurModelError(model.metadata.model_uri or "this model")
     pipeline = manifest_pipeline(manifest, pipelines)
-    frozen = tuple(entry["dataset"] for entry in manifest["artifacts"] if entry.get("frozen"))
+    frozen = tuple(entry["dataset"] for entry in manifest["artifacts"] if entry["frozen"])
     roles = inspect_pipeline(pipeline, catalog, manifest["data_input"], freeze=frozen)
-    values = runtime.Parameters(manifest["parameters"], manifest["parameter_inputs"]).values(params)
+    values = Parameters.of(manifest).values(params)
     expected = run_in_session(pipeline, catalog, roles, frame, values, manifest["output"])
     if result is None:
         result = model.predict(frame, params=params or None)

@@ -55,11 +55,6 @@ class PipelineInputs:
     data_input_candidates: list[str] = field(default_factory=list)
     pipeline: Pipeline | None = field(default=None, compare=False)
 
-    def _ipython_display_(self) -> None:
-        from kedro_mlflow_magic.display import show_roles
-
-        show_roles(self)
-
     def _repr_html_(self) -> str:
         from kedro_mlflow_magic.display import roles_html
 
@@ -121,11 +116,15 @@ def quiet_kedro() -> Iterator[None]:
         kedro_logger.setLevel(level)
 
 
+def load_quietly(catalog: DataCatalog, name: str) -> Any:
+    with quiet_kedro():
+        return catalog.load(name)
+
+
 def parameter_value(catalog: DataCatalog, name: str) -> tuple[bool, Any]:
     if name not in catalog:
         return False, None
-    with quiet_kedro():
-        return True, catalog.load(name)
+    return True, load_quietly(catalog, name)
 
 
 def dataset_configs(catalog: DataCatalog, names: list[str]) -> dict[str, dict[str, Any]]:

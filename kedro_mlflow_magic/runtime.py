@@ -12,8 +12,8 @@ import copy
 import importlib
 import json
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
 
 import mlflow
 import pandas as pd
@@ -23,9 +23,75 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
 MANIFEST_FORMAT = 1
+# The manifest sits under this one key of the model's ``model_config``. MLflow logs a
+# models-from-code ``model_config`` as run params, flattening nested dicts into one param per
+# key; the manifest is therefore wrapped in a one-item list, so that it adds a single param,
+# ``kedro_mlflow_magic``, that cannot collide with a training run's own params.
+MANIFEST_KEY = "kedro_mlflow_magic"
 
 Data = dict[str, Any]
 Step = Callable[[Data], None]
+NodeInterface = str | list[str] | dict[str, str] | None
+
+
+class NodeEntry(TypedDict):
+    """One node: its name, its function as ``module:qualname``, and its inputs and outputs in
+    the form they were declared (a name, a list or a dict)."""
+
+    name: str
+    function: str
+    inputs: NodeInterface
+    outputs: NodeInterface
+
+
+class ArtifactEntry(TypedDict):
+    """One artifact: the dataset re-created at load time from its type and load settings, its
+    files at ``<artifact>/<file>`` inside the model (a frozen one is a pickle of its value)."""
+
+    dataset: str
+    type: str
+    artifact: str
+    file: str
+    path_key: str
+    config: dict[str, Any]
+    frozen: bool
+
+
+class ParameterEntry(TypedDict):
+    """One overridable parameter leaf (``model.C``): its path, schema default and encoding
+    (``plain``, or ``json`` for values MLflow's parameter schema cannot hold)."""
+
+    name: str
+    path: list[str]
+    default: Any
+    encoding: str
+
+
+class Manifest(TypedDict):
+    """Everything a model runs; written by ``manifest.py``, read only through ``read_manifest``."""
+
+    format: int
+    data_input: str
+    output: str
+    nodes: list[NodeEntry]
+    artifacts: list[ArtifactEntry]
+    parameters: list[ParameterEntry]
+    parameter_inputs: dict[str, list[str]]
+    included_files: list[str]
+    versions: dict[str, str]
+
+
+def model_config_of(manifest: Manifest) -> dict[str, Any]:
+    """The ``model_config`` a model is logged with: the manifest under its one key."""
+    return {MANIFEST_KEY: [manifest]}
+
+
+def read_manifest(model_config: Mapping[str, Any] | None) -> Manifest | None:
+    """The manifest of a model's ``model_config``; None for a model this package did not log."""
+    wrapped = (model_config or {}).get(MANIFEST_KEY)
+    if not isinstance(wrapped, list) or len(wrapped) != 1 or not isinstance(wrapped[0], dict):
+        return None
+    return wrapped[0]
 
 
 def dataset_key(name: str) -> str:
@@ -42,7 +108,7 @@ def import_function(reference: str) -> Callable[..., Any]:
     return target
 
 
-def compile_step(node: dict[str, Any], function: Callable[..., Any]) -> Step:
+def compile_step(node: NodeEntry, function: Callable[..., Any]) -> Step:
     """Turn one manifest node into a function that reads its inputs from and writes its outputs
     to the values dict, calling the node function the way Kedro does."""
     name = node["name"]
@@ -117,7 +183,7 @@ class Parameters:
     """The pipeline's parameters as flat leaves (``model.C``) and how to rebuild each parameter
     input (``params:model``) from them, per call, with that call's overrides."""
 
-    def __init__(self, leaves: list[dict[str, Any]], inputs: dict[str, list[str]]):
+    def __init__(self, leaves: list[ParameterEntry], inputs: dict[str, list[str]]):
         self.json_leaves = {leaf["name"] for leaf in leaves if leaf["encoding"] == "json"}
         self.defaults = {leaf["name"]: decode_leaf(leaf, leaf["default"]) for leaf in leaves}
         self.encoded_defaults = {leaf["name"]: leaf["default"] for leaf in leaves}
@@ -130,6 +196,10 @@ class Parameters:
             name: (path, [leaf["name"] for leaf in leaves if leaf["path"][: len(path)] == path])
             for name, path in inputs.items()
         }
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> Parameters:
+        return cls(manifest["parameters"], manifest["parameter_inputs"])
 
     def values(self, params: dict[str, Any] | None) -> Data:
         """The value of every parameter input for one call, defaults overridden by ``params``."""
@@ -156,7 +226,7 @@ class Parameters:
         }
 
 
-def decode_leaf(leaf: dict[str, Any], value: Any) -> Any:
+def decode_leaf(leaf: ParameterEntry, value: Any) -> Any:
     return decode_json(value) if leaf["encoding"] == "json" else value
 
 
@@ -186,7 +256,7 @@ def assemble(
     return root
 
 
-def load_artifact(entry: dict[str, Any], local_folder: str) -> Any:
+def load_artifact(entry: ArtifactEntry, local_folder: str) -> Any:
     """Re-create an artifact's dataset from its catalog type and load arguments, its path
     pointing into the model, and load it."""
     config = dict(entry["config"])
@@ -209,10 +279,11 @@ class PipelineModel(PythonModel):
     """An MLflow pyfunc model that runs the Kedro nodes listed in its manifest."""
 
     def load_context(self, context: Any) -> None:
-        manifest = context.model_config
-        if manifest.get("format") != MANIFEST_FORMAT:
+        manifest = read_manifest(context.model_config)
+        if manifest is None or manifest.get("format") != MANIFEST_FORMAT:
+            found = None if manifest is None else manifest.get("format")
             raise MlflowException(
-                f"this model's manifest has format {manifest.get('format')!r}; "
+                f"this model's manifest has format {found!r}; "
                 f"this runtime reads format {MANIFEST_FORMAT}"
             )
         self.data_input = dataset_key(manifest["data_input"])
@@ -227,7 +298,7 @@ class PipelineModel(PythonModel):
             )
             for entry in manifest["artifacts"]
         }
-        self.parameters = Parameters(manifest["parameters"], manifest["parameter_inputs"])
+        self.parameters = Parameters.of(manifest)
 
     # A DataFrame hint tells MLflow to infer no schema from hints: the logged signature rules.
     def predict(

@@ -85,9 +85,7 @@ def parameter_type(spec: ParamSpec) -> str:
 
 def default_text(spec: ParamSpec) -> str:
     """A parameter's default as text a person can edit: strings as they are, the rest as JSON."""
-    from mlflow.types import DataType
-
-    if spec.dtype == DataType.string and spec.shape is None:
+    if is_text(spec):
         return "" if spec.default is None else str(spec.default)
     return json.dumps(spec.default, default=str)
 
@@ -112,16 +110,24 @@ def read_text(text: str) -> Any:
     return text
 
 
-def parse_default(spec: ParamSpec, text: str) -> ParamSpec:
-    """The parameter with a new default read from ``text``, checked by MLflow's own parameter
-    validation; a default that does not fit the type raises ``ParameterError`` naming it."""
-    from mlflow.exceptions import MlflowException
+def is_text(spec: ParamSpec) -> bool:
+    """Whether the parameter is one string (its value is the text itself)."""
+    from mlflow.types import DataType
+
+    return spec.dtype == DataType.string and spec.shape is None
+
+
+def typed_value(spec: ParamSpec, text: str) -> Any:
+    """``text`` read as a value of the parameter's type (JSON or a Python literal; text for a
+    string), checked by MLflow's own parameter validation; ParameterError names the parameter
+    when it does not fit."""
     from mlflow.types import DataType
     from mlflow.types.schema import ParamSpec
 
     text_types = (DataType.string, DataType.datetime)
-    is_text = spec.dtype == DataType.string and spec.shape is None
-    value = text if is_text else read_text(text)
+    if is_text(spec):
+        return text
+    value = read_text(text)
     expected = parameter_type(spec)
     misread = (isinstance(value, str) and spec.dtype not in text_types) or (
         isinstance(value, bool) and type_name(spec.dtype) in NUMERIC_TYPES
@@ -129,11 +135,18 @@ def parse_default(spec: ParamSpec, text: str) -> ParamSpec:
     try:
         if misread:
             raise ValueError(expected)
-        return ParamSpec(spec.name, spec.dtype, value, spec.shape)
-    except (MlflowException, TypeError, ValueError):
+        return ParamSpec.validate_type_and_shape(repr(spec), value, spec.dtype, spec.shape)
+    except Exception:
         raise ParameterError(
             f"parameter '{spec.name}': {text!r} is not a {expected}; type a {example(expected)}"
         ) from None
+
+
+def parse_default(spec: ParamSpec, text: str) -> ParamSpec:
+    """The parameter with a new default read from ``text`` (see ``typed_value``)."""
+    from mlflow.types.schema import ParamSpec
+
+    return ParamSpec(spec.name, spec.dtype, typed_value(spec, text), spec.shape)
 
 
 NUMERIC_TYPES = ("integer", "long", "float", "double")
@@ -252,6 +265,8 @@ def cast_column(values: pd.Series, chosen: str) -> pd.Series:
 def conform_sample(frame: pd.DataFrame, column_types: dict[str, str]) -> pd.DataFrame:
     """The sample with its columns of edited type converted, so that the input example and the
     parity check follow the edited signature (MLflow refuses e.g. int64 values for a double)."""
+    if not column_types:
+        return frame
     converted = {}
     for column, chosen in column_types.items():
         if column not in frame.columns:

@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
+from kedro_mlflow_magic.compat import active_experiment_id
+from kedro_mlflow_magic.errors import ExperimentError
+
 logger = logging.getLogger(__name__)
 
 MLFLOW_CONFIG_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
@@ -100,30 +103,38 @@ def use_project_tracking(project_root: Path | None) -> str:
 
 
 def user_chose_experiment() -> bool:
-    import mlflow.tracking.fluent as fluent
-
     if os.environ.get("MLFLOW_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_ID"):
         return True
-    # MLflow has no public getter for the experiment chosen with mlflow.set_experiment().
-    return bool(getattr(fluent, "_active_experiment_id", None))
+    return bool(active_experiment_id())
 
 
 def experiment_id_for(project_root: Path | None, package_name: str | None) -> str | None:
-    """The experiment to log into: the user's active one, else one named after the package,
-    created with its artifacts under ``<project root>/mlartifacts``. None means MLflow's choice."""
+    """The experiment a new run goes to: the user's active one (None: MLflow's choice), else
+    one named after the project's package."""
+    if user_chose_experiment() or not package_name:
+        return None
+    return experiment_id_named(package_name, project_root)
+
+
+def experiment_id_named(name: str, project_root: Path | None) -> str:
+    """The id of the experiment ``name``, created when it does not exist, with its artifacts
+    under ``<project root>/mlartifacts`` unless a tracking server keeps them."""
     import mlflow
 
-    if mlflow.active_run() is not None or user_chose_experiment() or not package_name:
-        return None
     client = mlflow.MlflowClient()
-    experiment = client.get_experiment_by_name(package_name)
-    if experiment is not None:
-        return experiment.experiment_id
-    if stores_its_own_artifacts(mlflow.get_tracking_uri()):
-        return client.create_experiment(package_name)
-    root = project_root or Path.cwd()
-    artifact_location = (root / "mlartifacts").resolve().as_uri()
-    return client.create_experiment(package_name, artifact_location=artifact_location)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        if stores_its_own_artifacts(mlflow.get_tracking_uri()):
+            return client.create_experiment(name)
+        root = project_root or Path.cwd()
+        artifact_location = (root / "mlartifacts").resolve().as_uri()
+        return client.create_experiment(name, artifact_location=artifact_location)
+    if experiment.lifecycle_stage != "active":
+        raise ExperimentError(
+            f"the experiment '{name}' is deleted; restore it "
+            "(MlflowClient().restore_experiment) or choose another name"
+        )
+    return experiment.experiment_id
 
 
 def stores_its_own_artifacts(tracking_uri: str) -> bool:

@@ -65,9 +65,10 @@ def manifest_of(model: Path) -> dict | None:
     """The manifest our runtime reads (``model_config`` of the pyfunc flavour), if any."""
     import yaml
 
+    from kedro_mlflow_magic.runtime import read_manifest
+
     flavours = yaml.safe_load((model / "MLmodel").read_text()).get("flavors", {})
-    config = flavours.get("python_function", {}).get("config")
-    return config if isinstance(config, dict) and "artifacts" in config else None
+    return read_manifest(flavours.get("python_function", {}).get("config"))
 
 
 def model_problems(model: Path, secrets: set[str]) -> list[str]:

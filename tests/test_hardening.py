@@ -16,6 +16,7 @@ from kedro.runner import SequentialRunner
 from model_files import assert_model_is_clean
 
 from kedro_mlflow_magic import inspect_pipeline, log_pipeline_model
+from kedro_mlflow_magic.runtime import read_manifest
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
     PackagingError,
@@ -211,7 +212,7 @@ def test_a_sql_table_without_freeze_is_refused_and_with_freeze_is_stored(make_pr
 
     info = log_pipeline_model(pipeline, project.catalog, "rows", sample_frame(), freeze=["table"])
     model = mlflow.pyfunc.load_model(info.model_uri)
-    frozen = model.model_config["artifacts"]
+    frozen = read_manifest(model.model_config)["artifacts"]
     assert [(entry["dataset"], entry["frozen"]) for entry in frozen] == [("table", True)]
     assert_model_is_clean(
         info.model_uri,

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
-from kedro_mlflow_magic.display import ComparisonView, LoggingProgress, LogSummary
-from kedro_mlflow_magic.magics import predict as predict_module
-from kedro_mlflow_magic.magics.log_model import sample_frame
-from kedro_mlflow_magic.magics.shell import one_line, unquoted
+from kedro_mlflow_magic import prediction
+from kedro_mlflow_magic.display import ComparisonView, LoggingProgress
+from kedro_mlflow_magic.errors import one_line
+from kedro_mlflow_magic.magics.shell import frame_from, unquoted
 from kedro_mlflow_magic.parity import compare_results
 
 KEDRO_NAMES = ("session", "context", "catalog", "pipelines")
@@ -220,10 +220,10 @@ def test_a_usage_error_reaches_the_user_as_one_line(shell, capsys):
         ("kedro_log_model", "inference --input customers_to_score --sample '[1, 2]'",
          r"--sample '\[1, 2\]' is a list, not a frame"),
         ("kedro_log_model", "inference --input customers_to_score",
-         r"no --sample given and the data input 'customers_to_score' cannot be loaded \(it is "
-         r"not in the catalog\); pass --sample EXPR"),
+         r"no sample given and the data input 'customers_to_score' cannot be loaded \(it is "
+         r"not in the catalog\); pass a sample: .*--sample EXPR"),
         ("kedro_log_model", "inference --input customers_to_score --sample sample --alias a",
-         r"--alias a needs --register NAME"),
+         r"the alias 'a' needs a registered model: .*--register NAME"),
         ("kedro_log_model", "inference --input customers_to_score --sample sample "
          "--signature sample", r"--signature sample: a DataFrame is not a ModelSignature"),
         ("kedro_log_model", "inference --input customers_to_score --sample sample "
@@ -319,7 +319,7 @@ def test_kedro_inputs_result_is_assignable_and_displays_as_html(shell):
 
 def test_sample_can_be_a_catalog_dataset_name(shell, demo_variables):
     catalog = demo_variables["catalog"]
-    frame = sample_frame("customers", catalog, "customers_to_score", None)
+    frame = frame_from("customers", None, "--sample", catalog)
     assert list(frame.columns)[:2] == ["customer_id", "tenure_months"]
     assert len(frame) == len(catalog.load("customers"))
 
@@ -327,7 +327,7 @@ def test_sample_can_be_a_catalog_dataset_name(shell, demo_variables):
 def test_a_notebook_variable_wins_over_a_dataset_of_the_same_name(shell, demo_variables):
     shell.user_ns["customers"] = pd.DataFrame({"only": [1]})
     try:
-        frame = sample_frame("customers", demo_variables["catalog"], "x", None)
+        frame = frame_from("customers", None, "--sample", demo_variables["catalog"])
     finally:
         del shell.user_ns["customers"]
     assert list(frame.columns) == ["only"]
@@ -354,20 +354,24 @@ def test_log_model_registers_in_the_experiment_and_shows_progress_and_summary(lo
     assert info.signature.params.params[-1].name == "threshold"
     assert "✓ collecting artifacts" in shown and "… verifying" in shown
     assert f"model URI     {info.model_uri}" in shown
-    assert f"registered    {REGISTERED} version 1" in shown
-    assert "parity check  all 4 rows agree" in shown
+    assert f"registered    {REGISTERED} version 1 (alias champion)" in shown
+    assert "parity check  all 20 rows agree" in shown
+    assert f"run           {info.run_id} (a new run)" in shown
     assert "'customer_id': long" in shown
 
 
 def test_log_summary_and_progress_have_html_and_text(logged):
     info, _, _ = logged
-    summary = LogSummary(info, "all 4 rows agree", REGISTERED)
-    assert info.model_uri in summary._repr_html_() and "params" in summary._repr_html_()
-    assert "registered" in str(summary)
-    progress = LoggingProgress("churn")
+    html = info._repr_html_()
+    assert info.model_uri in html and "params" in html and "text-align:left" in html
+    assert str(info) == repr(info) and "registered" in str(info)
+    assert info.logged.comparison.detail in str(info)
+    progress = LoggingProgress("churn", registering=True)
     progress.advance("logging")
     assert str(progress).startswith("logging model 'churn': ✓ collecting artifacts")
-    assert "… logging" in progress._repr_html_()
+    assert "… logging" in progress._repr_html_() and "· registering" in str(progress)
+    progress.fail()
+    assert "✗ logging" in str(progress)
 
 
 # --- %kedro_predict ----------------------------------------------------------------------------
@@ -404,11 +408,11 @@ def test_predict_without_uri_uses_the_last_logged_model_and_caches_it(shell, log
     import mlflow
 
     last = mlflow.last_logged_model().model_uri
-    predict_module.loaded_models.pop(last, None)
+    prediction.models.models.pop(last, None)
     first = shell.run_line_magic("kedro_predict", "--data sample.head(3)")
-    cached = predict_module.loaded_models[last]
+    cached = prediction.models.models[last]
     second = shell.run_line_magic("kedro_predict", "--data sample.head(3)")
-    assert predict_module.loaded_models[last] is cached
+    assert prediction.models.models[last] is cached
     pd.testing.assert_frame_equal(first, second)
 
 

@@ -83,11 +83,11 @@ def signature_with_threshold(demo, sample: pd.DataFrame, threshold: float):
     from mlflow.models import ModelSignature
     from mlflow.types import ParamSchema, ParamSpec
 
-    from kedro_mlflow_magic.packaging import infer_pipeline_signature
+    from kedro_mlflow_magic import prepare_pipeline
 
-    inferred = infer_pipeline_signature(
+    inferred = prepare_pipeline(
         demo.pipelines["inference"], demo.catalog, "customers_to_score", sample
-    )
+    ).signature()
     params = [
         ParamSpec(spec.name, spec.dtype, threshold, spec.shape)
         if spec.name == "threshold"

@@ -13,6 +13,7 @@ from IPython.core.error import UsageError
 from kedro.io import DataCatalog
 from mlflow.models import infer_signature
 
+from kedro_mlflow_magic import prepare_pipeline
 from kedro_mlflow_magic.errors import ParameterError
 from kedro_mlflow_magic.roles import inspect_pipeline
 from kedro_mlflow_magic.signature_edits import (
@@ -173,13 +174,14 @@ def fields_by_name(fields, attribute):
 
 @pytest.fixture
 def editor(demo, demo_sample):
-    return SignatureEditor(
+    prepared = prepare_pipeline(
         demo.pipelines["inference"],
         demo.catalog,
         "customers_to_score",
         demo_sample,
         project_path=demo.root,
     )
+    return SignatureEditor(prepared)
 
 
 def test_editor_shows_inferred_columns_output_parameters_and_example(editor, demo_sample):

@@ -3,9 +3,7 @@ progress display and a summary (SPEC 6)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -15,67 +13,17 @@ from kedro_mlflow_magic.magics.shell import (
     DATA_INPUT_ARGUMENT,
     FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
-    KedroState,
     evaluate,
     frame_from,
     kedro_state,
-    one_line,
     show,
+    update,
     user_errors,
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
-    from kedro.io import DataCatalog
-    from kedro.pipeline import Pipeline
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
-
-PARITY_TAG = "kedro_mlflow_magic.parity"
-
-
-def chosen_data_input(
-    pipeline: Pipeline, catalog: DataCatalog, data_input: str | None, freeze: tuple[str, ...]
-) -> str:
-    """The data input named by ``--input`` (checked against the pipeline's free inputs), or the
-    only candidate when none is named."""
-    from kedro_mlflow_magic.errors import AmbiguousDataInputError, UnknownDataInputError
-    from kedro_mlflow_magic.roles import inspect_pipeline
-
-    with user_errors():
-        if data_input is not None:
-            if data_input not in pipeline.inputs():
-                raise UnknownDataInputError(data_input, pipeline.inputs())
-            return data_input
-        roles = inspect_pipeline(pipeline, catalog, None, freeze=freeze)
-        if roles.data_input is None:
-            raise AmbiguousDataInputError(roles.data_input_candidates)
-        return roles.data_input
-
-
-def default_sample(catalog: DataCatalog, data_input: str) -> Any:
-    """Without ``--sample``: the data input's own dataset, when the catalog can load it."""
-    if data_input in catalog:
-        try:
-            return catalog.load(data_input)
-        except Exception as error:
-            reason = f"loading it failed: {type(error).__name__}: {one_line(str(error))}"
-    else:
-        reason = "it is not in the catalog"
-    raise UsageError(
-        f"no --sample given and the data input '{data_input}' cannot be loaded ({reason}); "
-        "pass --sample EXPR (a DataFrame in this notebook) or --sample DATASET (a catalog dataset)"
-    )
-
-
-def sample_frame(
-    expression: str | None, catalog: DataCatalog, data_input: str, local_ns: Any
-) -> pd.DataFrame:
-    if expression is None:
-        from kedro_mlflow_magic.magics.shell import as_frame
-
-        return as_frame(default_sample(catalog, data_input), data_input, "the dataset")
-    return frame_from(expression, local_ns, "--sample", catalog)
 
 
 def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | None:
@@ -94,109 +42,6 @@ def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | No
     return signature
 
 
-def experiment_id_named(name: str, project_path: Path) -> str:
-    """The id of the experiment ``name``, created when it does not exist (its artifacts under
-    <project>/mlartifacts, unless a tracking server keeps them)."""
-    import mlflow
-
-    from kedro_mlflow_magic import tracking
-
-    client = mlflow.MlflowClient()
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        if tracking.stores_its_own_artifacts(mlflow.get_tracking_uri()):
-            return client.create_experiment(name)
-        location = (project_path / "mlartifacts").resolve().as_uri()
-        return client.create_experiment(name, artifact_location=location)
-    if experiment.lifecycle_stage != "active":
-        raise UsageError(
-            f"--experiment {name}: the experiment is deleted; restore it "
-            "(MlflowClient().restore_experiment) or choose another name"
-        )
-    return experiment.experiment_id
-
-
-@contextlib.contextmanager
-def experiment_run(name: str | None, project_path: Path) -> Iterator[None]:
-    """``--experiment NAME``: log into a run of that experiment (for this log only)."""
-    if name is None:
-        yield
-        return
-    import mlflow
-
-    from kedro_mlflow_magic import tracking
-
-    tracking.use_project_tracking(project_path)
-    experiment_id = experiment_id_named(name, project_path)
-    active = mlflow.active_run()
-    if active is not None:
-        if active.info.experiment_id != experiment_id:
-            raise UsageError(
-                f"--experiment {name}: run {active.info.run_id} is active in another "
-                "experiment; end it (mlflow.end_run()) or leave out --experiment"
-            )
-        yield
-        return
-    with mlflow.start_run(experiment_id=experiment_id):
-        yield
-
-
-def parity_of(info: ModelInfo) -> str | None:
-    """The parity check ``log_pipeline_model`` recorded on the run."""
-    import mlflow
-
-    return mlflow.MlflowClient().get_run(info.run_id).data.tags.get(PARITY_TAG)
-
-
-def register_model_info_text(shell: Any) -> None:
-    """A one-line text form for MLflow's ``ModelInfo`` (it has none) in the Out prompt."""
-    if shell is None:
-        return
-
-    def model_info_text(info: Any, printer: Any, cycle: bool) -> None:
-        printer.text(f"ModelInfo(model_uri={info.model_uri!r}, run_id={info.run_id!r})")
-
-    formatter = shell.display_formatter.formatters["text/plain"]
-    formatter.for_type_by_name("mlflow.models.model", "ModelInfo", model_info_text)
-
-
-def log_with_progress(
-    state: KedroState, pipeline: Pipeline, data_input: str, frame: Any, arguments: Any, **extra
-) -> ModelInfo:
-    """Call ``log_pipeline_model`` with a display updated at each step, then show the summary."""
-    from kedro_mlflow_magic.display import LoggingProgress, LogSummary
-    from kedro_mlflow_magic.packaging import log_pipeline_model
-
-    progress = LoggingProgress(arguments.name)
-    handle = show(progress)
-
-    def advance(step: str) -> None:
-        progress.advance(step)
-        if handle is not None:
-            handle.update(progress)
-
-    with experiment_run(arguments.experiment, state.project_path), user_errors():
-        info = log_pipeline_model(
-            pipeline,
-            state.catalog,
-            data_input,
-            frame,
-            output=arguments.output,
-            name=arguments.name,
-            example_rows=arguments.example_rows,
-            registered_model_name=arguments.register,
-            alias=arguments.alias,
-            freeze=tuple(arguments.freeze),
-            project_path=state.project_path,
-            progress=advance,
-            **extra,
-        )
-    summary = LogSummary(info, parity_of(info), arguments.register, arguments.experiment)
-    if handle is not None:
-        handle.update(summary)
-    return info
-
-
 @magic_arguments()
 @PIPELINE_ARGUMENT
 @DATA_INPUT_ARGUMENT
@@ -210,6 +55,8 @@ def log_with_progress(
 @argument("--output", metavar="NAME", default=None, help="the output to predict (if several)")
 @argument("--name", default="model", help="the model's name in the run (default: model)")
 @argument("--experiment", metavar="NAME", default=None, help="the experiment for this log")
+@argument("--run-id", metavar="RUN", default=None, help="log into this run (e.g. the training run)")
+@argument("--run-name", metavar="NAME", default=None, help="the name of the new run")
 @argument("--register", metavar="NAME", default=None, help="register the model under NAME")
 @argument("--alias", default=None, help="set this alias on the registered version")
 @argument(
@@ -224,17 +71,43 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
     """Log PIPELINE as a self-contained MLflow pyfunc model predicting on its data input, check
     that the reloaded model gives what the pipeline gives, show a summary and return the
     ``ModelInfo`` (``info = %kedro_log_model ...``)."""
+    from kedro_mlflow_magic import progress as steps
+    from kedro_mlflow_magic.display import LoggingProgress
+    from kedro_mlflow_magic.prepared import check_log_options, prepare_pipeline
+
     arguments = parse_argstring(kedro_log_model, line)
-    if arguments.alias and not arguments.register:
-        raise UsageError(f"--alias {arguments.alias} needs --register NAME (the registered model)")
+    with user_errors():
+        check_log_options(arguments.example_rows, arguments.register, arguments.alias)
     state = kedro_state(local_ns)
     pipeline = state.pipeline(arguments.pipeline)
-    freeze = tuple(arguments.freeze)
-    data_input = chosen_data_input(pipeline, state.catalog, arguments.data_input, freeze)
-    frame = sample_frame(arguments.sample, state.catalog, data_input, local_ns)
+    sample = None
+    if arguments.sample is not None:
+        sample = frame_from(arguments.sample, local_ns, "--sample", state.catalog)
     signature = signature_from(arguments.signature, local_ns)
-    info = log_with_progress(state, pipeline, data_input, frame, arguments, signature=signature)
-    from IPython.core.getipython import get_ipython
 
-    register_model_info_text(get_ipython())
-    return info
+    progress = LoggingProgress(arguments.name, registering=arguments.register is not None)
+    handle = show(progress)
+
+    def advance(step: str) -> None:
+        progress.advance(step)
+        update(handle, progress)
+
+    try:
+        with user_errors():
+            advance(steps.COLLECTING)
+            prepared = prepare_pipeline(
+                pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
+                freeze=tuple(arguments.freeze), project_path=state.project_path,
+            )  # fmt: skip
+            logged = prepared.log(
+                name=arguments.name, signature=signature, example_rows=arguments.example_rows,
+                experiment=arguments.experiment, registered_model_name=arguments.register,
+                alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
+                progress=advance,
+            )  # fmt: skip
+    except BaseException:
+        progress.fail()
+        update(handle, progress)
+        raise
+    update(handle, logged)
+    return logged.model_info

@@ -18,7 +18,7 @@ from IPython.core.error import UsageError
 from IPython.core.getipython import get_ipython
 from IPython.core.magic_arguments import argument
 
-from kedro_mlflow_magic.errors import KedroMlflowMagicError
+from kedro_mlflow_magic.errors import KedroMlflowMagicError, one_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,15 +47,6 @@ FREEZE_ARGUMENT = argument(
 )
 
 NO_SESSION = "no Kedro project is loaded; run %reload_kedro <project path> first"
-
-
-def one_line(text: str) -> str:
-    """A message on one line: IPython shows a ``UsageError`` as a single line in a notebook."""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    if not lines:
-        return ""
-    head, *rest = lines
-    return " ".join([head, "; ".join(line.removeprefix("- ") for line in rest)]).strip()
 
 
 @contextlib.contextmanager
@@ -168,13 +159,10 @@ def value_of(
 
 def as_frame(value: Any, expression: str, option: str) -> pd.DataFrame:
     """The value as a pandas DataFrame (arrays and Spark frames accepted), or a ``UsageError``."""
-    from kedro_mlflow_magic.errors import SampleError
     from kedro_mlflow_magic.signature import to_frame
 
-    try:
+    with user_errors():
         return to_frame(value, name=f"{option} {expression!r}")
-    except SampleError as error:
-        raise UsageError(one_line(str(error))) from None
 
 
 def frame_from(
@@ -193,3 +181,9 @@ def show(value: Any) -> Any:
     from IPython.display import display
 
     return display(value, display_id=True)
+
+
+def update(handle: Any, value: Any) -> None:
+    """Replace what a ``show`` displayed (nothing to do outside a notebook)."""
+    if handle is not None:
+        handle.update(value)

@@ -10,6 +10,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from kedro_mlflow_magic.magics.shell import (
     DATA_INPUT_ARGUMENT,
+    FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
     frame_from,
     kedro_state,
@@ -38,26 +39,24 @@ if TYPE_CHECKING:
     help="the output the model returns, when the pipeline has several",
 )
 @argument("--name", default="model", metavar="NAME", help="the model's name in its run")
+@FREEZE_ARGUMENT
 def kedro_signature(line: str, local_ns: Mapping[str, Any] | None = None) -> SignatureEditor:
     """Show the signature editor for PIPELINE (input column types and required flags, output,
     parameters with defaults) and return it: ``.signature`` is the edited ModelSignature and its
     "Log model" button logs the pipeline with it."""
-    from kedro_mlflow_magic.widgets.signature_editor import SignatureEditor
+    from kedro_mlflow_magic.prepared import prepare_pipeline
+    from kedro_mlflow_magic.widgets import SignatureEditor
 
     arguments = parse_argstring(kedro_signature, line)
     state = kedro_state(local_ns)
     pipeline = state.pipeline(arguments.pipeline)
     sample = frame_from(arguments.sample, local_ns, "--sample", state.catalog)
     with user_errors():
-        editor = SignatureEditor(
-            pipeline,
-            state.catalog,
-            arguments.data_input,
-            sample,
-            output=arguments.output,
-            name=arguments.name,
-            project_path=state.project_path,
-        )
+        prepared = prepare_pipeline(
+            pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
+            freeze=tuple(arguments.freeze), project_path=state.project_path,
+        )  # fmt: skip
+        editor = SignatureEditor(prepared, name=arguments.name)
     show(editor)
     shell = get_ipython()
     editor.shown_in = shell.execution_count if shell is not None else None

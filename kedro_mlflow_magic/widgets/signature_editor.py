@@ -8,14 +8,12 @@ computed from those values by the core functions each time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets
 
-from kedro_mlflow_magic.packaging import infer_prepared_signature, log_pipeline_model, prepare
+from kedro_mlflow_magic.progress import DONE, steps_for
 from kedro_mlflow_magic.signature_edits import (
     SignatureEdits,
     column_problems,
@@ -27,12 +25,12 @@ from kedro_mlflow_magic.signature_edits import (
 )
 
 if TYPE_CHECKING:
-    from kedro.io import DataCatalog
-    from kedro.pipeline import Pipeline
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
 
-LOG_STEPS = ["collecting artifacts", "inferring the signature", "logging", "verifying", "done"]
+    from kedro_mlflow_magic.prepared import LoggedModel, PreparedPipeline
+
+LOG_STEPS = [*steps_for(registering=False), DONE]
 NAME_WIDTH = "220px"
 ERROR_COLOUR = "#c92a2a"
 
@@ -88,24 +86,12 @@ class SignatureEditor(ipywidgets.VBox):
     shown_in: int | None = None  # the cell execution in which a magic displayed the editor
 
     def __init__(
-        self,
-        pipeline: Pipeline,
-        catalog: DataCatalog,
-        data_input: str | None,
-        sample: Any,
-        *,
-        output: str | None = None,
-        name: str = "model",
-        example_rows: int = 5,
-        freeze: Sequence[str] = (),
-        project_path: str | Path | None = None,
+        self, prepared: PreparedPipeline, *, name: str = "model", example_rows: int = 5
     ) -> None:
-        self.prepared = prepare(pipeline, catalog, data_input, sample, output=output, freeze=freeze)
-        self.inferred = infer_prepared_signature(self.prepared)
-        self.pipeline, self.catalog = pipeline, catalog
+        self.prepared = prepared
+        self.inferred = prepared.signature()
         self.name, self.example_rows = name, example_rows
-        self.freeze, self.project_path = tuple(freeze), project_path
-        self.model_info: ModelInfo | None = None
+        self.logged: LoggedModel | None = None
         self.error: str | None = None
 
         self.columns = [
@@ -147,7 +133,7 @@ class SignatureEditor(ipywidgets.VBox):
             f"<li><code>{escape(row.name)}</code>: {escape(row.type)}</li>"
             for row in column_rows(self.inferred.outputs)
         )
-        example = self.prepared.frame.head(self.example_rows).to_html(index=False, border=0)
+        example = self.prepared.sample.head(self.example_rows).to_html(index=False, border=0)
         return [
             heading(f"Input columns (data input '{roles.data_input}')"),
             *self.columns,
@@ -193,7 +179,7 @@ class SignatureEditor(ipywidgets.VBox):
         """The message for each column or parameter whose edit does not fit."""
         edits = self.edits
         return {
-            **column_problems(self.prepared.frame, edits.column_types),
+            **column_problems(self.prepared.sample, edits.column_types),
             **default_problems(self.inferred, edits),
         }
 
@@ -209,7 +195,12 @@ class SignatureEditor(ipywidgets.VBox):
     def show_step(self, step: str) -> None:
         if step in LOG_STEPS:
             self.progress.value = LOG_STEPS.index(step) + 1
-        self.status.value = escape(step if step == "done" else f"{step}...")
+        self.status.value = escape(step if step == DONE else f"{step}...")
+
+    @property
+    def model_info(self) -> ModelInfo | None:
+        """The logged model's ``ModelInfo`` after a click on "Log model" (else None)."""
+        return self.logged.model_info if self.logged is not None else None
 
     def log_model(self, button: Any = None) -> ModelInfo | None:
         """Log the pipeline with the edited signature; the status shows progress, then the
@@ -218,19 +209,11 @@ class SignatureEditor(ipywidgets.VBox):
         self.progress.value = 0
         self.log_button.disabled = True
         try:
-            signature = self.signature
-            # log_pipeline_model converts the sample to the edited column types itself
-            self.model_info = log_pipeline_model(
-                self.pipeline,
-                self.catalog,
-                self.prepared.roles.data_input,
-                self.prepared.frame,
-                output=self.prepared.output,
+            # the log converts the sample to the edited column types itself
+            self.logged = self.prepared.log(
                 name=self.name,
-                signature=signature,
+                signature=self.signature,
                 example_rows=self.example_rows,
-                freeze=self.freeze,
-                project_path=self.project_path,
                 progress=self.show_step,
             )
         except Exception as error:
@@ -239,5 +222,5 @@ class SignatureEditor(ipywidgets.VBox):
             return None
         finally:
             self.log_button.disabled = False
-        self.status.value = f"logged: <code>{escape(self.model_info.model_uri)}</code>"
+        self.status.value = f"logged: <code>{escape(self.logged.model_info.model_uri)}</code>"
         return self.model_info

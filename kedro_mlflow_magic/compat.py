@@ -1,0 +1,64 @@
+"""The private Kedro and MLflow API this package relies on, in one place.
+
+Each use has a test in ``tests/test_compat.py`` that fails loudly, naming the API, when a Kedro
+or MLflow release changes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from kedro.io import MemoryDataset
+from kedro.pipeline.node import Node
+
+
+def node_interface(node: Node) -> tuple[Any, Any]:
+    """The node's inputs and outputs in the form they were declared (a name, a list or a dict),
+    which decides how the function is called and how its result is split.
+
+    Kedro's public ``inputs``/``outputs`` give flat lists only; the declared form lives in
+    ``Node._inputs``/``Node._outputs``.
+    """
+    return node._inputs, node._outputs
+
+
+def create_hook_manager() -> Any:
+    """A Kedro hook manager for one runner call (Kedro has no public constructor for it)."""
+    from kedro.framework.hooks import _create_hook_manager
+
+    return _create_hook_manager()
+
+
+class KeptMemoryDataset(MemoryDataset):
+    """A MemoryDataset that the runner cannot release: the runner releases ``names@pickle`` as
+    soon as it is saved (nothing loads that very name), before a node loads ``names@raw``.
+    ``MemoryDataset._release`` is what the runner's release calls."""
+
+    def _release(self) -> None:
+        pass
+
+
+def active_experiment_id() -> str | None:
+    """The experiment chosen with ``mlflow.set_experiment()``; MLflow has no public getter for
+    it (``mlflow.get_experiment`` needs the id)."""
+    import mlflow.tracking.fluent as fluent
+
+    return getattr(fluent, "_active_experiment_id", None)
+
+
+@contextlib.contextmanager
+def run_stack_set_aside() -> Iterator[None]:
+    """Empty MLflow's stack of active runs (this thread's) for the duration, then put back
+    exactly what was there: so that a run another tool left on the stack is neither reused nor
+    ended. MLflow keeps the stack in ``mlflow.tracking.fluent._active_run_stack``."""
+    import mlflow.tracking.fluent as fluent
+
+    stack = fluent._active_run_stack.get()
+    saved = list(stack)
+    stack.clear()
+    try:
+        yield
+    finally:
+        stack[:] = saved

@@ -1,0 +1,159 @@
+"""Predicting with a logged model: loading (cached, bounded), ``KEY=VALUE`` parameters typed
+by the model's signature, and one-line errors for a frame or parameter that does not fit."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from kedro_mlflow_magic.errors import (
+    MODEL_URI_FORMS,
+    ModelLoadError,
+    ParameterError,
+    PredictionError,
+    one_line,
+)
+from kedro_mlflow_magic.runtime import read_manifest
+from kedro_mlflow_magic.signature_edits import is_text, read_text, typed_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow.pyfunc import PyFuncModel
+
+ERROR_LENGTH = 300
+CACHED_MODELS = 8
+
+
+def short_error(error: BaseException) -> str:
+    text = one_line(str(error))
+    return text if len(text) <= ERROR_LENGTH else text[: ERROR_LENGTH - 3] + "..."
+
+
+def last_logged_model_uri() -> str:
+    """The model logged last in this process (by a magic, a widget or the Python API)."""
+    import mlflow
+
+    model = mlflow.last_logged_model()
+    if model is None:
+        raise ModelLoadError(
+            "no model has been logged in this kernel yet; run %kedro_log_model first "
+            f"or give a MODEL_URI ({MODEL_URI_FORMS})"
+        )
+    return model.model_uri
+
+
+def pinned_uri(model_uri: str) -> str:
+    """Aliases move: ``models:/<name>@<alias>`` becomes the version it points at now."""
+    name, at, alias = model_uri.removeprefix("models:/").partition("@")
+    if not model_uri.startswith("models:/") or not at:
+        return model_uri
+    import mlflow
+
+    version = mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
+    return f"models:/{name}/{version}"
+
+
+class ModelCache:
+    """Loaded models by URI (an alias resolved to its current version), the least recently used
+    dropped beyond ``size``."""
+
+    def __init__(self, size: int = CACHED_MODELS) -> None:
+        self.size = size
+        self.models: OrderedDict[str, PyFuncModel] = OrderedDict()
+
+    def load(self, model_uri: str) -> PyFuncModel:
+        """The pyfunc model at ``model_uri``; ModelLoadError says why it cannot be loaded."""
+        try:
+            key = pinned_uri(model_uri)
+            if key not in self.models:
+                import mlflow
+
+                self.models[key] = mlflow.pyfunc.load_model(key)
+        except Exception as error:
+            raise ModelLoadError(
+                f"cannot load the model '{model_uri}' ({type(error).__name__}: "
+                f"{short_error(error)}); give a logged model's URI: {MODEL_URI_FORMS}"
+            ) from None
+        self.models.move_to_end(key)
+        while len(self.models) > self.size:
+            self.models.popitem(last=False)
+        return self.models[key]
+
+    def __contains__(self, model_uri: str) -> bool:
+        return model_uri in self.models
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+
+models = ModelCache()
+
+
+def json_parameters(model: PyFuncModel) -> set[str]:
+    """Parameters that travel as JSON text (values MLflow's schema cannot hold as they are)."""
+    manifest = read_manifest(model.model_config)
+    entries = manifest["parameters"] if manifest is not None else []
+    return {entry["name"] for entry in entries if entry["encoding"] == "json"}
+
+
+def parse_params(texts: Iterable[str], model: PyFuncModel) -> dict[str, Any]:
+    """``KEY=VALUE`` texts (``--params``), each VALUE read as a Python literal (else text) and
+    converted to the parameter's type in the model's signature. An unknown parameter is named:
+    MLflow itself would only warn and drop it."""
+    texts = list(texts)
+    schema = model.metadata.get_params_schema()
+    specs = {spec.name: spec for spec in schema.params} if schema is not None else {}
+    encoded_as_json = json_parameters(model) if texts else set()
+    params: dict[str, Any] = {}
+    for text in texts:
+        name, separator, raw = text.partition("=")
+        name = name.strip()
+        if not separator or not name:
+            raise ParameterError(
+                f"--params {text!r}: write KEY=VALUE, e.g. --params threshold=0.3 label=yes"
+            )
+        if name not in specs:
+            known = ", ".join(specs) or "none"
+            raise ParameterError(
+                f"--params: unknown parameter '{name}'; the model's parameters are: {known}"
+            )
+        spec, value = specs[name], read_text(raw)
+        if name in encoded_as_json:
+            params[name] = value if isinstance(value, str) else json.dumps(value)
+            continue
+        if is_text(spec):
+            params[name] = value if isinstance(value, str) else raw.strip()
+            continue
+        try:
+            params[name] = typed_value(spec, raw)
+        except ParameterError:
+            kind = spec.dtype.name if spec.shape is None else f"list of {spec.dtype.name}"
+            raise ParameterError(
+                f"--params {name}={value!r}: the parameter '{name}' takes a {kind} "
+                f"(default {spec.default!r})"
+            ) from None
+    return params
+
+
+def prediction_error(error: BaseException) -> str:
+    """What went wrong in a prediction; for a frame that does not match the signature, MLflow's
+    reason (the missing column...) without the whole frame and schema it quotes first."""
+    text = one_line(str(error))
+    if text.startswith("Failed to enforce schema of data") and ". Error: " in text:
+        reason = text.rsplit(". Error: ", 1)[1]
+        return f"the frame does not match the model's signature: {reason}"
+    return short_error(error)
+
+
+def predict(
+    model: PyFuncModel, frame: pd.DataFrame, params: dict[str, Any] | None, model_uri: str
+) -> Any:
+    """The model's prediction; a wrong input (missing column, wrong type) is one line naming it."""
+    try:
+        return model.predict(frame, params=params or None)
+    except Exception as error:
+        raise PredictionError(
+            f"the model '{model_uri}' could not predict: {prediction_error(error)}"
+        ) from None

@@ -1,0 +1,356 @@
+"""``PreparedPipeline``: the core object every face calls. A pipeline checked for packaging
+(roles sorted, output chosen, sample as a frame), that infers its signature and logs itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from kedro.io import DataCatalog
+from kedro.io.core import is_parameter
+from kedro.pipeline import Pipeline
+from mlflow.models.model import ModelInfo
+
+from kedro_mlflow_magic import progress as steps
+from kedro_mlflow_magic import runtime, tracking
+from kedro_mlflow_magic.errors import (
+    AmbiguousDataInputError,
+    NoDataInputError,
+    OutputNotChosenError,
+    PackagingError,
+    ParityError,
+    RegistrationError,
+    SampleError,
+    UnknownDataInputError,
+)
+from kedro_mlflow_magic.manifest import leaf_entries, parameter_input_paths
+from kedro_mlflow_magic.parity import Comparison, compare_results
+from kedro_mlflow_magic.progress import Progress, no_progress
+from kedro_mlflow_magic.roles import PipelineInputs, inspect_pipeline, load_quietly
+from kedro_mlflow_magic.runner import run_in_session
+from kedro_mlflow_magic.signature import (
+    ParameterLeaf,
+    infer_model_signature,
+    leaves_from_signature,
+    parameter_leaves,
+    to_frame,
+)
+
+if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
+
+# The parity check compares the reloaded model with Kedro's runner on the whole sample, up to
+# this many rows (the first ones).
+PARITY_ROWS = 10_000
+PARITY_TAG = "kedro_mlflow_magic.parity"
+
+
+def choose_output(pipeline: Pipeline, output: str | None) -> str:
+    outputs = sorted(pipeline.outputs())
+    if output is not None:
+        if output not in outputs:
+            raise OutputNotChosenError(outputs, chosen=output)
+        return output
+    if len(outputs) != 1:
+        raise OutputNotChosenError(outputs)
+    return outputs[0]
+
+
+def default_sample(catalog: DataCatalog, data_input: str) -> Any:
+    """Without a sample: the data input's own dataset, when the catalog can load it."""
+    if data_input in catalog:
+        try:
+            return load_quietly(catalog, data_input)
+        except Exception as error:
+            reason = f"loading it failed: {type(error).__name__}: {error}"
+    else:
+        reason = "it is not in the catalog"
+    raise SampleError(
+        f"no sample given and the data input '{data_input}' cannot be loaded ({reason}); "
+        "pass a sample: sample=... in Python, --sample EXPR (a DataFrame in the notebook) "
+        "or --sample DATASET (a catalog dataset) in a magic"
+    )
+
+
+def check_log_options(
+    example_rows: int, registered_model_name: str | None, alias: str | None
+) -> None:
+    """Options of a log that are wrong whatever the pipeline (checked before any work)."""
+    if example_rows < 1:
+        raise SampleError(f"example_rows must be at least 1, not {example_rows}")
+    if alias and not registered_model_name:
+        raise RegistrationError(alias)
+
+
+def parameter_values(leaves: list[ParameterLeaf], names: list[str]) -> dict[str, Any]:
+    """The value of each parameter input, rebuilt from the leaves as the model will."""
+    return runtime.Parameters(leaf_entries(leaves), parameter_input_paths(names)).values(None)
+
+
+@dataclass
+class LoggedModel:
+    """What one log produced: MLflow's ``ModelInfo`` (shown as this summary), the parity
+    check, the run it went into (and why that one), and the registered version."""
+
+    model_info: ModelInfo
+    comparison: Comparison
+    run_id: str
+    run_reason: str
+    tracking_uri: str
+    experiment_id: str
+    registered_model_name: str | None = None
+    registered_version: int | None = None
+    alias: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        self.model_info = SummarizedModelInfo.of(self.model_info, self)
+
+    def __str__(self) -> str:
+        from kedro_mlflow_magic.display import logged_text
+
+        return logged_text(self)
+
+    def __repr__(self) -> str:
+        # Kedro installs rich's pretty printer, which shows repr() rather than _repr_pretty_.
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        from kedro_mlflow_magic.display import logged_html
+
+        return logged_html(self)
+
+
+class SummarizedModelInfo(ModelInfo):
+    """MLflow's ``ModelInfo`` of a log, shown as the log's summary: in JupyterLab, in terminal
+    IPython under Kedro's rich printer (which uses repr), and with ``print``."""
+
+    logged: LoggedModel
+
+    @classmethod
+    def of(cls, info: ModelInfo, logged: LoggedModel) -> SummarizedModelInfo:
+        summarized = cls.__new__(cls)
+        summarized.__dict__.update(vars(info))
+        summarized.logged = logged
+        return summarized
+
+    def __str__(self) -> str:
+        return str(self.logged)
+
+    def __repr__(self) -> str:
+        return str(self.logged)
+
+    def _repr_html_(self) -> str:
+        return self.logged._repr_html_()
+
+
+@dataclass(frozen=True)
+class PreparedPipeline:
+    """A pipeline checked for packaging: pruned to its output, its inputs' roles sorted, and
+    its sample as a frame. ``signature()`` infers the model's signature; ``log()`` logs it."""
+
+    pipeline: Pipeline
+    catalog: DataCatalog
+    roles: PipelineInputs
+    output: str
+    sample: pd.DataFrame
+    leaves: list[ParameterLeaf]
+    project_path: Path | None = None
+
+    @property
+    def data_input(self) -> str:
+        return str(self.roles.data_input)
+
+    def run_in_session(self, frame: pd.DataFrame, leaves: list[ParameterLeaf]) -> Any:
+        """The output Kedro's runner gives on ``frame`` with the parameters of ``leaves``."""
+        values = parameter_values(leaves, list(self.roles.parameters))
+        return run_in_session(self.pipeline, self.catalog, self.roles, frame, values, self.output)
+
+    @cached_property
+    def sample_output(self) -> Any:
+        """The pipeline's output on the sample with the session's parameters (computed once)."""
+        return self.run_in_session(self.sample, self.leaves)
+
+    def signature(self) -> ModelSignature:
+        """Inputs from the sample, outputs from running the pipeline on it, parameters with
+        their session values as defaults."""
+        return infer_model_signature(self.sample, self.sample_output, self.leaves)
+
+    def expected_output(self, frame: pd.DataFrame, leaves: list[ParameterLeaf]) -> Any:
+        if frame is self.sample and leaves == self.leaves:
+            return self.sample_output
+        return self.run_in_session(frame, leaves)
+
+    def verify(
+        self, model_uri: str, frame: pd.DataFrame, leaves: list[ParameterLeaf]
+    ) -> Comparison:
+        """Reload the logged model and check it gives what Kedro's runner gives on ``frame``
+        with the signature's parameter defaults; ParityError when not."""
+        import mlflow
+
+        expected = self.expected_output(frame, leaves)
+        reloaded = mlflow.pyfunc.load_model(model_uri)
+        comparison = compare_results(reloaded.predict(frame), expected)
+        if not comparison:
+            raise ParityError(
+                f"the reloaded model disagrees with the pipeline on the sample: {comparison.detail}"
+            )
+        return comparison
+
+    def log(
+        self,
+        *,
+        name: str = "model",
+        signature: ModelSignature | None = None,
+        example_rows: int = 5,
+        experiment: str | None = None,
+        registered_model_name: str | None = None,
+        alias: str | None = None,
+        run_id: str | None = None,
+        run_name: str | None = None,
+        progress: Progress | None = None,
+    ) -> LoggedModel:
+        """Log the pipeline as an MLflow pyfunc model, reload it and check parity on the sample
+        (up to ``PARITY_ROWS`` rows), then register it when asked.
+
+        The model goes into ``run_id`` when given, else the active run when it is live, else a
+        new run (``run_name``) in ``experiment`` or the project's experiment (SPEC 7).
+        """
+        say = progress or no_progress
+        check_log_options(example_rows, registered_model_name, alias)
+
+        say(steps.INFERRING)
+        frame = self.sample
+        if signature is None:
+            signature = self.signature()
+        elif signature.inputs is not None and signature.inputs.has_input_names():
+            from kedro_mlflow_magic.signature_edits import conform_to_signature
+
+            # an edited column type (long -> double) must hold for the example MLflow checks
+            frame = conform_to_signature(frame, signature)
+        leaves = leaves_from_signature(self.leaves, signature)
+
+        import mlflow
+
+        from kedro_mlflow_magic.packaging import write_model
+        from kedro_mlflow_magic.runs import logging_run, register
+        from kedro_mlflow_magic.staging import project_root_for, shipped_packages
+
+        packages = shipped_packages(self.pipeline)
+        project_root = project_root_for(packages, self.project_path)
+        tracking_uri = tracking.use_project_tracking(project_root)
+
+        def experiment_id() -> str | None:
+            if experiment is not None:
+                return tracking.experiment_id_named(experiment, project_root)
+            return tracking.experiment_id_for(project_root, next(iter(packages), None))
+
+        say(steps.LOGGING)
+        with logging_run(
+            experiment_id, experiment_named=experiment, run_id=run_id, run_name=run_name
+        ) as run:
+            info = write_model(
+                self.pipeline, self.catalog, self.roles, self.output,
+                name=name, signature=signature, example=frame.head(example_rows),
+                leaves=leaves, packages=packages,
+            )  # fmt: skip
+            say(steps.VERIFYING)
+            comparison = self.verify(info.model_uri, frame.head(PARITY_ROWS), leaves)
+            mlflow.MlflowClient().set_tag(run.run_id, PARITY_TAG, comparison.detail)
+            version = None
+            if registered_model_name:
+                say(steps.REGISTERING)
+                version = int(register(info.model_uri, registered_model_name, alias).version)
+                info.registered_model_version = version
+        say(steps.DONE)
+        logged = LoggedModel(
+            model_info=info,
+            comparison=comparison,
+            run_id=run.run_id,
+            run_reason=run.reason,
+            tracking_uri=tracking_uri,
+            experiment_id=mlflow.MlflowClient().get_run(run.run_id).info.experiment_id,
+            registered_model_name=registered_model_name,
+            registered_version=version,
+            alias=alias,
+        )
+        return logged
+
+
+def prepare_pipeline(
+    pipeline: Pipeline,
+    catalog: DataCatalog,
+    data_input: str | None = None,
+    sample: Any = None,
+    *,
+    output: str | None = None,
+    freeze: tuple[str, ...] | list[str] = (),
+    project_path: str | Path | None = None,
+) -> PreparedPipeline:
+    """Check that the pipeline can be packaged, raising the error that says why not, and return
+    the ``PreparedPipeline``. Without ``sample``, the data input's own dataset is loaded."""
+    output = choose_output(pipeline, output)
+    pipeline = pipeline.to_outputs(output)
+    parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
+    if data_input is not None and is_parameter(data_input):
+        raise NoDataInputError(parameters, named=data_input)
+    if parameters and len(parameters) == len(pipeline.inputs()):
+        raise NoDataInputError(parameters)
+    roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze)
+    if data_input is not None and roles.data_input != data_input:
+        raise UnknownDataInputError(data_input, roles.free_inputs)
+    if roles.data_input is None:
+        raise AmbiguousDataInputError(roles.data_input_candidates)
+    if roles.problems:
+        raise PackagingError(roles.problems)
+    if sample is None:
+        sample = default_sample(catalog, roles.data_input)
+    frame = to_frame(sample, name=f"the sample for '{roles.data_input}'")
+    if frame.empty:
+        # no rows: no input example, and the parity check would compare nothing
+        raise SampleError(
+            f"the sample for '{roles.data_input}' has no rows; give at least one row to infer "
+            "the signature and check parity on"
+        )
+    return PreparedPipeline(
+        pipeline, catalog, roles, output, frame, parameter_leaves(roles.parameters),
+        Path(project_path) if project_path is not None else None,
+    )  # fmt: skip
+
+
+def log_pipeline_model(
+    pipeline: Pipeline,
+    catalog: DataCatalog,
+    data_input: str | None,
+    sample: Any,
+    *,
+    output: str | None = None,
+    name: str = "model",
+    signature: ModelSignature | None = None,
+    example_rows: int = 5,
+    registered_model_name: str | None = None,
+    alias: str | None = None,
+    freeze: tuple[str, ...] | list[str] = (),
+    project_path: str | Path | None = None,
+    progress: Progress | None = None,
+) -> ModelInfo:
+    """Log ``pipeline`` as an MLflow pyfunc model predicting on ``data_input``, check that the
+    reloaded model gives what the pipeline gives on the sample, and return its ModelInfo.
+
+    A short wrapper over ``prepare_pipeline(...).log(...)``; logs into the active run, or into a
+    new one in the project's experiment (SPEC 7).
+    """
+    check_log_options(example_rows, registered_model_name, alias)
+    (progress or no_progress)(steps.COLLECTING)
+    prepared = prepare_pipeline(
+        pipeline, catalog, data_input, sample, output=output, freeze=freeze,
+        project_path=project_path,
+    )  # fmt: skip
+    logged = prepared.log(
+        name=name, signature=signature, example_rows=example_rows,
+        registered_model_name=registered_model_name, alias=alias, progress=progress,
+    )  # fmt: skip
+    return logged.model_info
