@@ -13,6 +13,28 @@ if TYPE_CHECKING:
     from kedro_mlflow_magic.prepared import LoggedModel
     from kedro_mlflow_magic.roles import PipelineInputs
 
+
+class Summary:
+    """A result shown as its summary: its text form is both its ``str`` and its ``repr``
+    (Kedro's notebook set-up installs rich's pretty printer, which shows ``repr()``, not
+    ``_repr_pretty_``), and its HTML form is what JupyterLab shows."""
+
+    def summary_text(self) -> str:
+        raise NotImplementedError
+
+    def summary_html(self) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.summary_text()
+
+    def __repr__(self) -> str:
+        return self.summary_text()
+
+    def _repr_html_(self) -> str:
+        return self.summary_html()
+
+
 ROLE_COLOURS = {
     "data input": "#2b8a3e",
     "artifact": "#1864ab",
@@ -86,7 +108,7 @@ def roles_html(inputs: PipelineInputs) -> str:
 # --- magics: logging progress, logging summary, predictions compared with the pipeline ---
 
 
-class LoggingProgress:
+class LoggingProgress(Summary):
     """The steps of a log done so far, for an updatable display."""
 
     def __init__(self, name: str, registering: bool = False) -> None:
@@ -113,15 +135,11 @@ class LoggingProgress:
             for index, step in enumerate(self.steps)
         ]
 
-    def __str__(self) -> str:
+    def summary_text(self) -> str:
         steps = "  ".join(f"{mark} {step}" for mark, step in self.marks())
         return f"logging model '{self.name}': {steps}"
 
-    def __repr__(self) -> str:
-        # Kedro installs rich's pretty printer, which uses repr() rather than _repr_pretty_.
-        return str(self)
-
-    def _repr_html_(self) -> str:
+    def summary_html(self) -> str:
         colours = {"✓": ROLE_COLOURS["data input"], "✗": ROLE_COLOURS["problem"]}
         steps = "".join(
             f'<li style="color:{colours.get(mark, "inherit")}">{mark} {escape(step)}</li>'
@@ -181,7 +199,7 @@ def logged_html(logged: LoggedModel) -> str:
     return f'<table class="kedro-mlflow-summary">{rows}</table>'
 
 
-class ComparisonView:
+class ComparisonView(Summary):
     """Whether the model and the pipeline agree on a frame, and the first rows that differ."""
 
     def __init__(self, comparison: Any) -> None:
@@ -192,17 +210,13 @@ class ComparisonView:
         verdict = "agree" if self.comparison.agree else "DISAGREE"
         return f"model and pipeline {verdict}: {self.comparison.detail}"
 
-    def __str__(self) -> str:
+    def summary_text(self) -> str:
         rows = self.comparison.differing_rows
         if rows is None or rows.empty:
             return self.headline
         return f"{self.headline}\nfirst rows that differ:\n{rows.to_string()}"
 
-    def __repr__(self) -> str:
-        # Kedro installs rich's pretty printer, which uses repr() rather than _repr_pretty_.
-        return str(self)
-
-    def _repr_html_(self) -> str:
+    def summary_html(self) -> str:
         colour = ROLE_COLOURS["data input"] if self.comparison.agree else ROLE_COLOURS["problem"]
         html = f'<p style="color:{colour};font-weight:bold">{escape(self.headline)}</p>'
         rows = self.comparison.differing_rows

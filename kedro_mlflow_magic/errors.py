@@ -160,9 +160,9 @@ class ExperimentError(KedroMlflowMagicError, ValueError):
 class NotOurModelError(KedroMlflowMagicError, ValueError):
     """A model this package did not log has no manifest to check it against the session."""
 
-    def __init__(self, model_uri: str):
+    def __init__(self, model: str):
         super().__init__(
-            f"{model_uri} was not logged by kedro_mlflow_magic, so there is no pipeline to "
+            f"{model} was not logged by kedro_mlflow_magic, so there is no pipeline to "
             "compare it with; --compare (compare_with_session) needs a model logged by "
             "%kedro_log_model or log_pipeline_model"
         )

@@ -117,7 +117,7 @@ def compare_with_session(
     prediction (``result``, or predicted here)."""
     manifest = read_manifest(model.model_config)
     if manifest is None:
-        raise NotOurModelError(model.metadata.model_uri or "this model")
+        raise NotOurModelError(f"the model {model.metadata.model_id or model.metadata.run_id}")
     pipeline = manifest_pipeline(manifest, pipelines)
     frozen = tuple(entry["dataset"] for entry in manifest["artifacts"] if entry["frozen"])
     roles = inspect_pipeline(pipeline, catalog, manifest["data_input"], freeze=frozen)

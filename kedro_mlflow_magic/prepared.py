@@ -16,6 +16,7 @@ from mlflow.models.model import ModelInfo
 
 from kedro_mlflow_magic import progress as steps
 from kedro_mlflow_magic import runtime, tracking
+from kedro_mlflow_magic.display import Summary, logged_html, logged_text
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
     NoDataInputError,
@@ -90,8 +91,8 @@ def parameter_values(leaves: list[ParameterLeaf], names: list[str]) -> dict[str,
     return runtime.Parameters(leaf_entries(leaves), parameter_input_paths(names)).values(None)
 
 
-@dataclass
-class LoggedModel:
+@dataclass(repr=False)
+class LoggedModel(Summary):
     """What one log produced: MLflow's ``ModelInfo`` (shown as this summary), the parity
     check, the run it went into (and why that one), and the registered version."""
 
@@ -109,22 +110,14 @@ class LoggedModel:
     def __post_init__(self) -> None:
         self.model_info = SummarizedModelInfo.of(self.model_info, self)
 
-    def __str__(self) -> str:
-        from kedro_mlflow_magic.display import logged_text
-
+    def summary_text(self) -> str:
         return logged_text(self)
 
-    def __repr__(self) -> str:
-        # Kedro installs rich's pretty printer, which shows repr() rather than _repr_pretty_.
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        from kedro_mlflow_magic.display import logged_html
-
+    def summary_html(self) -> str:
         return logged_html(self)
 
 
-class SummarizedModelInfo(ModelInfo):
+class SummarizedModelInfo(Summary, ModelInfo):
     """MLflow's ``ModelInfo`` of a log, shown as the log's summary: in JupyterLab, in terminal
     IPython under Kedro's rich printer (which uses repr), and with ``print``."""
 
@@ -137,14 +130,11 @@ class SummarizedModelInfo(ModelInfo):
         summarized.logged = logged
         return summarized
 
-    def __str__(self) -> str:
-        return str(self.logged)
+    def summary_text(self) -> str:
+        return logged_text(self.logged)
 
-    def __repr__(self) -> str:
-        return str(self.logged)
-
-    def _repr_html_(self) -> str:
-        return self.logged._repr_html_()
+    def summary_html(self) -> str:
+        return logged_html(self.logged)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import is_parameter
 from kedro.pipeline import Pipeline
 
+from kedro_mlflow_magic.display import Summary, roles_html, roles_text
 from kedro_mlflow_magic.errors import UnknownDataInputError
 
 PATH_KEYS = ("filepath", "path")
@@ -43,7 +44,7 @@ class Problem:
 
 
 @dataclass(repr=False)
-class PipelineInputs:
+class PipelineInputs(Summary):
     """What each free input of a pipeline is when the pipeline becomes a model."""
 
     data_input: str | None
@@ -55,20 +56,11 @@ class PipelineInputs:
     data_input_candidates: list[str] = field(default_factory=list)
     pipeline: Pipeline | None = field(default=None, compare=False)
 
-    def _repr_html_(self) -> str:
-        from kedro_mlflow_magic.display import roles_html
-
-        return roles_html(self)
-
-    def __str__(self) -> str:
-        from kedro_mlflow_magic.display import roles_text
-
+    def summary_text(self) -> str:
         return roles_text(self)
 
-    def __repr__(self) -> str:
-        # Kedro's notebook set-up installs rich's pretty printer, which shows repr(), not
-        # _repr_pretty_: the roles table is the useful text form.
-        return str(self)
+    def summary_html(self) -> str:
+        return roles_html(self)
 
 
 def function_reference(function: Any) -> str | None:

@@ -1,0 +1,96 @@
+"""Each private Kedro or MLflow API that ``compat.py`` relies on, checked against the installed
+releases: a failure here names the API that a new release changed."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from kedro.framework.hooks import hook_impl
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import node, pipeline
+from kedro.runner import SequentialRunner
+
+from kedro_mlflow_magic import compat
+
+
+def double(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame * 2
+
+
+def add(left: int, right: int) -> int:
+    return left + right
+
+
+def split(value: int) -> dict[str, int]:
+    return {"low": value - 1, "high": value + 1}
+
+
+def test_node_interface_keeps_the_declared_form_of_inputs_and_outputs():
+    keywords = node(add, {"left": "a", "right": "b"}, "total", name="keywords")
+    positional = node(add, ["a", "b"], "total", name="positional")
+    mapped = node(split, "total", {"low": "low", "high": "high"}, name="mapped")
+    assert compat.node_interface(keywords) == ({"left": "a", "right": "b"}, "total"), (
+        "Kedro changed Node._inputs/_outputs: the declared form of a node's interface"
+    )
+    assert compat.node_interface(positional) == (["a", "b"], "total")
+    assert compat.node_interface(mapped) == ("total", {"low": "low", "high": "high"})
+
+
+def test_create_hook_manager_runs_hooks_registered_on_it():
+    class Seen:
+        def __init__(self) -> None:
+            self.nodes: list[str] = []
+
+        @hook_impl
+        def before_node_run(self, node) -> None:
+            self.nodes.append(node.name)
+
+    seen = Seen()
+    hooks = compat.create_hook_manager()
+    hooks.register(seen)
+    catalog = DataCatalog(datasets={"frame": MemoryDataset(pd.DataFrame({"a": [1]}))})
+    SequentialRunner().run(
+        pipeline([node(double, "frame", "out", name="double")]), catalog, hook_manager=hooks
+    )
+    assert seen.nodes == ["double"], "kedro.framework.hooks._create_hook_manager changed"
+
+
+def test_kept_memory_dataset_survives_the_runner_releasing_it():
+    released = MemoryDataset(1)
+    released.release()
+    assert not released.exists(), "MemoryDataset.release no longer empties the dataset"
+    kept = compat.KeptMemoryDataset(1)
+    kept.release()
+    assert kept.exists() and kept.load() == 1, (
+        "MemoryDataset._release is no longer what release calls"
+    )
+
+
+def test_active_experiment_id_is_what_set_experiment_chose():
+    import mlflow
+
+    assert compat.active_experiment_id() is None
+    experiment_id = mlflow.set_experiment("compat-check").experiment_id
+    assert compat.active_experiment_id() == experiment_id, (
+        "mlflow.tracking.fluent._active_experiment_id changed"
+    )
+
+
+def test_run_stack_set_aside_empties_the_stack_and_puts_it_back():
+    import mlflow
+
+    outer = mlflow.start_run()
+    try:
+        with compat.run_stack_set_aside():
+            assert mlflow.active_run() is None, "mlflow.tracking.fluent._active_run_stack changed"
+            inner = mlflow.start_run()
+            mlflow.end_run()
+        assert mlflow.active_run().info.run_id == outer.info.run_id
+        assert inner.info.run_id != outer.info.run_id
+    finally:
+        mlflow.end_run()
+
+
+@pytest.mark.parametrize("name", ["_inputs", "_outputs"])
+def test_node_still_has_its_private_interface_attributes(name):
+    assert hasattr(node(add, ["a", "b"], "total"), name)
