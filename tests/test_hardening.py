@@ -16,7 +16,6 @@ from kedro.runner import SequentialRunner
 from model_files import assert_model_is_clean
 
 from kedro_mlflow_magic import inspect_pipeline, log_pipeline_model
-from kedro_mlflow_magic.runtime import read_manifest
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
     PackagingError,
@@ -25,6 +24,7 @@ from kedro_mlflow_magic.errors import (
     PipelineRunError,
     SampleError,
 )
+from kedro_mlflow_magic.runtime import read_manifest
 
 NODES = """
 import numpy as np
