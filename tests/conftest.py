@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +24,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from model_files import assert_model_is_clean, credential_values, model_problems
+from projects import write_project
 
 __all__ = ["assert_model_is_clean"]
 
@@ -133,65 +134,14 @@ def demo_sample(demo: LoadedProject):
     return demo.catalog.load("customers").drop(columns=["churned"]).head(40)
 
 
-PYPROJECT = """\
-[tool.kedro]
-package_name = "{package}"
-project_name = "{package}"
-kedro_init_version = "{kedro_version}"
-source_dir = "src"
-"""
-
-SETTINGS = '"""Default settings."""\n'
-
-
 @pytest.fixture
 def make_project(tmp_path: Path):
     """Write a real Kedro project: ``make_project(nodes=..., pipelines=..., catalog=...,
-    parameters=..., credentials=..., files={relative path: text})`` -> its root folder.
+    parameters=..., credentials=..., files={relative path: text})`` -> its root folder
+    (see ``projects.write_project``)."""
 
-    ``nodes`` is the source of ``<package>/nodes.py``; ``pipelines`` the body of
-    ``register_pipelines()`` (``node``, ``pipeline`` and ``nodes`` are imported), returning a dict.
-    Each project gets a unique package name so that several live in one test process.
-    """
-    from importlib.metadata import version
-
-    def write(
-        nodes: str,
-        pipelines: str,
-        catalog: str = "",
-        parameters: str = "",
-        credentials: str = "",
-        files: dict[str, str] | None = None,
-    ) -> Path:
+    def write(nodes: str, pipelines: str, **options: Any) -> Path:
         package = f"project_{uuid.uuid4().hex[:10]}"
-        root = tmp_path / package
-        source = root / "src" / package
-        source.mkdir(parents=True)
-        (root / "conf" / "base").mkdir(parents=True)
-        (root / "conf" / "local").mkdir(parents=True)
-        (root / "pyproject.toml").write_text(
-            PYPROJECT.format(package=package, kedro_version=version("kedro"))
-        )
-        (root / "conf" / "base" / "catalog.yml").write_text(textwrap.dedent(catalog) or "{}\n")
-        (root / "conf" / "base" / "parameters.yml").write_text(
-            textwrap.dedent(parameters) or "{}\n"
-        )
-        (root / "conf" / "local" / "credentials.yml").write_text(
-            textwrap.dedent(credentials) or "{}\n"
-        )
-        (source / "__init__.py").write_text("")
-        (source / "settings.py").write_text(SETTINGS)
-        (source / "nodes.py").write_text(textwrap.dedent(nodes))
-        body = textwrap.indent(textwrap.dedent(pipelines).strip(), "    ")
-        (source / "pipeline_registry.py").write_text(
-            "from kedro.pipeline import node, pipeline\n\n"
-            "from . import nodes\n\n\n"
-            f"def register_pipelines():\n{body}\n"
-        )
-        for relative, text in (files or {}).items():
-            target = root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(textwrap.dedent(text))
-        return root
+        return write_project(tmp_path / package, nodes, pipelines, package=package, **options)
 
     return write

@@ -4,18 +4,16 @@ right, and memory that stays flat over thousands of calls."""
 from __future__ import annotations
 
 import gc
-import pickle
-import textwrap
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PYPROJECT, SETTINGS, load_project
+from conftest import load_project
 from model_files import assert_model_is_clean
+from projects import write_project
 
 from kedro_mlflow_magic import log_pipeline_model
 
@@ -42,17 +40,11 @@ def label(scored: pd.DataFrame, labels: dict) -> pd.DataFrame:
 """
 
 PIPELINES = """
-from kedro.pipeline import node, pipeline
-
-from . import nodes
-
-
-def register_pipelines():
-    scoring = pipeline([
-        node(nodes.score, ["rows", "weights", "params:factor"], "scored"),
-        node(nodes.label, ["scored", "params:labels"], "labelled"),
-    ])
-    return {"__default__": scoring, "scoring": scoring}
+scoring = pipeline([
+    node(nodes.score, ["rows", "weights", "params:factor"], "scored"),
+    node(nodes.label, ["scored", "params:labels"], "labelled"),
+])
+return {"__default__": scoring, "scoring": scoring}
 """
 
 CATALOG = """
@@ -72,27 +64,13 @@ labels:
 WEIGHTS = {"w": 2.0, "b": 1.0}
 
 
-def write_project(root: Path, package: str) -> Path:
+def write_scoring_project(root: Path, package: str) -> Path:
     """A small scoring project: one pickled artifact, a scalar and a nested parameter."""
-    source = root / "src" / package
-    source.mkdir(parents=True)
-    files = {
-        root / "pyproject.toml": PYPROJECT.format(package=package, kedro_version=version("kedro")),
-        root / "conf" / "base" / "catalog.yml": CATALOG,
-        root / "conf" / "base" / "parameters.yml": PARAMETERS,
-        root / "conf" / "local" / "credentials.yml": f"api:\n  token: {SECRET}\n",
-        source / "__init__.py": "",
-        source / "settings.py": SETTINGS,
-        source / "nodes.py": NODES,
-        source / "pipeline_registry.py": PIPELINES,
-    }
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    weights = root / "data" / "06_models" / "weights.pkl"
-    weights.parent.mkdir(parents=True)
-    weights.write_bytes(pickle.dumps(WEIGHTS))
-    return root
+    return write_project(
+        root, NODES, PIPELINES, catalog=CATALOG, parameters=PARAMETERS,
+        credentials=f"api:\n  token: {SECRET}\n", package=package,
+        pickles={"data/06_models/weights.pkl": WEIGHTS},
+    )  # fmt: skip
 
 
 def frame_of(rows: int) -> pd.DataFrame:
@@ -111,7 +89,7 @@ def scoring_model(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
-        root = write_project(tmp_path_factory.mktemp("load") / "scoring", "load_scoring")
+        root = write_scoring_project(tmp_path_factory.mktemp("load") / "scoring", "load_scoring")
         project = load_project(root)
         info = log_pipeline_model(
             project.pipelines["scoring"], project.catalog, "rows", frame_of(20)

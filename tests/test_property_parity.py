@@ -4,22 +4,19 @@ SequentialRunner gives, with the defaults and with per-call overrides."""
 
 from __future__ import annotations
 
-import pickle
-import textwrap
 from dataclasses import dataclass, field
-from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import PYPROJECT, SETTINGS, LoadedProject, load_project
+from conftest import LoadedProject, load_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline, node, pipeline
 from kedro.runner import SequentialRunner
 from model_files import assert_model_is_clean
+from projects import write_project
 
 from kedro_mlflow_magic import log_pipeline_model
 
@@ -66,30 +63,14 @@ UNARY_WITH_PARAMETER = ("shift", "scale", "clip_above")
 numbers = st.floats(min_value=-10, max_value=10, allow_nan=False).map(lambda x: round(x, 3))
 
 
-def write_project(root: Path) -> Path:
-    source = root / "src" / PACKAGE
-    files = {
-        root / "pyproject.toml": PYPROJECT.format(package=PACKAGE, kedro_version=version("kedro")),
-        root / "conf" / "base" / "catalog.yml": CATALOG,
-        root / "conf" / "base" / "parameters.yml": "{}\n",
-        root / "conf" / "local" / "credentials.yml": f"service:\n  key: {SECRET}\n",
-        source / "__init__.py": "",
-        source / "settings.py": SETTINGS,
-        source / "nodes.py": NODES,
-        source / "pipeline_registry.py": "def register_pipelines():\n    return {}\n",
-    }
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    offsets = root / "data" / "06_models" / "offsets.pkl"
-    offsets.parent.mkdir(parents=True)
-    offsets.write_bytes(pickle.dumps(OFFSETS))
-    return root
-
-
 @pytest.fixture(scope="module")
 def property_project(tmp_path_factory: pytest.TempPathFactory) -> LoadedProject:
-    return load_project(write_project(tmp_path_factory.mktemp("property") / "project"))
+    root = write_project(
+        tmp_path_factory.mktemp("property") / "project", NODES, "return {}", catalog=CATALOG,
+        credentials=f"service:\n  key: {SECRET}\n", package=PACKAGE,
+        pickles={"data/06_models/offsets.pkl": OFFSETS},
+    )  # fmt: skip
+    return load_project(root)
 
 
 @dataclass
