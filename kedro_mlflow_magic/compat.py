@@ -1,7 +1,8 @@
 """The private Kedro and MLflow API this package relies on, in one place.
 
 Each use has a test in ``tests/test_compat.py`` that fails loudly, naming the API, when a Kedro
-or MLflow release changes it.
+or MLflow release changes it. ``%load_ext`` imports this module through ``tracking``: MLflow is
+imported inside the functions that need it, to keep it out of ``%load_ext``.
 """
 
 from __future__ import annotations

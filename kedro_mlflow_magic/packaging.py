@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import mlflow
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 
@@ -39,8 +40,6 @@ def write_model(
 ) -> ModelInfo:
     """Stage the artifacts, write the manifest and requirements, and log the model from code
     into the active run."""
-    import mlflow
-
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
         staging = Path(staging_folder)
         taken: set[str] = set()

@@ -8,6 +8,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import mlflow
+
 from kedro_mlflow_magic.errors import (
     MODEL_URI_FORMS,
     ModelLoadError,
@@ -33,8 +35,6 @@ def short_error(error: BaseException) -> str:
 
 def last_logged_model_uri() -> str:
     """The model logged last in this process (by a magic, a widget or the Python API)."""
-    import mlflow
-
     model = mlflow.last_logged_model()
     if model is None:
         raise ModelLoadError(
@@ -49,8 +49,6 @@ def pinned_uri(model_uri: str) -> str:
     name, at, alias = model_uri.removeprefix("models:/").partition("@")
     if not model_uri.startswith("models:/") or not at:
         return model_uri
-    import mlflow
-
     version = mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
     return f"models:/{name}/{version}"
 
@@ -68,8 +66,6 @@ class ModelCache:
         try:
             key = pinned_uri(model_uri)
             if key not in self.models:
-                import mlflow
-
                 self.models[key] = mlflow.pyfunc.load_model(key)
         except Exception as error:
             raise ModelLoadError(

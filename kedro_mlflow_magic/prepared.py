@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import mlflow
 import pandas as pd
 from kedro.io import DataCatalog
 from kedro.io.core import is_parameter
@@ -28,10 +29,12 @@ from kedro_mlflow_magic.errors import (
     UnknownDataInputError,
 )
 from kedro_mlflow_magic.manifest import leaf_entries, parameter_input_paths
+from kedro_mlflow_magic.packaging import write_model
 from kedro_mlflow_magic.parity import Comparison, compare_results
 from kedro_mlflow_magic.progress import Progress, no_progress
 from kedro_mlflow_magic.roles import PipelineInputs, inspect_pipeline, load_quietly
 from kedro_mlflow_magic.runner import run_in_session
+from kedro_mlflow_magic.runs import logging_run, register
 from kedro_mlflow_magic.signature import (
     ParameterLeaf,
     infer_model_signature,
@@ -39,6 +42,8 @@ from kedro_mlflow_magic.signature import (
     parameter_leaves,
     to_frame,
 )
+from kedro_mlflow_magic.signature_edits import conform_to_signature
+from kedro_mlflow_magic.staging import project_root_for, shipped_packages
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -179,8 +184,6 @@ class PreparedPipeline:
     ) -> Comparison:
         """Reload the logged model and check it gives what Kedro's runner gives on ``frame``
         with the signature's parameter defaults; ParityError when not."""
-        import mlflow
-
         expected = self.expected_output(frame, leaves)
         reloaded = mlflow.pyfunc.load_model(model_uri)
         comparison = compare_results(reloaded.predict(frame), expected)
@@ -217,17 +220,9 @@ class PreparedPipeline:
         if signature is None:
             signature = self.signature()
         elif signature.inputs is not None and signature.inputs.has_input_names():
-            from kedro_mlflow_magic.signature_edits import conform_to_signature
-
             # an edited column type (long -> double) must hold for the example MLflow checks
             frame = conform_to_signature(frame, signature)
         leaves = leaves_from_signature(self.leaves, signature)
-
-        import mlflow
-
-        from kedro_mlflow_magic.packaging import write_model
-        from kedro_mlflow_magic.runs import logging_run, register
-        from kedro_mlflow_magic.staging import project_root_for, shipped_packages
 
         packages = shipped_packages(self.pipeline)
         project_root = project_root_for(packages, self.project_path)

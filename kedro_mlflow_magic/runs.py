@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import mlflow
+
 from kedro_mlflow_magic.compat import run_stack_set_aside
 from kedro_mlflow_magic.errors import ExperimentError
 
@@ -25,8 +27,6 @@ class RunChoice:
 def live(run_id: str) -> bool:
     """Whether the tracking store still has the run RUNNING (not ended by the tool that left it
     on MLflow's stack)."""
-    import mlflow
-
     return mlflow.MlflowClient().get_run(run_id).info.status == "RUNNING"
 
 
@@ -36,8 +36,6 @@ def started_run(
 ) -> Iterator[RunChoice]:
     """A run started (or resumed) for this log alone, on an otherwise empty run stack: FINISHED
     at the end, FAILED when logging fails; MLflow's stack is left as it was found."""
-    import mlflow
-
     with run_stack_set_aside():
         run = mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=run_name)
         try:
@@ -59,8 +57,6 @@ def logging_run(
     """The run to log into: ``run_id`` when given; else the active run when the store has it
     live; else a new run (named ``run_name``) in the experiment that ``experiment()`` gives
     (called only then, or to check the active run against a chosen ``experiment_named``)."""
-    import mlflow
-
     active = mlflow.active_run()
     if run_id is not None:
         if active is not None and active.info.run_id == run_id and live(run_id):
@@ -89,8 +85,6 @@ def logging_run(
 
 def register(model_uri: str, registered_model_name: str, alias: str | None) -> ModelVersion:
     """Register the logged model (after its parity check) and set the alias on the version."""
-    import mlflow
-
     version = mlflow.register_model(model_uri, registered_model_name)
     if alias:
         mlflow.MlflowClient().set_registered_model_alias(

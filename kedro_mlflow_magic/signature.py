@@ -7,15 +7,13 @@ import json
 import math
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
 
 from kedro_mlflow_magic.errors import ParameterError, SampleError
-
-if TYPE_CHECKING:
-    from mlflow.models import ModelSignature
 
 SPARK_SAMPLE_ROWS = 10_000
 
@@ -80,7 +78,6 @@ def is_schema_storable(value: Any) -> bool:
         return False
     if isinstance(value, float) and not math.isfinite(value):
         return False
-    from mlflow.models import infer_signature
 
     try:
         with warnings.catch_warnings():
@@ -148,7 +145,6 @@ def infer_model_signature(
     frame: pd.DataFrame, output: Any, leaves: list[ParameterLeaf]
 ) -> ModelSignature:
     """Inputs from the sample, outputs from the pipeline's result on it, parameters with defaults."""
-    from mlflow.models import infer_signature
 
     params = {leaf.name: leaf.schema_default for leaf in leaves} or None
     with warnings.catch_warnings():

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import ast
 import json
+import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import DataType
+from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from kedro_mlflow_magic.errors import KedroMlflowMagicError, ParameterError
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import ParamSpec
 
 
 class SignatureEditError(KedroMlflowMagicError, ValueError):
@@ -54,7 +55,6 @@ class ParameterRow:
 
 def column_types() -> list[str]:
     """The MLflow column types a person can choose from (MLflow's own ``DataType`` names)."""
-    from mlflow.types import DataType
 
     return [data_type.name for data_type in DataType]
 
@@ -112,7 +112,6 @@ def read_text(text: str) -> Any:
 
 def is_text(spec: ParamSpec) -> bool:
     """Whether the parameter is one string (its value is the text itself)."""
-    from mlflow.types import DataType
 
     return spec.dtype == DataType.string and spec.shape is None
 
@@ -121,8 +120,6 @@ def typed_value(spec: ParamSpec, text: str) -> Any:
     """``text`` read as a value of the parameter's type (JSON or a Python literal; text for a
     string), checked by MLflow's own parameter validation; ParameterError names the parameter
     when it does not fit."""
-    from mlflow.types import DataType
-    from mlflow.types.schema import ParamSpec
 
     text_types = (DataType.string, DataType.datetime)
     if is_text(spec):
@@ -144,7 +141,6 @@ def typed_value(spec: ParamSpec, text: str) -> Any:
 
 def parse_default(spec: ParamSpec, text: str) -> ParamSpec:
     """The parameter with a new default read from ``text`` (see ``typed_value``)."""
-    from mlflow.types.schema import ParamSpec
 
     return ParamSpec(spec.name, spec.dtype, typed_value(spec, text), spec.shape)
 
@@ -206,9 +202,6 @@ def check_names(edits: SignatureEdits, columns: list[str], parameters: list[str]
 def edit_signature(signature: ModelSignature, edits: SignatureEdits) -> ModelSignature:
     """A new signature: the inferred one with the edited column types, required flags and
     parameter defaults (the output schema is kept as inferred)."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import DataType
-    from mlflow.types.schema import ColSpec, ParamSchema, Schema
 
     if signature.inputs is not None and not signature.inputs.is_tensor_spec():
         input_specs = list(signature.inputs.inputs)
@@ -247,8 +240,6 @@ def edit_signature(signature: ModelSignature, edits: SignatureEdits) -> ModelSig
 
 def cast_column(values: pd.Series, chosen: str) -> pd.Series:
     """The sample's column as the MLflow type ``chosen``; ValueError when that changes values."""
-    import pandas as pd
-    from mlflow.types import DataType
 
     if chosen == "string":
         return values.astype(str)
@@ -295,9 +286,6 @@ def column_problems(frame: pd.DataFrame, column_types: dict[str, str]) -> dict[s
 def conform_to_signature(frame: pd.DataFrame, signature: ModelSignature) -> pd.DataFrame:
     """The sample with each column whose inferred type differs from the signature's converted to
     the signature's type (for logging a sample with an edited signature)."""
-    import warnings
-
-    from mlflow.models import infer_signature
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,4 +1,7 @@
-"""Where runs go (SPEC 7): the tracking URI and the experiment, resolved from the project."""
+"""Where runs go (SPEC 7): the tracking URI and the experiment, resolved from the project.
+
+``%load_ext`` imports this module (to find the project); MLflow and Kedro's config loader are
+imported inside the functions that need them, to keep MLflow out of ``%load_ext``."""
 
 from __future__ import annotations
 
