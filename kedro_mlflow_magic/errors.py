@@ -133,6 +133,10 @@ class ParityError(KedroMlflowMagicError, AssertionError):
     """The reloaded model does not give what the pipeline gives in the session."""
 
 
+class IncludeError(KedroMlflowMagicError, ValueError):
+    """A file asked for with ``include`` is missing, outside the package folder, or hidden."""
+
+
 class SessionMismatchError(KedroMlflowMagicError, LookupError):
     """The loaded Kedro project lacks nodes a model runs, so the model cannot be checked in it."""
 

@@ -149,6 +149,8 @@ class PreparedPipeline:
     sample: pd.DataFrame
     leaves: list[ParameterLeaf]
     project_path: Path | None = None
+    # files a node reads from the package folder, shipped beside the code (relative paths)
+    include: tuple[str, ...] = ()
 
     @property
     def data_input(self) -> str:
@@ -227,9 +229,10 @@ class PreparedPipeline:
 
         from kedro_mlflow_magic.packaging import write_model
         from kedro_mlflow_magic.runs import logging_run, register
-        from kedro_mlflow_magic.staging import project_root_for, shipped_packages
+        from kedro_mlflow_magic.staging import project_root_for, resolve_includes, shipped_packages
 
         packages = shipped_packages(self.pipeline)
+        included = resolve_includes(packages, self.include)
         project_root = project_root_for(packages, self.project_path)
         tracking_uri = tracking.use_project_tracking(project_root)
 
@@ -245,7 +248,7 @@ class PreparedPipeline:
             info = write_model(
                 self.pipeline, self.catalog, self.roles, self.output,
                 name=name, signature=signature, example=frame.head(example_rows),
-                leaves=leaves, packages=packages,
+                leaves=leaves, packages=packages, included=included,
             )  # fmt: skip
             say(steps.VERIFYING)
             comparison = self.verify(info.model_uri, frame.head(PARITY_ROWS), leaves)
@@ -279,9 +282,14 @@ def prepare_pipeline(
     output: str | None = None,
     freeze: tuple[str, ...] | list[str] = (),
     project_path: str | Path | None = None,
+    include: tuple[str, ...] | list[str] | str = (),
 ) -> PreparedPipeline:
     """Check that the pipeline can be packaged, raising the error that says why not, and return
-    the ``PreparedPipeline``. Without ``sample``, the data input's own dataset is loaded."""
+    the ``PreparedPipeline``. Without ``sample``, the data input's own dataset is loaded.
+
+    ``include``: files (or folders) a node reads from the project's package folder, as paths
+    relative to it (``src/<package>/``); only they ship beside the package's Python source.
+    """
     output = choose_output(pipeline, output)
     pipeline = pipeline.to_outputs(output)
     parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
@@ -296,6 +304,11 @@ def prepare_pipeline(
         raise AmbiguousDataInputError(roles.data_input_candidates)
     if roles.problems:
         raise PackagingError(roles.problems)
+    include = (include,) if isinstance(include, str) else tuple(include)
+    if include:
+        from kedro_mlflow_magic.staging import resolve_includes, shipped_packages
+
+        resolve_includes(shipped_packages(pipeline), include)  # a wrong path fails here, early
     if sample is None:
         sample = default_sample(catalog, roles.data_input)
     frame = to_frame(sample, name=f"the sample for '{roles.data_input}'")
@@ -307,7 +320,7 @@ def prepare_pipeline(
         )
     return PreparedPipeline(
         pipeline, catalog, roles, output, frame, parameter_leaves(roles.parameters),
-        Path(project_path) if project_path is not None else None,
+        Path(project_path) if project_path is not None else None, include,
     )  # fmt: skip
 
 
@@ -325,6 +338,7 @@ def log_pipeline_model(
     alias: str | None = None,
     freeze: tuple[str, ...] | list[str] = (),
     project_path: str | Path | None = None,
+    include: tuple[str, ...] | list[str] | str = (),
     progress: Progress | None = None,
 ) -> ModelInfo:
     """Log ``pipeline`` as an MLflow pyfunc model predicting on ``data_input``, check that the
@@ -337,7 +351,7 @@ def log_pipeline_model(
     (progress or no_progress)(steps.COLLECTING)
     prepared = prepare_pipeline(
         pipeline, catalog, data_input, sample, output=output, freeze=freeze,
-        project_path=project_path,
+        project_path=project_path, include=include,
     )  # fmt: skip
     logged = prepared.log(
         name=name, signature=signature, example_rows=example_rows,
