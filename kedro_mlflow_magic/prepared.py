@@ -20,6 +20,7 @@ from kedro_mlflow_magic.display import Summary, logged_html, logged_text
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
     NoDataInputError,
+    NoOutputError,
     OutputNotChosenError,
     PackagingError,
     ParityError,
@@ -51,6 +52,8 @@ PARITY_TAG = "kedro_mlflow_magic.parity"
 
 def choose_output(pipeline: Pipeline, output: str | None) -> str:
     outputs = sorted(pipeline.outputs())
+    if not outputs:
+        raise NoOutputError(node.name for node in pipeline.nodes)
     if output is not None:
         if output not in outputs:
             raise OutputNotChosenError(outputs, chosen=output)
@@ -183,9 +186,15 @@ class PreparedPipeline:
         with the signature's parameter defaults; ParityError when not."""
         import mlflow
 
+        from kedro_mlflow_magic.drift import ArtifactWatch
+
         expected = self.expected_output(frame, leaves)
         reloaded = mlflow.pyfunc.load_model(model_uri)
-        comparison = compare_results(reloaded.predict(frame), expected)
+        watch = ArtifactWatch.of(reloaded)
+        prediction = reloaded.predict(frame)
+        # a node that changed an artifact in place would make the model drift between calls
+        watch.refuse_changes(model_uri, frame)
+        comparison = compare_results(prediction, expected)
         if not comparison:
             raise ParityError(
                 f"the reloaded model disagrees with the pipeline on the sample: {comparison.detail}"
