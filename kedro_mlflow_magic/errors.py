@@ -89,6 +89,19 @@ class OutputNotChosenError(KedroMlflowMagicError, ValueError):
         super().__init__(message)
 
 
+class NoOutputError(OutputNotChosenError):
+    """The pipeline has no output at all: every node's outputs are consumed or it declares none."""
+
+    def __init__(self, nodes: Iterable[str]):
+        names = ", ".join(f"'{name}'" for name in nodes) or "(none)"
+        KedroMlflowMagicError.__init__(
+            self,
+            f"the pipeline has no output (its nodes: {names}); a model must return something, "
+            "so give the node that computes the prediction an output name (e.g. "
+            'node(func, inputs, "predictions")) or log a pipeline that ends in one',
+        )
+
+
 class PackagingError(KedroMlflowMagicError):
     """Some inputs or nodes of the pipeline cannot be shipped inside a model."""
 
@@ -131,6 +144,29 @@ class ArtifactCopyError(PackagingError):
 
 class ParityError(KedroMlflowMagicError, AssertionError):
     """The reloaded model does not give what the pipeline gives in the session."""
+
+
+class IncludeError(KedroMlflowMagicError, ValueError):
+    """A file asked for with ``include`` is missing, outside the package folder, or hidden."""
+
+
+class ArtifactChangedError(KedroMlflowMagicError, ValueError):
+    """A node changes an artifact in place while predicting: the model would drift between
+    calls (artifacts are loaded once and shared by every call)."""
+
+    def __init__(self, changes: dict[str, list[str]]):
+        self.changes = changes
+        described = "; ".join(
+            f"{'node ' + ' or '.join(map(repr, nodes)) if nodes else 'a node'} changes the "
+            f"artifact '{artifact}' in place"
+            for artifact, nodes in changes.items()
+        )
+        super().__init__(
+            f"{described} while predicting, so each call would see what the previous "
+            "calls left in it and the model would drift; fix the node: work on a copy inside it "
+            "(copy.deepcopy(value), frame.copy(), dict(value)) or return a new object instead of "
+            "changing its input"
+        )
 
 
 class SessionMismatchError(KedroMlflowMagicError, LookupError):

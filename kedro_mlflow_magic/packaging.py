@@ -16,7 +16,7 @@ from kedro_mlflow_magic.manifest import build_manifest
 from kedro_mlflow_magic.requirements import pinned_requirements
 from kedro_mlflow_magic.roles import PipelineInputs, load_quietly
 from kedro_mlflow_magic.signature import ParameterLeaf
-from kedro_mlflow_magic.staging import stage_artifact
+from kedro_mlflow_magic.staging import CODE_FOLDER, IncludedFile, stage_artifact, stage_code
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,19 +37,24 @@ def write_model(
     example: pd.DataFrame,
     leaves: list[ParameterLeaf],
     packages: dict[str, Path],
+    included: list[IncludedFile] | None = None,
 ) -> ModelInfo:
-    """Stage the artifacts, write the manifest and requirements, and log the model from code
-    into the active run."""
+    """Stage the artifacts and a clean copy of the project's code (its Python source and the
+    ``included`` files), write the manifest and requirements, and log the model from code into
+    the active run."""
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
         staging = Path(staging_folder)
-        taken: set[str] = set()
+        taken: set[str] = {CODE_FOLDER}
         staged = [
             stage_artifact(artifact, catalog, staging, taken)
             for artifact in roles.artifacts.values()
         ]
+        included = list(included or [])
+        code_paths = stage_code(packages, included, staging)
         manifest = build_manifest(
-            pipeline, str(roles.data_input), output, staged, leaves, list(roles.parameters)
-        )
+            pipeline, str(roles.data_input), output, staged, leaves, list(roles.parameters),
+            included_files=[entry.name for entry in included],
+        )  # fmt: skip
         requirements = pinned_requirements(
             node_modules={node.func.__module__ for node in pipeline.nodes},
             shipped_packages=set(packages),
@@ -61,7 +66,7 @@ def write_model(
             python_model=str(RUNTIME_FILE),
             model_config=runtime.model_config_of(manifest),
             artifacts={entry["artifact"]: str(staging / entry["artifact"]) for entry in staged},
-            code_paths=[str(location) for location in packages.values()],
+            code_paths=[str(path) for path in code_paths],
             signature=signature,
             input_example=example,
             pip_requirements=requirements,

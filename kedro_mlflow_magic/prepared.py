@@ -18,9 +18,11 @@ from mlflow.models.model import ModelInfo
 from kedro_mlflow_magic import progress as steps
 from kedro_mlflow_magic import runtime, tracking
 from kedro_mlflow_magic.display import Summary, logged_html, logged_text
+from kedro_mlflow_magic.drift import ArtifactWatch
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
     NoDataInputError,
+    NoOutputError,
     OutputNotChosenError,
     PackagingError,
     ParityError,
@@ -43,7 +45,7 @@ from kedro_mlflow_magic.signature import (
     to_frame,
 )
 from kedro_mlflow_magic.signature_edits import conform_to_signature
-from kedro_mlflow_magic.staging import project_root_for, shipped_packages
+from kedro_mlflow_magic.staging import project_root_for, resolve_includes, shipped_packages
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -56,6 +58,8 @@ PARITY_TAG = "kedro_mlflow_magic.parity"
 
 def choose_output(pipeline: Pipeline, output: str | None) -> str:
     outputs = sorted(pipeline.outputs())
+    if not outputs:
+        raise NoOutputError(node.name for node in pipeline.nodes)
     if output is not None:
         if output not in outputs:
             raise OutputNotChosenError(outputs, chosen=output)
@@ -154,6 +158,8 @@ class PreparedPipeline:
     sample: pd.DataFrame
     leaves: list[ParameterLeaf]
     project_path: Path | None = None
+    # files a node reads from the package folder, shipped beside the code (relative paths)
+    include: tuple[str, ...] = ()
 
     @property
     def data_input(self) -> str:
@@ -186,7 +192,11 @@ class PreparedPipeline:
         with the signature's parameter defaults; ParityError when not."""
         expected = self.expected_output(frame, leaves)
         reloaded = mlflow.pyfunc.load_model(model_uri)
-        comparison = compare_results(reloaded.predict(frame), expected)
+        watch = ArtifactWatch.of(reloaded)
+        prediction = reloaded.predict(frame)
+        # a node that changed an artifact in place would make the model drift between calls
+        watch.refuse_changes(model_uri, frame)
+        comparison = compare_results(prediction, expected)
         if not comparison:
             raise ParityError(
                 f"the reloaded model disagrees with the pipeline on the sample: {comparison.detail}"
@@ -225,6 +235,7 @@ class PreparedPipeline:
         leaves = leaves_from_signature(self.leaves, signature)
 
         packages = shipped_packages(self.pipeline)
+        included = resolve_includes(packages, self.include)
         project_root = project_root_for(packages, self.project_path)
         tracking_uri = tracking.use_project_tracking(project_root)
 
@@ -240,7 +251,7 @@ class PreparedPipeline:
             info = write_model(
                 self.pipeline, self.catalog, self.roles, self.output,
                 name=name, signature=signature, example=frame.head(example_rows),
-                leaves=leaves, packages=packages,
+                leaves=leaves, packages=packages, included=included,
             )  # fmt: skip
             say(steps.VERIFYING)
             comparison = self.verify(info.model_uri, frame.head(PARITY_ROWS), leaves)
@@ -274,9 +285,14 @@ def prepare_pipeline(
     output: str | None = None,
     freeze: tuple[str, ...] | list[str] = (),
     project_path: str | Path | None = None,
+    include: tuple[str, ...] | list[str] | str = (),
 ) -> PreparedPipeline:
     """Check that the pipeline can be packaged, raising the error that says why not, and return
-    the ``PreparedPipeline``. Without ``sample``, the data input's own dataset is loaded."""
+    the ``PreparedPipeline``. Without ``sample``, the data input's own dataset is loaded.
+
+    ``include``: files (or folders) a node reads from the project's package folder, as paths
+    relative to it (``src/<package>/``); only they ship beside the package's Python source.
+    """
     output = choose_output(pipeline, output)
     pipeline = pipeline.to_outputs(output)
     parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
@@ -291,6 +307,9 @@ def prepare_pipeline(
         raise AmbiguousDataInputError(roles.data_input_candidates)
     if roles.problems:
         raise PackagingError(roles.problems)
+    include = (include,) if isinstance(include, str) else tuple(include)
+    if include:
+        resolve_includes(shipped_packages(pipeline), include)  # a wrong path fails here, early
     if sample is None:
         sample = default_sample(catalog, roles.data_input)
     frame = to_frame(sample, name=f"the sample for '{roles.data_input}'")
@@ -302,7 +321,7 @@ def prepare_pipeline(
         )
     return PreparedPipeline(
         pipeline, catalog, roles, output, frame, parameter_leaves(roles.parameters),
-        Path(project_path) if project_path is not None else None,
+        Path(project_path) if project_path is not None else None, include,
     )  # fmt: skip
 
 
@@ -320,6 +339,7 @@ def log_pipeline_model(
     alias: str | None = None,
     freeze: tuple[str, ...] | list[str] = (),
     project_path: str | Path | None = None,
+    include: tuple[str, ...] | list[str] | str = (),
     progress: Progress | None = None,
 ) -> ModelInfo:
     """Log ``pipeline`` as an MLflow pyfunc model predicting on ``data_input``, check that the
@@ -332,7 +352,7 @@ def log_pipeline_model(
     (progress or no_progress)(steps.COLLECTING)
     prepared = prepare_pipeline(
         pipeline, catalog, data_input, sample, output=output, freeze=freeze,
-        project_path=project_path,
+        project_path=project_path, include=include,
     )  # fmt: skip
     logged = prepared.log(
         name=name, signature=signature, example_rows=example_rows,

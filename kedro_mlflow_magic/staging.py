@@ -7,13 +7,14 @@ import os
 import re
 import shutil
 import sys
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 from kedro.io import AbstractDataset, DataCatalog
 from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import tracking
-from kedro_mlflow_magic.errors import ArtifactCopyError
+from kedro_mlflow_magic.errors import ArtifactCopyError, IncludeError
 from kedro_mlflow_magic.roles import Artifact, load_quietly
 from kedro_mlflow_magic.runtime import ArtifactEntry
 
@@ -117,3 +118,127 @@ def project_root_for(packages: dict[str, Path], project_path: str | Path | None)
         if root is not None:
             return root
     return tracking.find_project_root(Path.cwd())
+
+
+# ---- the project's source: only code ships, plus the files the user names (include) --------
+
+# The folder of the staging area that holds the clean copy of the project's source (artifact
+# folders never take this name).
+CODE_FOLDER = "code"
+CACHE_FOLDERS = frozenset({"__pycache__"})
+
+
+def is_hidden_or_cache(parts: tuple[str, ...]) -> bool:
+    return any(part.startswith(".") or part in CACHE_FOLDERS for part in parts)
+
+
+def source_files(location: Path) -> list[Path]:
+    """The Python source of a shipped package (its ``.py`` files, relative to the package
+    folder), outside hidden folders and caches; a single-module package is its own file."""
+    if location.is_file():
+        return [Path(location.name)] if location.suffix == ".py" else []
+    return sorted(
+        path.relative_to(location)
+        for path in location.rglob("*.py")
+        if path.is_file() and not is_hidden_or_cache(path.relative_to(location).parts)
+    )
+
+
+@dataclass(frozen=True)
+class IncludedFile:
+    """A file a node reads from its package folder, shipped because the user named it."""
+
+    package: str
+    relative: PurePosixPath
+    source: Path
+
+    @property
+    def name(self) -> str:
+        """Its path inside the model's ``code/`` folder, as the manifest lists it."""
+        return f"{self.package}/{self.relative}"
+
+
+def resolve_includes(
+    packages: dict[str, Path], include: tuple[str, ...] | list[str]
+) -> list[IncludedFile]:
+    """The files ``include`` names, each path relative to the folder of the project's package
+    (``src/<package>/``); a folder stands for the files in it. IncludeError names a path that
+    is missing, outside the package folder or hidden (a dot-file never ships)."""
+    if isinstance(include, str):
+        include = [include]
+    folders = {name: path for name, path in packages.items() if path.is_dir()}
+    included: dict[str, IncludedFile] = {}
+    for given in include:
+        if not folders:
+            raise IncludeError(
+                f"include '{given}': the pipeline's nodes come from no project package folder, "
+                "so there is nothing to add it to"
+            )
+        where = " or ".join(str(folder) for folder in folders.values())
+        relative = PurePosixPath(Path(given).as_posix())
+        if relative.is_absolute() or ".." in relative.parts:
+            raise IncludeError(
+                f"include '{given}' is outside the package folder {where}; give a path "
+                "relative to it (only files inside the package ship with the model)"
+            )
+        if is_hidden_or_cache(relative.parts):
+            raise IncludeError(
+                f"include '{given}' is a hidden file or a cache; models never ship dot-files "
+                "(they often hold secrets) nor caches: rename it if a node must read it"
+            )
+        found = [(name, folder / relative) for name, folder in folders.items()]
+        found = [(name, path) for name, path in found if path.exists()]
+        if not found:
+            raise IncludeError(
+                f"include '{given}': no such file in the package folder {where}; "
+                "paths are relative to the package folder (src/<package>/)"
+            )
+        package, path = found[0]
+        root = folders[package].resolve()
+        if not path.resolve().is_relative_to(root):
+            raise IncludeError(
+                f"include '{given}' leads outside the package folder {root} (a link); "
+                "copy the file into the package folder"
+            )
+        files = (
+            [path]
+            if path.is_file()
+            else sorted(
+                item
+                for item in path.rglob("*")
+                if item.is_file() and not is_hidden_or_cache(item.relative_to(path).parts)
+            )
+        )
+        for file in files:
+            entry = IncludedFile(package, PurePosixPath(file.relative_to(folders[package])), file)
+            included.setdefault(entry.name, entry)
+    return list(included.values())
+
+
+def stage_code(
+    packages: dict[str, Path], included: list[IncludedFile], staging: Path
+) -> list[Path]:
+    """A clean copy of the project's packages under ``staging/code/``: their Python source and
+    the included files, nothing else. Returns the paths to give MLflow as ``code_paths``."""
+    code = staging / CODE_FOLDER
+    code.mkdir()
+    code_paths = []
+    for package, location in packages.items():
+        if location.is_file():
+            target = code / location.name
+            link_or_copy(str(location), target)
+            code_paths.append(target)
+            continue
+        target = code / location.name
+        target.mkdir()
+        for relative in source_files(location):
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            link_or_copy(str(location / relative), target / relative)
+        for entry in included:
+            if entry.package == package:
+                destination = target / entry.relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                if not destination.exists():
+                    link_or_copy(str(entry.source), destination)
+        code_paths.append(target)
+    return code_paths

@@ -23,7 +23,13 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from model_files import assert_model_is_clean, credential_values, model_problems
+from model_files import (
+    PLANTED_TOKENS,
+    assert_model_is_clean,
+    credential_values,
+    model_problems,
+    plant_package_secrets,
+)
 from projects import write_project
 
 __all__ = ["assert_model_is_clean"]
@@ -33,10 +39,12 @@ __all__ = ["assert_model_is_clean"]
 def every_logged_model_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """After the whole suite: every model any test logged (every MLmodel below the test
     session's temporary folders) holds no value of any test project's credentials and no
-    pickle but the ones its manifest names. A hit fails the run."""
+    pickle but the ones its manifest names, no token planted in a project's package folder
+    (a ``.env``, a notebook) and nothing but Python source and included files under ``code/``.
+    A hit fails the run."""
     yield
     base = tmp_path_factory.getbasetemp()
-    secrets = credential_values(base)
+    secrets = credential_values(base) | PLANTED_TOKENS
     models = [path.parent for path in base.rglob("MLmodel")]
     problems = [problem for model in models for problem in model_problems(model, secrets)]
     assert not problems, "\n".join(problems[:20])
@@ -118,6 +126,7 @@ def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from kedro_mlflow_magic.demo import create_demo_project
 
     root = create_demo_project(tmp_path_factory.mktemp("demo") / "project", "churn_demo")
+    plant_package_secrets(root / "src" / "churn_demo")
     train(root)
     return root
 

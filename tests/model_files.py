@@ -2,8 +2,43 @@
 
 from __future__ import annotations
 
+import json
 import pickletools
 from pathlib import Path
+
+# Planted in every test project's package folder (conftest: make_project and the demo): files a
+# user keeps beside the code that must never ship in a model. The suite-wide scan looks for their
+# tokens in every file of every model, as it does for the credentials' values.
+DOTENV_TOKEN = "planted-dotenv-token-3f9b27c1e5"
+NOTEBOOK_TOKEN = "planted-notebook-token-a41d08e6c2"
+PLANTED_TOKENS = frozenset({DOTENV_TOKEN, NOTEBOOK_TOKEN})
+
+
+def plant_package_secrets(package_folder: Path) -> None:
+    """A ``.env`` holding a token and a notebook whose saved output shows one, in the package."""
+    (package_folder / ".env").write_text(f"API_TOKEN={DOTENV_TOKEN}\n")
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": 1,
+                "metadata": {},
+                "source": ["import os\n", "os.environ['API_TOKEN']"],
+                "outputs": [
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": 1,
+                        "metadata": {},
+                        "data": {"text/plain": [repr(NOTEBOOK_TOKEN)]},
+                    }
+                ],
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (package_folder / "exploration.ipynb").write_text(json.dumps(notebook))
 
 
 def model_folder(model_uri: str) -> Path:
@@ -83,6 +118,13 @@ def model_problems(model: Path, secrets: set[str]) -> list[str]:
             if entry["frozen"] or "pickle" in entry["type"].lower()
         }
     problems = []
+    if manifest is not None:
+        # only Python source and the files the user included ship under code/
+        included = set(manifest.get("included_files", []))
+        for path in (path for path in (model / "code").rglob("*") if path.is_file()):
+            relative = path.relative_to(model / "code").as_posix()
+            if path.suffix != ".py" and relative not in included:
+                problems.append(f"{path}: not Python source and not included by the user")
     for path in (path for path in model.rglob("*") if path.is_file()):
         data = path.read_bytes()
         problems += [

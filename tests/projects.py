@@ -10,6 +10,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from model_files import plant_package_secrets
+
 PYPROJECT = """\
 [tool.kedro]
 package_name = "{package}"
@@ -51,6 +53,7 @@ def write_project(
     (root / "conf" / "base" / "parameters.yml").write_text(textwrap.dedent(parameters) or "{}\n")
     (root / "conf" / "local" / "credentials.yml").write_text(textwrap.dedent(credentials) or "{}\n")
     (source / "__init__.py").write_text("")
+    plant_package_secrets(source)  # must never ship (the suite-wide scan checks)
     (source / "settings.py").write_text(SETTINGS)
     (source / "nodes.py").write_text(textwrap.dedent(nodes))
     body = textwrap.indent(textwrap.dedent(pipelines).strip(), "    ")

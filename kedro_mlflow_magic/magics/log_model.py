@@ -66,6 +66,15 @@ def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | No
     help="a ModelSignature, or the editor %%kedro_signature returned (its .signature)",
 )
 @FREEZE_ARGUMENT
+@argument(
+    "--include",
+    nargs="+",
+    action="extend",
+    default=[],
+    metavar="PATH",
+    help="a file (or folder) a node reads from the project's package folder, relative to it "
+    "(src/<package>/): shipped beside the code, which alone ships otherwise",
+)
 @argument("--example-rows", type=int, default=5, metavar="N", help="rows in the input example (5)")
 def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelInfo:
     """Log PIPELINE as a self-contained MLflow pyfunc model predicting on its data input, check
@@ -98,6 +107,7 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
             prepared = prepare_pipeline(
                 pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
                 freeze=tuple(arguments.freeze), project_path=state.project_path,
+                include=tuple(arguments.include),
             )  # fmt: skip
             logged = prepared.log(
                 name=arguments.name, signature=signature, example_rows=arguments.example_rows,

@@ -1,0 +1,125 @@
+"""A node that changes an artifact in place would make the model drift between calls, since
+artifacts are loaded once and shared (SPEC 4): logging refuses it, naming the node and the
+artifact; a pipeline that only reads its artifacts logs as before, at no cost per call."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import load_project
+
+from kedro_mlflow_magic import log_pipeline_model
+from kedro_mlflow_magic.drift import fingerprint, same_value
+from kedro_mlflow_magic.errors import ArtifactChangedError
+
+NODES = '''
+import pandas as pd
+
+
+def count_known(rows: pd.DataFrame, vocab: dict) -> pd.DataFrame:
+    """Only reads the vocabulary."""
+    return rows.assign(known=rows["word"].isin(list(vocab)))
+
+
+def encode(rows: pd.DataFrame, vocab: dict) -> pd.DataFrame:
+    """Grows the shared vocabulary in place: the next call would give other codes."""
+    return rows.assign(code=[vocab.setdefault(word, len(vocab)) for word in rows["word"]])
+
+
+def encode_safely(rows: pd.DataFrame, vocab: dict) -> pd.DataFrame:
+    vocab = dict(vocab)
+    return rows.assign(code=[vocab.setdefault(word, len(vocab)) for word in rows["word"]])
+
+
+def scale(rows: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Reads a frame artifact (pandas may reorganise its blocks; that is no change)."""
+    return rows.assign(scaled=rows["code"] * float(table.values.sum()))
+'''
+
+PIPELINES = """return {
+    "drifting": pipeline([
+        node(nodes.count_known, ["rows", "vocab"], "counted", name="count_known"),
+        node(nodes.encode, ["counted", "vocab"], "encoded", name="encode"),
+    ]),
+    "steady": pipeline([
+        node(nodes.count_known, ["rows", "vocab"], "counted", name="count_known"),
+        node(nodes.encode_safely, ["counted", "vocab"], "encoded", name="encode_safely"),
+        node(nodes.scale, ["encoded", "table"], "scaled", name="scale"),
+    ]),
+}"""
+
+CATALOG = """
+vocab:
+  type: pickle.PickleDataset
+  filepath: data/vocab.pkl
+table:
+  type: pandas.CSVDataset
+  filepath: data/table.csv
+"""
+
+ROWS = pd.DataFrame({"word": ["cat", "dog", "emu"]})
+
+
+@pytest.fixture
+def project(make_project):
+    root = make_project(
+        nodes=NODES,
+        pipelines=PIPELINES,
+        catalog=CATALOG,
+        files={"data/table.csv": "a,b\n1,0.5\n2,1.5\n"},
+    )
+    (root / "data" / "vocab.pkl").write_bytes(pickle.dumps({"<pad>": 0}))
+    return load_project(root)
+
+
+def runs_with_status(status: str) -> int:
+    import mlflow
+
+    return int((mlflow.search_runs(search_all_experiments=True)["status"] == status).sum())
+
+
+def test_a_node_growing_a_shared_artifact_is_refused_naming_it_and_the_fix(project) -> None:
+    failed_before = runs_with_status("FAILED")
+    with pytest.raises(ArtifactChangedError) as raised:
+        log_pipeline_model(project.pipelines["drifting"], project.catalog, "rows", ROWS)
+    message = str(raised.value)
+    # two nodes read the vocabulary; only the one that grows it is named
+    assert message.startswith("node 'encode' changes the artifact 'vocab' in place")
+    assert "count_known" not in message
+    assert "drift" in message and "copy" in message
+    assert raised.value.changes == {"vocab": ["encode"]}
+    assert runs_with_status("FAILED") == failed_before + 1
+    # the project's own file is untouched
+    assert pickle.loads((project.root / "data" / "vocab.pkl").read_bytes()) == {"<pad>": 0}
+
+
+def test_a_node_that_copies_before_changing_logs_and_predicts_the_same_each_call(
+    project,
+) -> None:
+    import mlflow
+
+    info = log_pipeline_model(project.pipelines["steady"], project.catalog, "rows", ROWS)
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    answers = [model.predict(ROWS) for _ in range(3)]
+    for answer in answers:
+        assert list(answer["code"]) == [1, 2, 3]
+        assert list(answer["scaled"]) == [5.0, 10.0, 15.0]
+    assert model.unwrap_python_model().constants["vocab"] == {"<pad>": 0}
+
+
+def test_a_changed_value_is_told_apart_from_a_changed_layout() -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0]})
+    frame["b"] = [3.0, 4.0]  # a second block, until pandas consolidates the frame
+    before = fingerprint(frame)
+    twin = frame.copy(deep=True)
+    frame._consolidate_inplace()
+    assert fingerprint(frame) != before  # the digest alone would cry wolf...
+    assert same_value(twin, frame)  # ...so a moved digest is settled by value
+    frame.loc[0, "a"] = 9.0
+    assert not same_value(twin, frame)
+    assert same_value(np.array([1.0, np.nan]), np.array([1.0, np.nan]))
+    assert not same_value({"a": 1}, {"a": 1, "b": 2})
+    assert fingerprint(lambda: None) is None  # not picklable: not watched
