@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from IPython.core.error import UsageError
 from conftest import load_project
+from IPython.core.error import UsageError
 from test_serving import VENV_BIN, clean_environment, free_port, stop
 
 from kedro_mlflow_magic import log_pipeline_model, tracking
@@ -295,9 +295,7 @@ def test_export_server_credentials_exports_names_and_keeps_the_users_own(
     credentials = {
         "mlflow_credentials": {"MLFLOW_TRACKING_USERNAME": "u", "MLFLOW_TRACKING_PASSWORD": "p"}
     }
-    assert tracking.export_server_credentials(settings, credentials) == [
-        "MLFLOW_TRACKING_USERNAME"
-    ]
+    assert tracking.export_server_credentials(settings, credentials) == ["MLFLOW_TRACKING_USERNAME"]
     assert os.environ["MLFLOW_TRACKING_USERNAME"] == "u"
     assert os.environ["MLFLOW_TRACKING_PASSWORD"] == "the-users-own"
     assert tracking.export_server_credentials({"server": {}}, credentials) == []
