@@ -300,3 +300,34 @@ def test_export_server_credentials_exports_names_and_keeps_the_users_own(
     assert os.environ["MLFLOW_TRACKING_PASSWORD"] == "the-users-own"
     assert tracking.export_server_credentials({"server": {}}, credentials) == []
     assert tracking.export_server_credentials(settings, {}) == []
+
+
+JITTERY_NODES = """\
+import numpy as np
+
+
+def jitter(frame):
+    return frame.assign(y=np.random.default_rng().random(len(frame)))
+"""
+
+
+def test_a_failed_parity_check_leaves_no_ready_model(make_project) -> None:
+    """Whatever step fails after MLflow created the logged model, the model is marked FAILED."""
+    import mlflow
+    from mlflow.entities import LoggedModelStatus
+
+    from kedro_mlflow_magic.errors import ParityError
+
+    root = make_project(
+        nodes=JITTERY_NODES,
+        pipelines='flow = pipeline([node(nodes.jitter, "frame", "jittered")])\n'
+        'return {"flow": flow}',
+    )
+    project = load_project(root)
+    with pytest.raises(ParityError):
+        log_pipeline_model(
+            project.pipelines["flow"], project.catalog, "frame", pd.DataFrame({"x": [1.0, 2.0]})
+        )
+    model = mlflow.last_logged_model()
+    assert model is not None and model.status == LoggedModelStatus.FAILED
+    assert mlflow.get_run(model.source_run_id).info.status == "FAILED"
