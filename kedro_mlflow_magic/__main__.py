@@ -52,8 +52,12 @@ def run_demo(folder: Path, rows: int = 5) -> None:
 
     import mlflow
 
+    from kedro_mlflow_magic.errors import masked_url
+
     model = mlflow.pyfunc.load_model(info.model_uri)
-    print(f"Reloaded from {mlflow.get_tracking_uri()}; predictions for {rows} customers:")
+    print(
+        f"Reloaded from {masked_url(mlflow.get_tracking_uri())}; predictions for {rows} customers:"
+    )
     print(model.predict(sample.head(rows)).to_string(index=False))
     print("With params={'threshold': 0.2}:")
     print(model.predict(sample.head(rows), params={"threshold": 0.2}).to_string(index=False))

@@ -19,6 +19,7 @@ import pickle
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import mlflow
 import numpy as np
 import pandas as pd
 
@@ -102,8 +103,6 @@ def nodes_changing(
 ) -> dict[str, str]:
     """Run a fresh load of the model on ``frame`` node by node and return, for each artifact
     of ``keys``, the first node after which it no longer holds its ``reference`` value."""
-    import mlflow
-
     model = mlflow.pyfunc.load_model(model_uri)
     python_model = model.unwrap_python_model()
     manifest = read_manifest(model.model_config)
@@ -153,8 +152,6 @@ class ArtifactWatch:
         moved = self.moved()
         if not moved:
             return
-        import mlflow
-
         # a fresh load holds the artifacts as they were logged; a second one tells whether an
         # artifact can be judged at all (two untouched loads of it must compare equal)
         reference = artifacts_of(mlflow.pyfunc.load_model(model_uri))

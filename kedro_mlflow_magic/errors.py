@@ -6,6 +6,8 @@ The magics turn these into one-line IPython ``UsageError``s; Python callers catc
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 
 # The forms of model URI a user can give, for messages.
@@ -20,6 +22,15 @@ def one_line(text: str) -> str:
         return ""
     head, *rest = lines
     return " ".join([head, "; ".join(line.removeprefix("- ") for line in rest)]).strip()
+
+
+# user:password@ in a URL (http://user:password@host): the password is masked in all we print.
+URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*):[^\s/@]*@")
+
+
+def masked_url(text: str) -> str:
+    """``text`` with the password of every URL in it masked (``http://user:***@host``)."""
+    return URL_PASSWORD.sub(r"\1:***@", str(text))
 
 
 class KedroMlflowMagicError(Exception):
@@ -210,3 +221,50 @@ class ModelLoadError(KedroMlflowMagicError, LookupError):
 
 class PredictionError(KedroMlflowMagicError, ValueError):
     """A model refused the frame or parameters it was given (names the column or parameter)."""
+
+
+# Where an authenticated MLflow server takes its user and password from, for messages.
+CREDENTIALS_FIX = (
+    "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to a user of that server "
+    "(or, in a kedro-mlflow project, the server.credentials entry of conf/*/mlflow.yml naming "
+    "them in credentials.yml)"
+)
+
+
+def http_status(error: BaseException) -> int | None:
+    """The HTTP status a tracking server answered with, for MLflow's REST errors (an
+    ``MlflowException``) and its artifact uploads and downloads (a ``requests.HTTPError``)."""
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        return status
+    status_of = getattr(error, "get_http_status_code", None)
+    if callable(status_of) and getattr(error, "error_code", None) in (
+        "UNAUTHENTICATED",
+        "CUSTOMER_UNAUTHORIZED",
+        "PERMISSION_DENIED",
+    ):
+        return status_of()
+    return None
+
+
+class TrackingAccessError(KedroMlflowMagicError, PermissionError):
+    """The tracking server refused who we are (401) or what we asked for (403)."""
+
+    def __init__(self, server: str, status: int, resource: str | None = None):
+        self.server, self.status, self.resource = masked_url(server), status, resource
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        as_user = f" as user '{user}'" if user else ""
+        if status == 401:
+            message = (
+                f"the tracking server {self.server} refused authentication{as_user} (401); "
+                f"{CREDENTIALS_FIX}"
+            )
+        else:
+            what = resource or "this request"
+            message = (
+                f"the tracking server {self.server} refused permission on {what}{as_user} "
+                f"(403); ask its administrator for permission on {what}, or use one you "
+                "may write to"
+            )
+        super().__init__(message)

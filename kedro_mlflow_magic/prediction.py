@@ -15,6 +15,8 @@ from kedro_mlflow_magic.errors import (
     ModelLoadError,
     ParameterError,
     PredictionError,
+    TrackingAccessError,
+    http_status,
     one_line,
 )
 from kedro_mlflow_magic.runtime import read_manifest
@@ -68,6 +70,11 @@ class ModelCache:
             if key not in self.models:
                 self.models[key] = mlflow.pyfunc.load_model(key)
         except Exception as error:
+            status = http_status(error)
+            if status in (401, 403):
+                raise TrackingAccessError(
+                    mlflow.get_tracking_uri(), status, f"the model '{model_uri}'"
+                ) from None
             raise ModelLoadError(
                 f"cannot load the model '{model_uri}' ({type(error).__name__}: "
                 f"{short_error(error)}); give a logged model's URI: {MODEL_URI_FORMS}"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -36,7 +37,13 @@ from kedro_mlflow_magic.parity import Comparison, compare_results
 from kedro_mlflow_magic.progress import Progress, no_progress
 from kedro_mlflow_magic.roles import PipelineInputs, inspect_pipeline, load_quietly
 from kedro_mlflow_magic.runner import run_in_session
-from kedro_mlflow_magic.runs import logging_run, register
+from kedro_mlflow_magic.runs import (
+    failed_model_marked,
+    last_model_id,
+    logging_run,
+    register,
+    tracking_access,
+)
 from kedro_mlflow_magic.signature import (
     ParameterLeaf,
     infer_model_signature,
@@ -244,10 +251,21 @@ class PreparedPipeline:
                 return tracking.experiment_id_named(experiment, project_root)
             return tracking.experiment_id_for(project_root, next(iter(packages), None))
 
+        def refused_experiment() -> str:
+            if run_id is not None:
+                return f"run {run_id}"
+            named = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+            named = named or next(iter(packages), None)
+            return f"experiment '{named}'" if named else "the experiment"
+
         say(steps.LOGGING)
-        with logging_run(
-            experiment_id, experiment_named=experiment, run_id=run_id, run_name=run_name
-        ) as run:
+        with (
+            tracking_access(tracking_uri, refused_experiment),
+            logging_run(
+                experiment_id, experiment_named=experiment, run_id=run_id, run_name=run_name
+            ) as run,
+            failed_model_marked(last_model_id()),
+        ):
             info = write_model(
                 self.pipeline, self.catalog, self.roles, self.output,
                 name=name, signature=signature, example=frame.head(example_rows),
@@ -259,7 +277,10 @@ class PreparedPipeline:
             version = None
             if registered_model_name:
                 say(steps.REGISTERING)
-                version = int(register(info.model_uri, registered_model_name, alias).version)
+                with tracking_access(
+                    tracking_uri, lambda: f"registered model '{registered_model_name}'"
+                ):
+                    version = int(register(info.model_uri, registered_model_name, alias).version)
                 info.registered_model_version = version
         say(steps.DONE)
         logged = LoggedModel(

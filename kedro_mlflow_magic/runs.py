@@ -3,17 +3,90 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mlflow
+from mlflow.entities import LoggedModelStatus
 
 from kedro_mlflow_magic.compat import run_stack_set_aside
-from kedro_mlflow_magic.errors import ExperimentError
+from kedro_mlflow_magic.errors import (
+    ExperimentError,
+    TrackingAccessError,
+    http_status,
+    masked_url,
+)
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+# MLflow prints "View run ... at: <server URL>" when a run ends on a tracking server; the URL
+# may carry user:password, and our summary names the run anyway.
+NO_RUN_LINKS = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+
+
+@contextlib.contextmanager
+def no_run_links() -> Iterator[None]:
+    """MLflow's run-link lines silenced for the duration (put back as they were)."""
+    before = os.environ.get(NO_RUN_LINKS)
+    os.environ[NO_RUN_LINKS] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(NO_RUN_LINKS, None)
+        else:
+            os.environ[NO_RUN_LINKS] = before
+
+
+@contextlib.contextmanager
+def tracking_access(server: str, resource: Callable[[], str | None]) -> Iterator[None]:
+    """The tracking server's 401/403 answers as one ``TrackingAccessError`` naming the server,
+    what was refused (``resource()``, asked only then) and the fix."""
+    try:
+        yield
+    except Exception as error:
+        status = http_status(error)
+        if status not in (401, 403):
+            raise
+        raise TrackingAccessError(server, status, resource() if status == 403 else None) from None
+
+
+def last_model_id() -> str | None:
+    """The id of the model logged last in this thread, if any (None when the server says no)."""
+    try:
+        model = mlflow.last_logged_model()
+    except Exception:
+        return None
+    return None if model is None else model.model_id
+
+
+@contextlib.contextmanager
+def failed_model_marked(before: str | None) -> Iterator[None]:
+    """When the log fails after MLflow created its logged model, that model is marked FAILED
+    (MLflow 3's ``LoggedModelStatus``), so that no half-done log stays READY."""
+    try:
+        yield
+    except BaseException:
+        model_id = last_model_id()
+        if model_id is not None and model_id != before:
+            mark_failed(model_id)
+        raise
+
+
+def mark_failed(model_id: str) -> None:
+
+    try:
+        mlflow.MlflowClient().finalize_logged_model(model_id, LoggedModelStatus.FAILED)
+    except Exception as error:  # the server may refuse this too: say so, keep the first error
+        logger.warning(
+            "could not mark the logged model %s FAILED: %s", model_id, masked_url(str(error))
+        )
 
 
 @dataclass(frozen=True)
@@ -41,9 +114,12 @@ def started_run(
         try:
             yield RunChoice(run.info.run_id, reason)
         except BaseException:
-            mlflow.end_run(status="FAILED")
+            with no_run_links(), contextlib.suppress(Exception):
+                # a server that refused the log may refuse this too: the first error stands
+                mlflow.end_run(status="FAILED")
             raise
-        mlflow.end_run()
+        with no_run_links():
+            mlflow.end_run()
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from kedro.io import AbstractDataset, DataCatalog
 from kedro.pipeline import Pipeline
@@ -46,6 +47,62 @@ def copy_path(source: str, destination: Path) -> None:
         link_or_copy(source, destination)
 
 
+# fs_args that say how a file is opened (they serve a local copy too); the rest of fs_args
+# configures the remote filesystem only.
+OPEN_ARGS = ("open_args_load", "open_args_save")
+
+
+def is_remote(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def local_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A remote dataset's settings for reading its local copy: without credentials nor the
+    remote filesystem's arguments (endpoints, tokens...), at every level (a partitioned
+    dataset's ``dataset`` too)."""
+    local: dict[str, Any] = {}
+    for key, value in config.items():
+        if key == "credentials" or key == "dataset_credentials":
+            continue
+        if key == "fs_args" and isinstance(value, dict):
+            value = {name: args for name, args in value.items() if name in OPEN_ARGS}
+            if not value:
+                continue
+        elif isinstance(value, dict):
+            value = local_settings(value)
+        local[key] = value
+    return local
+
+
+def remote_filesystem(catalog: DataCatalog, name: str, path: str) -> Any:
+    """The fsspec filesystem the dataset ``name`` reads ``path`` with, built as Kedro's
+    datasets build theirs: the catalog's credentials and ``fs_args`` (open arguments aside)."""
+    import fsspec
+
+    configs, credentials, _versions, _save_version = catalog.to_config()
+    config = configs.get(name, {})
+    reference = config.get("credentials")
+    settings = credentials.get(reference, {}) if isinstance(reference, str) else reference
+    fs_args = {
+        key: value for key, value in (config.get("fs_args") or {}).items() if key not in OPEN_ARGS
+    }
+    protocol = fsspec.utils.get_protocol(path)
+    return fsspec.filesystem(protocol, **dict(settings or {}), **fs_args)
+
+
+def copy_remote(name: str, source: str, catalog: DataCatalog, destination: Path) -> None:
+    """Copy a remote file or folder to ``destination``, byte for byte."""
+    filesystem = remote_filesystem(catalog, name, source)
+    try:
+        if filesystem.isdir(source):
+            # a folder (a partitioned dataset): its content, into a new local folder
+            filesystem.get(source.rstrip("/") + "/", f"{destination}/", recursive=True)
+        else:
+            filesystem.get_file(source, str(destination))
+    except OSError as error:
+        raise ArtifactCopyError(name, source, error) from error
+
+
 def stage_artifact(
     artifact: Artifact, catalog: DataCatalog, staging: Path, taken: set[str]
 ) -> ArtifactEntry:
@@ -69,14 +126,12 @@ def stage_artifact(
         load_version = catalog.get(artifact.name).resolve_load_version()
         source = f"{source.rstrip('/')}/{load_version}/{os.path.basename(source.rstrip('/'))}"
     file_name = os.path.basename(source.rstrip("/")) or "data"
-    if "://" in source and not source.startswith("file://"):
-        # Remote data: read it through the session's dataset (its credentials stay there) and
-        # write it with a local twin of the same type.
-        twin = AbstractDataset.from_config(
-            artifact.name,
-            {**config, "type": artifact.dataset_type, artifact.path_key: str(folder / file_name)},
-        )
-        twin.save(load_quietly(catalog, artifact.name))
+    if is_remote(source):
+        # Remote data: the files byte for byte, through a filesystem built from the catalog's
+        # settings and credentials (which stay in the session); the model reads a local copy,
+        # so what only served the remote filesystem stays out of its manifest.
+        copy_remote(artifact.name, source, catalog, folder / file_name)
+        config = local_settings(config)
     else:
         try:
             copy_path(source.removeprefix("file://"), folder / file_name)

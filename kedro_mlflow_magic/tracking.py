@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from kedro_mlflow_magic.compat import active_experiment_id
@@ -93,11 +95,72 @@ def resolve_tracking_uri(project_root: Path | None) -> str:
     return configured_tracking_uri(root) or default_tracking_uri(root)
 
 
+# The environment variables export_server_credentials set, and to what: a project's values
+# replace them when the notebook moves on; the user's own are never replaced.
+exported_credentials: dict[str, str] = {}
+
+
+def export_server_credentials(
+    settings: Mapping[str, Any] | None, credentials: Mapping[str, Any] | None
+) -> list[str]:
+    """kedro-mlflow's ``server.credentials`` of mlflow.yml: the entry of credentials.yml it
+    names (e.g. MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD) exported as environment
+    variables, as kedro-mlflow does, so that MLflow authenticates with them. Returns the names
+    exported (never the values: nothing prints or stores them)."""
+    entry = ((settings or {}).get("server") or {}).get("credentials")
+    if not entry:
+        return []
+    values = (credentials or {}).get(str(entry))
+    if not isinstance(values, Mapping):
+        logger.warning(
+            "mlflow.yml names the credentials '%s', which credentials.yml does not have", entry
+        )
+        return []
+    exported = []
+    for name, value in values.items():
+        name, value = str(name), str(value)
+        if name in os.environ and exported_credentials.get(name) != os.environ[name]:
+            continue  # the user's own setting wins
+        os.environ[name] = exported_credentials[name] = value
+        exported.append(name)
+    return exported
+
+
+def project_server_credentials(project_root: Path) -> list[str]:
+    """Export the server credentials the project's mlflow.yml names (see
+    ``export_server_credentials``)."""
+    conf = project_root / "conf"
+    if not conf.is_dir():
+        return []
+    from kedro.config import MissingConfigException, OmegaConfigLoader
+
+    loader = OmegaConfigLoader(
+        conf_source=str(conf),
+        base_env="base",
+        default_run_env="local",
+        config_patterns={"mlflow": MLFLOW_CONFIG_PATTERNS},
+    )
+    try:
+        settings = loader["mlflow"]
+    except (MissingConfigException, KeyError):
+        return []
+    if not ((settings.get("server") or {}).get("credentials")):
+        return []
+    try:
+        credentials = loader["credentials"]
+    except (MissingConfigException, KeyError):
+        credentials = {}
+    return export_server_credentials(settings, credentials)
+
+
 def use_project_tracking(project_root: Path | None) -> str:
-    """Point MLflow at the project's tracking URI (unless the user chose one) and return it."""
+    """Point MLflow at the project's tracking URI (unless the user chose one) and return it;
+    export the server credentials its mlflow.yml names."""
     global project_uri_set
     import mlflow
 
+    if project_root is not None:
+        project_server_credentials(project_root)
     uri = resolve_tracking_uri(project_root)
     if not user_chose_tracking_uri():
         mlflow.set_tracking_uri(uri)

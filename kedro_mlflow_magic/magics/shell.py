@@ -18,7 +18,7 @@ from IPython.core.error import UsageError
 from IPython.core.getipython import get_ipython
 from IPython.core.magic_arguments import argument
 
-from kedro_mlflow_magic.errors import KedroMlflowMagicError, one_line
+from kedro_mlflow_magic.errors import KedroMlflowMagicError, masked_url, one_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,7 +55,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except KedroMlflowMagicError as error:
-        raise UsageError(one_line(str(error))) from None
+        raise UsageError(masked_url(one_line(str(error)))) from None
 
 
 def namespace(local_ns: Mapping[str, Any] | None) -> ChainMap[str, Any]:

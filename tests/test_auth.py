@@ -1,0 +1,333 @@
+"""A tracking server behind authentication (``mlflow server --app-name basic-auth`` on
+127.0.0.1, an admin and a second user without write permission): refusals are one line naming
+the server, what was refused and the fix; a refused log leaves no READY model; kedro-mlflow's
+``server.credentials`` are honoured; no password reaches the notebook's output or a model."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+from conftest import load_project
+from IPython.core.error import UsageError
+from test_serving import VENV_BIN, clean_environment, free_port, stop
+
+from kedro_mlflow_magic import log_pipeline_model, tracking
+from kedro_mlflow_magic.errors import TrackingAccessError, masked_url
+
+ADMIN, ADMIN_PASSWORD = "admin", "admin-pw-5c1e77"
+READER, READER_PASSWORD = "reader", "reader-pw-0a93d2"
+GUARDED = "guarded_model"
+CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+
+AUTH_CONFIG = """\
+[mlflow]
+default_permission = READ
+database_uri = sqlite:///{database}
+admin_username = {admin}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+"""
+
+NODES = """\
+def scale(frame, factor):
+    scaled = frame.copy()
+    scaled["y"] = scaled["x"] * factor
+    return scaled
+"""
+
+PIPELINES = """\
+flow = pipeline([node(nodes.scale, ["frame", "params:factor"], "scaled", name="scale")])
+return {"flow": flow, "__default__": flow}
+"""
+
+
+@dataclass(frozen=True)
+class AuthServer:
+    url: str
+
+    def as_user(self, user: str, password: str) -> str:
+        return self.url.replace("http://", f"http://{user}:{password}@")
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 240) -> None:
+    """Wait for ``url`` to answer 200 (a busy machine may answer slowly at first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server exited:\n{log.read_text()[-3000:]}"
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=10).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer in {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    """A basic-auth MLflow server (its user store and runs in a temporary folder), a second
+    user with the default READ permission, and a registered model only the admin may write."""
+    folder = tmp_path_factory.mktemp("auth-server")
+    config = folder / "basic_auth.ini"
+    config.write_text(AUTH_CONFIG.format(database=folder / "users.db", admin=ADMIN))
+    environment = clean_environment("")
+    # no default admin password in MLflow: the first start creates the admin with this one
+    environment |= {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-csrf-key",
+    }
+    port = free_port()
+    command = [
+        str(VENV_BIN / "mlflow"), "server", "--app-name", "basic-auth",
+        "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+        "--artifacts-destination", str(folder / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    log = folder / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=folder, env=environment, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    server = AuthServer(f"http://127.0.0.1:{port}")
+    try:
+        wait_until_up(f"{server.url}/health", process, log)
+        admin = (ADMIN, ADMIN_PASSWORD)
+        created = requests.post(
+            f"{server.url}/api/2.0/mlflow/users/create",
+            json={"username": READER, "password": READER_PASSWORD},
+            auth=admin,
+            timeout=30,
+        )
+        assert created.status_code == 200, created.text
+        guarded = requests.post(
+            f"{server.url}/api/2.0/mlflow/registered-models/create",
+            json={"name": GUARDED},
+            auth=admin,
+            timeout=30,
+        )
+        assert guarded.status_code == 200, guarded.text
+        yield server
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def project(make_project) -> Path:
+    return make_project(nodes=NODES, pipelines=PIPELINES, parameters="factor: 3\n")
+
+
+@pytest.fixture
+def as_user(auth_server: AuthServer, monkeypatch: pytest.MonkeyPatch):
+    """Point MLflow at the server as ``user``/``password`` (environment variables)."""
+    import mlflow
+
+    def login(user: str, password: str) -> None:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server.url)
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        mlflow.set_tracking_uri(auth_server.url)
+
+    yield login
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture
+def notebook(ipython_shell, project: Path):
+    """The IPython shell with our extension and the project loaded by ``%reload_kedro``."""
+    ipython_shell.run_line_magic("load_ext", "kedro_mlflow_magic")
+    ipython_shell.run_line_magic("reload_kedro", str(project))
+    ipython_shell.user_ns["sample"] = pd.DataFrame({"x": [1.5, 2.5]})
+    return ipython_shell
+
+
+def run_magic(shell, magic: str, line: str) -> tuple[UsageError, str]:
+    """Run a magic that must fail: its UsageError and what it displayed."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), pytest.raises(UsageError) as refused:
+        shell.run_line_magic(magic, line)
+    return refused.value, output.getvalue()
+
+
+@pytest.mark.slow
+def test_a_wrong_password_is_one_line_naming_the_server_and_the_fix(
+    auth_server: AuthServer, as_user, notebook
+) -> None:
+    as_user(ADMIN, "not-the-password")
+    error, shown = run_magic(notebook, "kedro_log_model", "flow --input frame --sample sample")
+    message = str(error)
+    assert "\n" not in message
+    assert f"tracking server {auth_server.url} refused authentication as user 'admin'" in message
+    assert "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD" in message
+    assert "server.credentials" in message
+    assert "Traceback" not in shown
+    assert "✗ logging" in shown.splitlines()[-1], shown
+
+    error, _shown = run_magic(notebook, "kedro_predict", "models:/m-0123456789 --data sample")
+    assert "refused authentication" in str(error) and "logged model's URI" not in str(error)
+
+
+@pytest.mark.slow
+def test_a_refused_registration_leaves_a_failed_run_and_a_failed_model(
+    auth_server: AuthServer, as_user, notebook
+) -> None:
+    import mlflow
+    from mlflow.entities import LoggedModelStatus
+
+    as_user(READER, READER_PASSWORD)
+    error, shown = run_magic(
+        notebook, "kedro_log_model", f"flow --input frame --sample sample --register {GUARDED}"
+    )
+    message = str(error)
+    assert f"refused permission on registered model '{GUARDED}' as user 'reader'" in message
+    assert "ask its administrator" in message and "\n" not in message
+    assert "✗ registering" in shown.splitlines()[-1], shown
+
+    model = mlflow.last_logged_model()
+    assert model is not None and model.status == LoggedModelStatus.FAILED
+    assert mlflow.get_run(model.source_run_id).info.status == "FAILED"
+    assert mlflow.MlflowClient().search_model_versions(f"name = '{GUARDED}'") == []
+
+
+@pytest.mark.slow
+def test_kedro_mlflow_server_credentials_are_honoured_and_never_shown(
+    auth_server: AuthServer,
+    make_project,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    import mlflow
+
+    root = make_project(
+        nodes=NODES,
+        pipelines=PIPELINES,
+        parameters="factor: 3\n",
+        credentials=f"""\
+            mlflow_credentials:
+              MLFLOW_TRACKING_USERNAME: {READER}
+              MLFLOW_TRACKING_PASSWORD: {READER_PASSWORD}
+            """,
+        files={
+            "conf/base/mlflow.yml": f"""\
+                server:
+                  mlflow_tracking_uri: {auth_server.url}
+                  credentials: mlflow_credentials
+                """
+        },
+    )
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(tracking, "exported_credentials", {})
+    mlflow.set_tracking_uri(None)
+    project = load_project(root)
+    frame = pd.DataFrame({"x": [1.5, 2.5]})
+    try:
+        info = log_pipeline_model(project.pipelines["flow"], project.catalog, "frame", frame)
+        assert mlflow.get_tracking_uri() == auth_server.url
+        assert os.environ["MLFLOW_TRACKING_USERNAME"] == READER
+        assert mlflow.pyfunc.load_model(info.model_uri).predict(frame)["y"].tolist() == [4.5, 7.5]
+    finally:
+        tracking.project_uri_set = None
+        mlflow.set_tracking_uri(None)
+    printed = capfd.readouterr()
+    assert READER_PASSWORD not in printed.out + printed.err
+    # the suite-wide scan (conftest) looks for READER_PASSWORD in every model's files
+
+
+@pytest.mark.slow
+def test_no_password_of_the_tracking_uri_in_what_we_print(
+    auth_server: AuthServer,
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    import mlflow
+
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server.as_user(ADMIN, ADMIN_PASSWORD))
+    loaded = load_project(project)
+    try:
+        info = log_pipeline_model(
+            loaded.pipelines["flow"], loaded.catalog, "frame", pd.DataFrame({"x": [1.5]})
+        )
+        assert mlflow.get_run(info.run_id).info.status == "FINISHED"
+    finally:
+        mlflow.set_tracking_uri(None)
+    printed = capfd.readouterr()
+    assert "View run" not in printed.out, "MLflow's run-link lines are not passed through"
+    assert ADMIN_PASSWORD not in printed.out + printed.err
+    assert ADMIN_PASSWORD not in str(info)
+
+
+# --- without a server ----------------------------------------------------------------------------
+
+
+def test_masked_url_hides_passwords_only() -> None:
+    text = "View run at: http://user:pa55@host:5000/#/x; sqlite:///tmp/a.db; https://h:1/p"
+    assert masked_url(text) == (
+        "View run at: http://user:***@host:5000/#/x; sqlite:///tmp/a.db; https://h:1/p"
+    )
+
+
+def test_access_errors_mask_the_server_and_name_the_resource() -> None:
+    refused = TrackingAccessError("http://me:secret@h:5000", 403, "experiment 'churn'")
+    assert "secret" not in str(refused)
+    assert "refused permission on experiment 'churn'" in str(refused)
+
+
+def test_export_server_credentials_exports_names_and_keeps_the_users_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tracking, "exported_credentials", {})
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "the-users-own")
+    settings = {"server": {"credentials": "mlflow_credentials"}}
+    credentials = {
+        "mlflow_credentials": {"MLFLOW_TRACKING_USERNAME": "u", "MLFLOW_TRACKING_PASSWORD": "p"}
+    }
+    assert tracking.export_server_credentials(settings, credentials) == ["MLFLOW_TRACKING_USERNAME"]
+    assert os.environ["MLFLOW_TRACKING_USERNAME"] == "u"
+    assert os.environ["MLFLOW_TRACKING_PASSWORD"] == "the-users-own"
+    assert tracking.export_server_credentials({"server": {}}, credentials) == []
+    assert tracking.export_server_credentials(settings, {}) == []
+
+
+JITTERY_NODES = """\
+import numpy as np
+
+
+def jitter(frame):
+    return frame.assign(y=np.random.default_rng().random(len(frame)))
+"""
+
+
+def test_a_failed_parity_check_leaves_no_ready_model(make_project) -> None:
+    """Whatever step fails after MLflow created the logged model, the model is marked FAILED."""
+    import mlflow
+    from mlflow.entities import LoggedModelStatus
+
+    from kedro_mlflow_magic.errors import ParityError
+
+    root = make_project(
+        nodes=JITTERY_NODES,
+        pipelines='flow = pipeline([node(nodes.jitter, "frame", "jittered")])\n'
+        'return {"flow": flow}',
+    )
+    project = load_project(root)
+    with pytest.raises(ParityError):
+        log_pipeline_model(
+            project.pipelines["flow"], project.catalog, "frame", pd.DataFrame({"x": [1.0, 2.0]})
+        )
+    model = mlflow.last_logged_model()
+    assert model is not None and model.status == LoggedModelStatus.FAILED
+    assert mlflow.get_run(model.source_run_id).info.status == "FAILED"
