@@ -49,12 +49,14 @@ def this_thread_unheard() -> Iterator[None]:
 def warm(project_root: Path, config_loader: Any = None, experiment: str | None = None) -> None:
     """Import MLflow and our logging code, open the project's tracking and registry stores
     (creating or migrating them) and look up the project's experiment."""
+    # Imports first: importing may configure logging (MLflow's handlers, Kedro's logging.yml),
+    # which would replace the handlers this thread is hidden from.
+    import mlflow
+    import mlflow.pyfunc  # what a log and its parity check import
+
+    from kedro_mlflow_magic import packaging, prepared, tracking  # noqa: F401
+
     with this_thread_unheard():
-        import mlflow
-        import mlflow.pyfunc
-
-        from kedro_mlflow_magic import packaging, prepared, tracking  # noqa: F401
-
         if tracking.user_chose_tracking_uri():
             uri = mlflow.get_tracking_uri()
         else:

@@ -295,7 +295,7 @@ def test_several_outputs_without_output_lists_them(ipython, make_project, traine
     [
         ("inference", "customers_to_score", []),
         ("inference --input customers_to_score", "customers_to_score", []),
-        ("training", None, []),
+        ("training", None, ["data input"]),  # only parameters: nothing to predict on
     ],
 )
 def test_kedro_inputs_returns_the_roles(shell, line, data_input, problems):
