@@ -192,7 +192,7 @@ def classify(
 
 
 FRAME_DATASET_PREFIXES = ("pandas.", "spark.", "polars.")
-PICKLE_DATASET = "pickle.PickleDataset"
+PICKLE_DATASET = "PickleDataset"
 
 
 def produced_elsewhere(pipeline: Pipeline, pipelines: Mapping[str, Pipeline]) -> set[str]:
@@ -210,7 +210,7 @@ def loads_a_frame(catalog: DataCatalog, artifact: Artifact) -> bool:
     dataset_type = artifact.dataset_type.removeprefix("kedro_datasets.")
     if dataset_type.startswith(FRAME_DATASET_PREFIXES):
         return True
-    if dataset_type.endswith(PICKLE_DATASET):
+    if dataset_type.rsplit(".", 1)[-1] == PICKLE_DATASET:
         import pandas as pd
 
         try:
