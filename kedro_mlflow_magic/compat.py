@@ -8,6 +8,7 @@ imported inside the functions that need it, to keep it out of ``%load_ext``.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,3 +64,23 @@ def run_stack_set_aside() -> Iterator[None]:
         yield
     finally:
         stack[:] = saved
+
+
+@contextlib.contextmanager
+def mlflow_messages_muted() -> Iterator[None]:
+    """Mute MLflow's own message stream for the duration (its ``eprint`` lines such as
+    "Successfully registered model ...", and its loggers' handler), then restore its state.
+    MLflow's ``disable_logging``/``enable_logging`` cannot restore a user's own choice, so the
+    flag of ``mlflow.utils.logging_utils.MLFLOW_LOGGING_STREAM`` is saved and put back. Only
+    when MLflow is already imported: muting must not import it."""
+    if "mlflow" not in sys.modules:
+        yield
+        return
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    enabled = MLFLOW_LOGGING_STREAM.enabled
+    MLFLOW_LOGGING_STREAM.enabled = False
+    try:
+        yield
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = enabled

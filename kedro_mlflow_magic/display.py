@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from kedro_mlflow_magic.progress import DONE, steps_for
 
@@ -67,9 +68,6 @@ def roles_text(inputs: PipelineInputs) -> str:
     rows = role_rows(inputs)
     width = max([len(name) for name, _, _ in rows] + [4])
     lines = [f"{name:<{width}}  {role:<10}  {detail}" for name, role, detail in rows]
-    if inputs.data_input is None:
-        candidates = ", ".join(inputs.data_input_candidates) or "none"
-        lines.insert(0, f"data input not determined (candidates: {candidates}); name it")
     lines.append(f"outputs: {', '.join(inputs.outputs) or 'none'}")
     status = (
         "ready to log"
@@ -88,13 +86,6 @@ def roles_html(inputs: PipelineInputs) -> str:
             f"<tr><td><code>{escape(name)}</code></td>"
             f'<td style="color:{colour};font-weight:bold">{role}</td>'
             f"<td>{escape(detail)}</td></tr>"
-        )
-    if inputs.data_input is None:
-        candidates = ", ".join(inputs.data_input_candidates) or "none"
-        cells.insert(
-            0,
-            f'<tr><td colspan="3" style="color:{ROLE_COLOURS["problem"]}">data input not '
-            f"determined (candidates: {escape(candidates)}); name it</td></tr>",
         )
     outputs = ", ".join(f"<code>{escape(name)}</code>" for name in inputs.outputs) or "none"
     return (
@@ -163,10 +154,32 @@ def signature_lines(signature: Any) -> list[tuple[str, list[str]]]:
     return sections
 
 
+def without_credentials(url: str) -> str:
+    """The URL with any ``user:password@`` left out: a summary never shows a secret."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def ui_links(logged: LoggedModel) -> list[tuple[str, str]]:
+    """With a tracking server: the run's and the model's pages in the MLflow UI."""
+    if urlsplit(logged.tracking_uri).scheme not in ("http", "https"):
+        return []
+    base = without_credentials(logged.tracking_uri).rstrip("/")
+    experiment = f"{base}/#/experiments/{logged.experiment_id}"
+    links = [("run page", f"{experiment}/runs/{logged.run_id}")]
+    model_id = getattr(logged.model_info, "model_id", None)
+    if model_id:
+        links.append(("model page", f"{experiment}/models/{model_id}"))
+    return links
+
+
 def logged_facts(logged: LoggedModel) -> list[tuple[str, str]]:
     """(label, value) lines of a log's summary."""
     info = logged.model_info
     facts = [("model URI", info.model_uri), ("run", f"{logged.run_id} ({logged.run_reason})")]
+    facts += ui_links(logged)
     if logged.registered_model_name and logged.registered_version is not None:
         registered = f"{logged.registered_model_name} version {logged.registered_version}"
         if logged.alias:
@@ -189,8 +202,15 @@ def logged_text(logged: LoggedModel) -> str:
 
 def logged_html(logged: LoggedModel) -> str:
     cell = "style='text-align:left;vertical-align:top;padding-right:1em'"
+    links = dict(ui_links(logged))
+
+    def shown(label: str, value: str) -> str:
+        if label in links:
+            return f'<a href="{escape(value)}" target="_blank">{escape(value)}</a>'
+        return f"<code>{escape(str(value))}</code>"
+
     rows = "".join(
-        f"<tr><th {cell}>{escape(label)}</th><td {cell}><code>{escape(str(value))}</code></td></tr>"
+        f"<tr><th {cell}>{escape(label)}</th><td {cell}>{shown(label, value)}</td></tr>"
         for label, value in logged_facts(logged)
     )
     for section, specs in signature_lines(logged.model_info.signature):
@@ -238,6 +258,7 @@ def input_roles(inputs: PipelineInputs) -> dict[str, str]:
     """The role of each free input by dataset name; an undecided data input's candidates are
     problems (the table says to name one)."""
     roles = {name: role for name, role, _detail in role_rows(inputs)}
+    roles.pop("data input", None)  # the undetermined data input's problem row names no dataset
     if inputs.data_input is None:
         roles.update({name: "problem" for name in inputs.data_input_candidates})
     return roles

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +36,7 @@ from kedro_mlflow_magic.manifest import leaf_entries, parameter_input_paths
 from kedro_mlflow_magic.packaging import write_model
 from kedro_mlflow_magic.parity import Comparison, compare_results
 from kedro_mlflow_magic.progress import Progress, no_progress
+from kedro_mlflow_magic.quiet import quiet_third_party
 from kedro_mlflow_magic.roles import PipelineInputs, inspect_pipeline, load_quietly
 from kedro_mlflow_magic.runner import run_in_session
 from kedro_mlflow_magic.runs import (
@@ -167,6 +169,7 @@ class PreparedPipeline:
     project_path: Path | None = None
     # files a node reads from the package folder, shipped beside the code (relative paths)
     include: tuple[str, ...] = ()
+    config_loader: Any = field(default=None, compare=False, repr=False)
 
     @property
     def data_input(self) -> str:
@@ -198,7 +201,9 @@ class PreparedPipeline:
         """Reload the logged model and check it gives what Kedro's runner gives on ``frame``
         with the signature's parameter defaults; ParityError when not."""
         expected = self.expected_output(frame, leaves)
-        reloaded = mlflow.pyfunc.load_model(model_uri)
+        # suppress_warnings: the requirements were just pinned from this very environment, so
+        # MLflow's check of them (a scan of every installed package, seconds) has nothing to say
+        reloaded = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
         watch = ArtifactWatch.of(reloaded)
         prediction = reloaded.predict(frame)
         # a node that changed an artifact in place would make the model drift between calls
@@ -229,8 +234,31 @@ class PreparedPipeline:
         The model goes into ``run_id`` when given, else the active run when it is live, else a
         new run (``run_name``) in ``experiment`` or the project's experiment (SPEC 7).
         """
-        say = progress or no_progress
         check_log_options(example_rows, registered_model_name, alias)
+        with quiet_third_party() as notes:
+            logged = self.log_quietly(
+                name=name, signature=signature, example_rows=example_rows,
+                experiment=experiment, registered_model_name=registered_model_name, alias=alias,
+                run_id=run_id, run_name=run_name, progress=progress,
+            )  # fmt: skip
+        logged.notes = (*logged.notes, *notes)
+        return logged
+
+    def log_quietly(
+        self,
+        *,
+        name: str,
+        signature: ModelSignature | None,
+        example_rows: int,
+        experiment: str | None,
+        registered_model_name: str | None,
+        alias: str | None,
+        run_id: str | None,
+        run_name: str | None,
+        progress: Progress | None,
+    ) -> LoggedModel:
+        """``log`` without the quiet: Kedro's and MLflow's logging and warnings as they come."""
+        say = progress or no_progress
 
         say(steps.INFERRING)
         frame = self.sample
@@ -244,7 +272,7 @@ class PreparedPipeline:
         packages = shipped_packages(self.pipeline)
         included = resolve_includes(packages, self.include)
         project_root = project_root_for(packages, self.project_path)
-        tracking_uri = tracking.use_project_tracking(project_root)
+        tracking_uri = tracking.use_project_tracking(project_root, self.config_loader)
 
         def experiment_id() -> str | None:
             if experiment is not None:
@@ -307,12 +335,16 @@ def prepare_pipeline(
     freeze: tuple[str, ...] | list[str] = (),
     project_path: str | Path | None = None,
     include: tuple[str, ...] | list[str] | str = (),
+    config_loader: Any = None,
+    pipelines: Mapping[str, Pipeline] | None = None,
 ) -> PreparedPipeline:
     """Check that the pipeline can be packaged, raising the error that says why not, and return
     the ``PreparedPipeline``. Without ``sample``, the data input's own dataset is loaded.
 
     ``include``: files (or folders) a node reads from the project's package folder, as paths
     relative to it (``src/<package>/``); only they ship beside the package's Python source.
+    ``config_loader`` (a session's ``context.config_loader``) is where kedro-mlflow settings are
+    read, once; ``pipelines`` (the project's registered pipelines) help guess the data input.
     """
     output = choose_output(pipeline, output)
     pipeline = pipeline.to_outputs(output)
@@ -321,7 +353,7 @@ def prepare_pipeline(
         raise NoDataInputError(parameters, named=data_input)
     if parameters and len(parameters) == len(pipeline.inputs()):
         raise NoDataInputError(parameters)
-    roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze)
+    roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze, pipelines=pipelines)
     if data_input is not None and roles.data_input != data_input:
         raise UnknownDataInputError(data_input, roles.free_inputs)
     if roles.data_input is None:
@@ -342,7 +374,7 @@ def prepare_pipeline(
         )
     return PreparedPipeline(
         pipeline, catalog, roles, output, frame, parameter_leaves(roles.parameters),
-        Path(project_path) if project_path is not None else None, include,
+        Path(project_path) if project_path is not None else None, include, config_loader,
     )  # fmt: skip
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,17 +191,65 @@ def classify(
     return Artifact(name, config.pop("type", dataset_type), path, config, path_key)
 
 
+FRAME_DATASET_PREFIXES = ("pandas.", "spark.", "polars.")
+PICKLE_DATASET = "PickleDataset"
+
+
+def produced_elsewhere(pipeline: Pipeline, pipelines: Mapping[str, Pipeline]) -> set[str]:
+    """Datasets that another registered pipeline produces (a training pipeline's model...)."""
+    produced: set[str] = set()
+    for other in pipelines.values():
+        if other is not pipeline:
+            produced |= set(other.all_outputs())
+    return produced - set(pipeline.all_outputs())
+
+
+def loads_a_frame(catalog: DataCatalog, artifact: Artifact) -> bool:
+    """Whether a persisted input loads a table: a pandas, Spark or Polars dataset, or a pickle
+    whose value is a pandas DataFrame."""
+    dataset_type = artifact.dataset_type.removeprefix("kedro_datasets.")
+    if dataset_type.startswith(FRAME_DATASET_PREFIXES):
+        return True
+    if dataset_type.rsplit(".", 1)[-1] == PICKLE_DATASET:
+        import pandas as pd
+
+        try:
+            return isinstance(load_quietly(catalog, artifact.name), pd.DataFrame)
+        except Exception:
+            return False
+    return False
+
+
+def undetermined_data_input(candidates: list[str]) -> Problem:
+    """The problem of a data input that could not be guessed, with the exact fix."""
+    if candidates:
+        reason = f"could not be chosen among {', '.join(candidates)}."
+        example = candidates[0]
+    else:
+        reason = "could not be guessed: every free input is a parameter or an artifact."
+        example = "NAME"
+    return Problem(
+        "data input",
+        "data-input-undetermined",
+        reason,
+        f"name it: --input {example} in a magic, data_input='{example}' in Python.",
+    )
+
+
 def inspect_pipeline(
     pipeline: Pipeline,
     catalog: DataCatalog,
     data_input: str | None = None,
     *,
     freeze: tuple[str, ...] | list[str] = (),
+    pipelines: Mapping[str, Pipeline] | None = None,
 ) -> PipelineInputs:
     """Sort the pipeline's free inputs into data input, artifacts, parameters and problems.
 
     ``freeze`` names inputs whose current value is stored in the model (pickled) because their
-    data are not in files.
+    data are not in files. ``pipelines`` (the project's registered pipelines) tell which
+    persisted inputs are artifacts (another pipeline produces them) when the data input is
+    guessed: the free input that is not an artifact, else the persisted one that loads a frame.
     """
     free_inputs = sorted(pipeline.inputs())
     if data_input is not None and data_input not in free_inputs:
@@ -233,11 +281,24 @@ def inspect_pipeline(
     roles = {name: classify(name, catalog, configs, name in freeze) for name in others}
     artifacts = {name: role for name, role in roles.items() if isinstance(role, Artifact)}
     candidates = [name for name in others if name not in artifacts]
+    if data_input is None and not candidates:
+        # every free input is persisted: the one that loads a frame and that no other pipeline
+        # produces is the data input (kedro-mlflow users persist it, e.g. as a pickle)
+        produced = produced_elsewhere(pipeline, pipelines or {})
+        candidates = [
+            name
+            for name, artifact in artifacts.items()
+            if not artifact.frozen and name not in produced and loads_a_frame(catalog, artifact)
+        ]
+        for name in candidates:
+            artifacts.pop(name)
     if data_input is None and len(candidates) == 1:
         data_input = candidates[0]
     problems += [
         role for name, role in roles.items() if isinstance(role, Problem) and name != data_input
     ]
+    if data_input is None:
+        problems.insert(0, undetermined_data_input(candidates))
     problems += node_problems(pipeline)
     return PipelineInputs(
         data_input=data_input,

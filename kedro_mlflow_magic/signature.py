@@ -146,7 +146,18 @@ def infer_model_signature(
 ) -> ModelSignature:
     """Inputs from the sample, outputs from the pipeline's result on it, parameters with defaults."""
 
+    from kedro_mlflow_magic.quiet import note_for
+
     params = {leaf.name: leaf.schema_default for leaf in leaves} or None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return infer_signature(model_input=frame, model_output=output, params=params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        signature = infer_signature(model_input=frame, model_output=output, params=params)
+    # MLflow's hint about integer columns matters (a quiet log turns it into a note); the rest
+    # of what it says while inferring does not
+    for warning in caught:
+        if note_for(str(warning.message)) is not None:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno or 0
+            )
+            break
+    return signature

@@ -33,23 +33,61 @@ def default_tracking_uri(project_root: Path) -> str:
     return f"sqlite:///{(project_root / 'mlflow.db').as_posix()}"
 
 
-def configured_tracking_uri(project_root: Path) -> str | None:
-    """``server.mlflow_tracking_uri`` from a kedro-mlflow ``mlflow.yml`` in the project's conf."""
+# kedro-mlflow's settings read once per config loader (a loaded session has one), or once per
+# project while its mlflow.yml files are unchanged: each new OmegaConfigLoader prints warnings.
+settings_by_loader: dict[int, tuple[Any, dict[str, Any]]] = {}
+settings_by_files: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def read_mlflow_settings(loader: Any) -> dict[str, Any]:
+    from kedro.config import MissingConfigException
+
+    patterns = getattr(loader, "config_patterns", None)
+    if isinstance(patterns, dict) and "mlflow" not in patterns:
+        patterns["mlflow"] = MLFLOW_CONFIG_PATTERNS
+    try:
+        return dict(loader["mlflow"] or {})
+    except (MissingConfigException, KeyError):
+        return {}
+
+
+def mlflow_settings(project_root: Path, config_loader: Any = None) -> dict[str, Any]:
+    """The project's kedro-mlflow ``mlflow.yml`` settings (empty without one), read through
+    ``config_loader`` (a session's ``context.config_loader``) once per loader, else through a
+    loader of our own once per state of the project's mlflow files."""
+    if config_loader is not None:
+        cached = settings_by_loader.get(id(config_loader))
+        if cached is None or cached[0] is not config_loader:
+            cached = (config_loader, read_mlflow_settings(config_loader))
+            settings_by_loader[id(config_loader)] = cached
+        return cached[1]
     conf = project_root / "conf"
     if not conf.is_dir():
-        return None
-    from kedro.config import MissingConfigException, OmegaConfigLoader
+        return {}
+    files = sorted(path for path in conf.rglob("mlflow*") if path.is_file())
+    if not files:
+        return {}
+    key = (str(conf), *((str(path), path.stat().st_mtime_ns) for path in files))
+    if key not in settings_by_files:
+        settings_by_files[key] = read_mlflow_settings(project_config_loader(conf))
+    return settings_by_files[key]
 
-    loader = OmegaConfigLoader(
+
+def project_config_loader(conf: Path) -> Any:
+    """A config loader of our own for the project's conf folder (when no session lends one)."""
+    from kedro.config import OmegaConfigLoader
+
+    return OmegaConfigLoader(
         conf_source=str(conf),
         base_env="base",
         default_run_env="local",
         config_patterns={"mlflow": MLFLOW_CONFIG_PATTERNS},
     )
-    try:
-        settings = loader["mlflow"]
-    except (MissingConfigException, KeyError):
-        return None
+
+
+def configured_tracking_uri(project_root: Path, config_loader: Any = None) -> str | None:
+    """``server.mlflow_tracking_uri`` from a kedro-mlflow ``mlflow.yml`` in the project's conf."""
+    settings = mlflow_settings(project_root, config_loader)
     uri = (settings.get("server") or {}).get("mlflow_tracking_uri")
     if not uri:
         return None
@@ -84,7 +122,7 @@ def user_chose_tracking_uri() -> bool:
     return mlflow.is_tracking_uri_set() and mlflow.get_tracking_uri() != project_uri_set
 
 
-def resolve_tracking_uri(project_root: Path | None) -> str:
+def resolve_tracking_uri(project_root: Path | None, config_loader: Any = None) -> str:
     """MLFLOW_TRACKING_URI or ``mlflow.set_tracking_uri`` when set; else the project's
     mlflow.yml; else ``sqlite:///<project root>/mlflow.db``."""
     import mlflow
@@ -92,7 +130,7 @@ def resolve_tracking_uri(project_root: Path | None) -> str:
     if user_chose_tracking_uri():
         return mlflow.get_tracking_uri()
     root = project_root or Path.cwd()
-    return configured_tracking_uri(root) or default_tracking_uri(root)
+    return configured_tracking_uri(root, config_loader) or default_tracking_uri(root)
 
 
 # The environment variables export_server_credentials set, and to what: a project's values
@@ -126,26 +164,15 @@ def export_server_credentials(
     return exported
 
 
-def project_server_credentials(project_root: Path) -> list[str]:
+def project_server_credentials(project_root: Path, config_loader: Any = None) -> list[str]:
     """Export the server credentials the project's mlflow.yml names (see
-    ``export_server_credentials``)."""
-    conf = project_root / "conf"
-    if not conf.is_dir():
-        return []
-    from kedro.config import MissingConfigException, OmegaConfigLoader
-
-    loader = OmegaConfigLoader(
-        conf_source=str(conf),
-        base_env="base",
-        default_run_env="local",
-        config_patterns={"mlflow": MLFLOW_CONFIG_PATTERNS},
-    )
-    try:
-        settings = loader["mlflow"]
-    except (MissingConfigException, KeyError):
-        return []
+    ``export_server_credentials``), read through the session's ``config_loader`` when given."""
+    settings = mlflow_settings(project_root, config_loader)
     if not ((settings.get("server") or {}).get("credentials")):
         return []
+    from kedro.config import MissingConfigException
+
+    loader = config_loader or project_config_loader(project_root / "conf")
     try:
         credentials = loader["credentials"]
     except (MissingConfigException, KeyError):
@@ -153,15 +180,16 @@ def project_server_credentials(project_root: Path) -> list[str]:
     return export_server_credentials(settings, credentials)
 
 
-def use_project_tracking(project_root: Path | None) -> str:
+def use_project_tracking(project_root: Path | None, config_loader: Any = None) -> str:
     """Point MLflow at the project's tracking URI (unless the user chose one) and return it;
-    export the server credentials its mlflow.yml names."""
+    export the server credentials its mlflow.yml names. ``config_loader``: the loaded
+    session's, so that its settings are read once."""
     global project_uri_set
     import mlflow
 
     if project_root is not None:
-        project_server_credentials(project_root)
-    uri = resolve_tracking_uri(project_root)
+        project_server_credentials(project_root, config_loader)
+    uri = resolve_tracking_uri(project_root, config_loader)
     if not user_chose_tracking_uri():
         mlflow.set_tracking_uri(uri)
         project_uri_set = uri

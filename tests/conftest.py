@@ -149,8 +149,9 @@ def make_project(tmp_path: Path):
     parameters=..., credentials=..., files={relative path: text})`` -> its root folder
     (see ``projects.write_project``)."""
 
-    def write(nodes: str, pipelines: str, **options: Any) -> Path:
+    def write(nodes: str, pipelines: str, *texts: str, **options: Any) -> Path:
         package = f"project_{uuid.uuid4().hex[:10]}"
-        return write_project(tmp_path / package, nodes, pipelines, package=package, **options)
+        root = tmp_path / package
+        return write_project(root, nodes, pipelines, *texts, package=package, **options)
 
     return write

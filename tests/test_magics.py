@@ -295,7 +295,7 @@ def test_several_outputs_without_output_lists_them(ipython, make_project, traine
     [
         ("inference", "customers_to_score", []),
         ("inference --input customers_to_score", "customers_to_score", []),
-        ("training", None, []),
+        ("training", None, ["data input"]),  # only parameters: nothing to predict on
     ],
 )
 def test_kedro_inputs_returns_the_roles(shell, line, data_input, problems):
@@ -476,3 +476,56 @@ def test_a_text_sample_in_a_cell_keeps_working_after_a_mistake(shell, logged):
     shell.run_cell(f"%kedro_predict {info.model_uri} --data sample --params nope=1")
     shell.run_cell(f"again = %kedro_predict {info.model_uri} --data sample.head(2)")
     assert len(shell.user_ns["again"]) == 2
+
+
+# --- expressions as typed (issue 10) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, expression, rest",
+    [
+        (
+            "--data pd.DataFrame({'text': ['I loved it', 'what a waste']})",
+            "pd.DataFrame({'text': ['I loved it', 'what a waste']})",
+            "",
+        ),
+        ("inference --sample df[df.a > 3] --register m", "df[df.a > 3]", "--register m"),
+        ('--data "df.head()" --params a=1', "df.head()", "--params a=1"),
+        ("--data f(' --x', [1, --2]) --compare", "f(' --x', [1, --2])", "--compare"),
+    ],
+)
+def test_expression_options_take_what_was_typed(line, expression, rest):
+    from kedro_mlflow_magic.magics.shell import split_expressions
+
+    parsed, expressions = split_expressions(line)
+    assert list(expressions.values()) == [expression]
+    assert parsed.rstrip().endswith(rest)
+
+
+def test_predict_takes_an_unquoted_frame_expression(shell, logged):
+    info, _text, _experiment = logged
+    shell.run_cell("import pandas as pd")
+    frame = (
+        "pd.DataFrame({'customer_id': [7], 'tenure_months': [2], 'monthly_charges': [99.0], "
+        "'support_calls': [5], 'plan': ['basic']})"
+    )
+    result = shell.run_line_magic(
+        "kedro_predict", f"{info.model_uri} --data {frame} --params threshold=0.3"
+    )
+    assert list(result["customer_id"]) == [7]
+
+
+def test_the_summary_links_to_the_ui_without_credentials(logged):
+    from dataclasses import replace
+
+    from kedro_mlflow_magic.display import logged_text
+
+    info, _text, _experiment = logged
+    summary = info.logged
+    served = replace(summary, tracking_uri="https://alice:s3cret@mlflow.example.com/")
+    text = logged_text(served)
+    run_page = f"https://mlflow.example.com/#/experiments/{summary.experiment_id}/runs/"
+    assert run_page + summary.run_id in text
+    assert f"/models/{summary.model_info.model_id}" in text
+    assert "s3cret" not in text and "alice" not in text
+    assert "run page" not in logged_text(summary)  # a local store has no UI to link to

@@ -26,6 +26,42 @@ def output_text(cell: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
+# What Kedro's and MLflow's logging, warnings and progress bars look like in a cell.
+THIRD_PARTY_NOISE = re.compile(
+    r"INFO mlflow|WARNING|register_new_resolver|Downloading artifacts|Validating input example"
+    r"|Successfully registered|Created version|UserWarning|FutureWarning|DeprecationWarning"
+)
+
+
+def magic_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """The code cells whose first line runs one of our magics."""
+    ours = re.compile(r"^(\w+\s*=\s*)?%%?kedro_(inputs|log_model|predict|signature)\b")
+    return [
+        cell
+        for cell in notebook.cells
+        if cell.cell_type == "code" and ours.match(cell.source.splitlines()[0])
+    ]
+
+
+def empty_outputs(cell: nbformat.NotebookNode) -> list[dict]:
+    """Outputs that show nothing (rich's empty ``<pre></pre>`` displays, empty streams)."""
+    empty = []
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "stream":
+            shown = output["text"]
+        elif output["output_type"] == "error":
+            continue
+        else:
+            data = output.get("data", {})
+            shown = re.sub(r"<[^>]+>", "", str(data.get("text/html", ""))) + str(
+                data.get("text/plain", "")
+            )
+            shown += "".join(str(value) for kind, value in data.items() if "widget" in kind)
+        if not shown.strip():
+            empty.append(output)
+    return empty
+
+
 def cell_starting(notebook: nbformat.NotebookNode, source_start: str) -> nbformat.NotebookNode:
     return next(
         cell
@@ -98,3 +134,32 @@ def test_quickstart_runs_end_to_end(executed):
 
     plain_mlflow = output_text(cell_starting(notebook, "import mlflow"))
     assert "churn_probability" in plain_mlflow
+
+
+@pytest.mark.slow
+def test_magic_cells_show_only_our_display(executed):
+    """Each magic's cell shows what the product shows: no line of Kedro's or MLflow's logging,
+    no warning, no progress bar, no empty output."""
+    notebook, _project = executed
+    cells = magic_cells(notebook)
+    assert len(cells) >= 7
+    for cell in cells:
+        shown = output_text(cell)
+        assert not THIRD_PARTY_NOISE.search(shown), (cell.source, shown[:2000])
+        assert not empty_outputs(cell), (cell.source, empty_outputs(cell))
+        assert cell.outputs, cell.source  # every magic cell shows something
+
+
+@pytest.mark.slow
+def test_logged_summary_displays_under_kedro_rich_printer(executed):
+    """%reload_kedro installs rich's printer: ``info`` alone and ``print(info)`` both show the
+    log's summary, and MLflow's integer-column hint is a note in our words."""
+    notebook, _project = executed
+    logged = output_text(cell_starting(notebook, "info = %kedro_log_model"))
+    assert "integer columns, which cannot hold missing values" in logged
+    shown = output_text(cell_starting(notebook, "info\n"))
+    printed = output_text(cell_starting(notebook, "print(info)"))
+    for text in (shown, printed):
+        text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # rich colours the text form
+        assert "model URI" in text and "parity check  all 50 rows agree" in text
+    assert "ModelInfo(" not in shown + printed

@@ -223,3 +223,144 @@ def test_several_outputs_without_a_choice_lists_them(problems_project: LoadedPro
         log_pipeline_model(two_outputs, problems_project.catalog, "frame", frame)
     with pytest.raises(OutputNotChosenError, match=r"'cubed' is not an output.*doubled, squared"):
         log_pipeline_model(two_outputs, problems_project.catalog, "frame", frame, output="cubed")
+
+
+# --- a project shaped like a kedro-mlflow text classifier (issue 10) ---------------------------
+
+TEXT_NODES = """\
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import LabelEncoder
+
+
+def make_reviews():  # the raw data, written by the test fixture
+    frame = pd.DataFrame({"text": ["I loved it", "what a waste", "great fun", "boring and long",
+                                   "loved the cast", "a waste of time"] * 3})
+    labels = ["good", "bad", "good", "bad", "good", "bad"] * 3
+    return frame, pd.Series(labels)
+
+
+def fit(frame, labels):
+    tokenizer = CountVectorizer().fit(frame["text"])
+    encoder = LabelEncoder().fit(labels)
+    model = LogisticRegression().fit(tokenizer.transform(frame["text"]), encoder.transform(labels))
+    return tokenizer, encoder, model, {"lowercase": True}
+
+
+def clean(frame, settings):
+    text = frame["text"].str.lower() if settings["lowercase"] else frame["text"]
+    return text.to_numpy()
+
+
+def tokenize(text, tokenizer):
+    return tokenizer.transform(text)
+
+
+def classify(tokens, model):
+    return model.predict(tokens)
+
+
+def decode(codes, encoder):
+    return np.asarray(encoder.inverse_transform(codes), dtype=object)
+"""
+
+TEXT_PIPELINES = """\
+training = pipeline([
+    node(nodes.fit, ["reviews", "labels"], ["tokenizer", "encoder", "model", "settings"],
+         name="fit"),
+])
+inference = pipeline([
+    node(nodes.clean, ["reviews", "settings"], "cleaned", name="clean"),
+    node(nodes.tokenize, ["cleaned", "tokenizer"], "tokens", name="tokenize"),
+    node(nodes.classify, ["tokens", "model"], "codes", name="classify"),
+    node(nodes.decode, ["codes", "encoder"], "sentiment", name="decode"),
+])
+return {"training": training, "inference": inference, "__default__": training + inference}
+"""
+
+TEXT_CATALOG = """\
+reviews:
+  type: pickle.PickleDataset
+  filepath: data/01_raw/reviews.pkl
+labels:
+  type: pickle.PickleDataset
+  filepath: data/01_raw/labels.pkl
+more_reviews:
+  type: pickle.PickleDataset
+  filepath: data/01_raw/reviews.pkl
+tokenizer:
+  type: pickle.PickleDataset
+  filepath: data/06_models/tokenizer.pkl
+encoder:
+  type: pickle.PickleDataset
+  filepath: data/06_models/encoder.pkl
+model:
+  type: pickle.PickleDataset
+  filepath: data/06_models/model.pkl
+settings:
+  type: yaml.YAMLDataset
+  filepath: data/06_models/settings.yml
+"""
+
+
+@pytest.fixture
+def text_project(make_project) -> LoadedProject:
+    """Persisted data input (a frame in a pickle), pickled artifacts and a YAML one, a numpy
+    string-array output, no parameters; trained with Kedro."""
+    import importlib
+    import pickle
+    import sys
+
+    from conftest import train
+
+    root = make_project(TEXT_NODES, TEXT_PIPELINES, TEXT_CATALOG)
+    sys.path.insert(0, str(root / "src"))
+    nodes = importlib.import_module(f"{root.name}.nodes")
+    frame, labels = nodes.make_reviews()
+    (root / "data" / "01_raw").mkdir(parents=True)
+    (root / "data" / "06_models").mkdir(parents=True)
+    (root / "data" / "01_raw" / "reviews.pkl").write_bytes(pickle.dumps(frame))
+    (root / "data" / "01_raw" / "labels.pkl").write_bytes(pickle.dumps(labels))
+    train(root)
+    return load_project(root)
+
+
+def test_a_persisted_frame_is_the_data_input_and_trained_inputs_are_artifacts(
+    text_project: LoadedProject,
+) -> None:
+    inference = text_project.pipelines["inference"]
+    roles = inspect_pipeline(inference, text_project.catalog, pipelines=text_project.pipelines)
+    assert roles.data_input == "reviews"
+    assert set(roles.artifacts) == {"tokenizer", "encoder", "model", "settings"}
+    assert roles.problems == []
+    assert "ready to log" in str(roles)
+
+
+def test_an_undetermined_data_input_is_a_problem_with_the_fix(
+    text_project: LoadedProject,
+) -> None:
+    """Two persisted frames that no pipeline produces: the choice stays open, and says how."""
+    inference = text_project.pipelines["inference"]
+    both = inference + pipeline([node(len, "more_reviews", "counted", name="count")])
+    roles = inspect_pipeline(both, text_project.catalog, pipelines=text_project.pipelines)
+    assert roles.data_input is None
+    assert roles.data_input_candidates == ["more_reviews", "reviews"]
+    assert "more_reviews" not in roles.artifacts and "reviews" not in roles.artifacts
+    problem = roles.problems[0]
+    assert problem.name == "data input"
+    assert problem.fix == (
+        "name it: --input more_reviews in a magic, data_input='more_reviews' in Python."
+    )
+    text = str(roles)
+    assert "problem(s) stop packaging" in text and "ready to log" not in text
+
+
+def test_without_pipelines_the_persisted_frame_is_still_guessed(
+    text_project: LoadedProject,
+) -> None:
+    inference = text_project.pipelines["inference"]
+    roles = inspect_pipeline(inference, text_project.catalog)  # the old signature still works
+    assert roles.data_input == "reviews"
+    assert "reviews" not in roles.artifacts

@@ -86,9 +86,37 @@ def load_kedro_extension(ipython: Any) -> None:
     ipython.register_magic_function(load_node, "line", "load_node")
 
 
+class SessionWatch:
+    """After each cell, whether ``%reload_kedro`` (or anything) put a new Kedro session in the
+    notebook: then MLflow and the project's tracking store are warmed up in the background, so
+    that the first log is about as fast as the next ones."""
+
+    def __init__(self, ipython: Any) -> None:
+        self.ipython = ipython
+        self.session: Any = None
+
+    def __call__(self, *_result: Any) -> None:
+        session = self.ipython.user_ns.get("session")
+        if session is None or session is self.session or not hasattr(session, "load_context"):
+            return
+        self.session = session
+        context = self.ipython.user_ns.get("context")
+        if not hasattr(context, "project_path"):
+            return
+        from kedro.framework.project import PACKAGE_NAME
+
+        from kedro_mlflow_magic.warmup import warm_in_background
+
+        warm_in_background(
+            Path(context.project_path), getattr(context, "config_loader", None), PACKAGE_NAME
+        )
+
+
 def load_extension(ipython: Any) -> None:
     """``%load_ext kedro_mlflow_magic``: Kedro's magics, then ours."""
-    load_kedro_extension(ipython)
+    watch = SessionWatch(ipython)
+    ipython.events.register("post_run_cell", watch)
+    load_kedro_extension(ipython)  # inside a project, the watch sees its session after this cell
     for name, function in line_magics().items():
         ipython.register_magic_function(needs_local_scope(function), "line", name)
     ipython.register_magic_function(needs_local_scope(kedro_predict), "cell", "kedro_predict")

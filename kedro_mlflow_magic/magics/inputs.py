@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.magic_arguments import magic_arguments, parse_argstring
+from IPython.core.magic_arguments import magic_arguments
 
 from kedro_mlflow_magic.magics.shell import (
     DATA_INPUT_ARGUMENT,
     FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
     kedro_state,
+    parse_line,
+    quiet_call,
     user_errors,
 )
 
@@ -28,11 +30,12 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
     problems with their fix) and return the ``PipelineInputs``."""
     from kedro_mlflow_magic.roles import inspect_pipeline
 
-    arguments = parse_argstring(kedro_inputs, line)
+    arguments = parse_line(kedro_inputs, line)
     state = kedro_state(local_ns)
     pipeline = state.pipeline(arguments.pipeline)
-    with user_errors():
+    with user_errors(), quiet_call():
         roles = inspect_pipeline(
-            pipeline, state.catalog, arguments.data_input, freeze=tuple(arguments.freeze)
-        )
+            pipeline, state.catalog, arguments.data_input, freeze=tuple(arguments.freeze),
+            pipelines=state.pipelines,
+        )  # fmt: skip
     return roles  # shown by IPython as the roles view: the picture beside the table

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.magics.shell import (
     DATA_INPUT_ARGUMENT,
@@ -16,10 +16,13 @@ from kedro_mlflow_magic.magics.shell import (
     evaluate,
     frame_from,
     kedro_state,
+    parse_line,
+    quiet_call,
     show,
     update,
     user_errors,
 )
+from kedro_mlflow_magic.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -80,11 +83,12 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
     """Log PIPELINE as a self-contained MLflow pyfunc model predicting on its data input, check
     that the reloaded model gives what the pipeline gives, show a summary and return the
     ``ModelInfo`` (``info = %kedro_log_model ...``)."""
+    wait_for_warm_up()  # MLflow's imports must not run in two threads at once
     from kedro_mlflow_magic import progress as steps
     from kedro_mlflow_magic.display import LoggingProgress
     from kedro_mlflow_magic.prepared import check_log_options, prepare_pipeline
 
-    arguments = parse_argstring(kedro_log_model, line)
+    arguments = parse_line(kedro_log_model, line)
     with user_errors():
         check_log_options(arguments.example_rows, arguments.register, arguments.alias)
     state = kedro_state(local_ns)
@@ -102,12 +106,13 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
         update(handle, progress)
 
     try:
-        with user_errors():
+        with user_errors(), quiet_call():
             advance(steps.COLLECTING)
             prepared = prepare_pipeline(
                 pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
                 freeze=tuple(arguments.freeze), project_path=state.project_path,
                 include=tuple(arguments.include),
+                config_loader=state.config_loader, pipelines=state.pipelines,
             )  # fmt: skip
             logged = prepared.log(
                 name=arguments.name, signature=signature, example_rows=arguments.example_rows,

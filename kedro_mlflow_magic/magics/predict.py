@@ -8,17 +8,20 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.errors import MODEL_URI_FORMS
 from kedro_mlflow_magic.magics.shell import (
     KedroState,
     frame_from,
     kedro_state,
+    parse_line,
+    quiet_call,
     show,
     unquoted,
     user_errors,
 )
+from kedro_mlflow_magic.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,7 +84,8 @@ def kedro_predict(
 ) -> Any:
     """Predict with a logged model on a frame (``--data EXPR``, or the cell as CSV with
     ``%%kedro_predict``), show and return the result (``result = %kedro_predict ...``)."""
-    arguments = parse_argstring(kedro_predict, line)
+    wait_for_warm_up()  # MLflow's imports must not run in two threads at once
+    arguments = parse_line(kedro_predict, line)
     state = optional_state(local_ns)
     if arguments.compare and state is None:
         kedro_state(local_ns)  # raises the "run %reload_kedro" UsageError
@@ -99,9 +103,9 @@ def kedro_predict(
 
     from kedro_mlflow_magic import prediction, tracking
 
-    if state is not None:
-        tracking.use_project_tracking(state.project_path)
-    with user_errors():
+    with user_errors(), quiet_call():
+        if state is not None:
+            tracking.use_project_tracking(state.project_path, state.config_loader)
         model_uri = unquoted(arguments.model_uri or "") or prediction.last_logged_model_uri()
         model = prediction.models.load(model_uri)
         params = prediction.parse_params(map(unquoted, arguments.params), model)
@@ -110,7 +114,7 @@ def kedro_predict(
         from kedro_mlflow_magic.display import ComparisonView
         from kedro_mlflow_magic.parity import compare_with_session
 
-        with user_errors():
+        with user_errors(), quiet_call():
             comparison = compare_with_session(
                 model, frame, state.pipelines, state.catalog, params, result
             )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.getipython import get_ipython
-from IPython.core.magic_arguments import argument
+from IPython.core.magic_arguments import argument, parse_argstring
 
 from kedro_mlflow_magic.errors import KedroMlflowMagicError, masked_url, one_line
 
@@ -79,6 +79,11 @@ class KedroState:
     def project_path(self) -> Path:
         return Path(self.context.project_path)
 
+    @property
+    def config_loader(self) -> Any:
+        """The session's config loader: kedro-mlflow's settings are read through it, once."""
+        return getattr(self.context, "config_loader", None)
+
     def pipeline(self, name: str) -> Pipeline:
         """The registered pipeline called ``name``; an unknown name lists the known ones."""
         if name not in self.pipelines:
@@ -113,6 +118,95 @@ def unquoted(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return text[1:-1]
     return text
+
+
+# Options whose value is a Python expression: taken unquoted, up to the next top-level option.
+EXPRESSION_OPTIONS = ("--data", "--sample", "--signature")
+PLACEHOLDER = "__kedro_mlflow_magic_expression_{}__"
+OPENING, CLOSING = "([{", ")]}"
+QUOTES = ('"""', "'''", '"', "'")
+
+
+def option_starts_at(line: str, index: int) -> bool:
+    """Whether a top-level `` --option`` begins at ``index`` (a space, two dashes, a letter)."""
+    return (
+        (index == 0 or line[index - 1].isspace())
+        and line.startswith("--", index)
+        and index + 2 < len(line)
+        and line[index + 2].isalpha()
+    )
+
+
+def expression_end(line: str, start: int) -> int:
+    """Where an unquoted expression that begins at ``start`` ends: at the next `` --option``
+    outside brackets and strings, or at the end of the line."""
+    depth, quote, index = 0, "", start
+    while index < len(line):
+        if quote:
+            if line[index] == "\\":
+                index += 1
+            elif line.startswith(quote, index):
+                index += len(quote) - 1
+                quote = ""
+        elif opening := next((mark for mark in QUOTES if line.startswith(mark, index)), ""):
+            quote = opening
+            index += len(quote) - 1
+        elif line[index] in OPENING:
+            depth += 1
+        elif line[index] in CLOSING:
+            depth = max(depth - 1, 0)
+        elif depth == 0 and option_starts_at(line, index):
+            return index
+        index += 1
+    return len(line)
+
+
+def expression_option_at(line: str, index: int, options: tuple[str, ...]) -> str | None:
+    if not option_starts_at(line, index):
+        return None
+    for option in options:
+        after = index + len(option)
+        if line.startswith(option, index) and (after == len(line) or line[after] in " \t="):
+            return option
+    return None
+
+
+def split_expressions(
+    line: str, options: tuple[str, ...] = EXPRESSION_OPTIONS
+) -> tuple[str, dict[str, str]]:
+    """Replace the value of each expression option with a placeholder that IPython's argument
+    parser keeps whole; return the line and the expressions by placeholder. As %timeit takes its
+    statement, ``--data pd.DataFrame({'a': [1, 2]})`` needs no quotes; quoted still works."""
+    expressions: dict[str, str] = {}
+    pieces: list[str] = []
+    index = 0
+    while index < len(line):
+        option = expression_option_at(line, index, options)
+        if option is None:
+            pieces.append(line[index])
+            index += 1
+            continue
+        end = expression_end(line, index + len(option) + 1)
+        expression = line[index + len(option) + 1 : end].strip()
+        if not expression:  # IPython's parser names the missing value
+            pieces.append(line[index:end])
+        else:
+            placeholder = PLACEHOLDER.format(len(expressions))
+            expressions[placeholder] = unquoted(expression)
+            pieces.append(f"{option} {placeholder} ")
+        index = end
+    return "".join(pieces), expressions
+
+
+def parse_line(magic: Any, line: str) -> Any:
+    """The magic's arguments (declared with ``@magic_arguments``), each expression option's
+    value as it was typed (see ``split_expressions``)."""
+    rest, expressions = split_expressions(line)
+    arguments = parse_argstring(magic, rest)
+    for name, value in vars(arguments).items():
+        if isinstance(value, str) and value in expressions:
+            setattr(arguments, name, expressions[value])
+    return arguments
 
 
 def evaluate(expression: str, local_ns: Mapping[str, Any] | None, option: str) -> Any:
@@ -176,14 +270,62 @@ def frame_from(
     return as_frame(value_of(expression, local_ns, option, catalog), expression, option)
 
 
+def bundle(value: Any) -> dict[str, str]:
+    """The HTML and text forms of one of our results, formatted by us: IPython's formatters
+    would go through Kedro's rich printer, which adds an empty output each time."""
+    forms = {"text/plain": str(value)}
+    html = getattr(value, "_repr_html_", None)
+    if html is not None:
+        forms["text/html"] = html()
+    return forms
+
+
 def show(value: Any) -> Any:
     """Display a result in the notebook (HTML and text forms) and return the display handle."""
     from IPython.display import display
 
-    return display(value, display_id=True)
+    return display(bundle(value), raw=True, display_id=True)
 
 
 def update(handle: Any, value: Any) -> None:
     """Replace what a ``show`` displayed (nothing to do outside a notebook)."""
     if handle is not None:
-        handle.update(value)
+        handle.update(bundle(value), raw=True)
+
+
+def quiet_rich_printer(shell: Any) -> None:
+    """Kedro's notebook set-up installs rich's pretty printer as IPython's text formatter; in
+    Jupyter each value it formats also leaves an empty output (rich's console flushes its empty
+    buffer after capturing). Keep the text it captures, without that empty output: while it
+    formats, the console writes its (empty) buffer as text, which shows nothing. Done once per
+    shell; nothing else changes."""
+    formatters = getattr(getattr(shell, "display_formatter", None), "formatters", {})
+    formatter = formatters.get("text/plain")
+    if formatter is None or type(formatter).__name__ != "RichFormatter":
+        return
+    rich_formatter = type(formatter)
+
+    class QuietRichFormatter(rich_formatter):  # type: ignore[misc, valid-type]
+        def __call__(self, value: Any) -> Any:
+            from rich import get_console
+
+            console = get_console()
+            jupyter = console.is_jupyter
+            console.is_jupyter = False
+            try:
+                return super().__call__(value)
+            finally:
+                console.is_jupyter = jupyter
+
+    formatter.__class__ = QuietRichFormatter
+
+
+@contextlib.contextmanager
+def quiet_call() -> Iterator[list[str]]:
+    """A magic's call: third-party logging, warnings and progress bars stay out of its cell
+    (``kedro_mlflow_magic.quiet``); the rich printer's empty outputs too."""
+    from kedro_mlflow_magic.quiet import quiet_third_party
+
+    quiet_rich_printer(get_ipython())
+    with quiet_third_party() as notes:
+        yield notes

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.getipython import get_ipython
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.magics.shell import (
     DATA_INPUT_ARGUMENT,
@@ -14,9 +14,12 @@ from kedro_mlflow_magic.magics.shell import (
     PIPELINE_ARGUMENT,
     frame_from,
     kedro_state,
+    parse_line,
+    quiet_call,
     show,
     user_errors,
 )
+from kedro_mlflow_magic.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.widgets.signature_editor import SignatureEditor
@@ -44,17 +47,19 @@ def kedro_signature(line: str, local_ns: Mapping[str, Any] | None = None) -> Sig
     """Show the signature editor for PIPELINE (input column types and required flags, output,
     parameters with defaults) and return it: ``.signature`` is the edited ModelSignature and its
     "Log model" button logs the pipeline with it."""
+    wait_for_warm_up()  # MLflow's imports must not run in two threads at once
     from kedro_mlflow_magic.prepared import prepare_pipeline
     from kedro_mlflow_magic.widgets import SignatureEditor
 
-    arguments = parse_argstring(kedro_signature, line)
+    arguments = parse_line(kedro_signature, line)
     state = kedro_state(local_ns)
     pipeline = state.pipeline(arguments.pipeline)
     sample = frame_from(arguments.sample, local_ns, "--sample", state.catalog)
-    with user_errors():
+    with user_errors(), quiet_call():
         prepared = prepare_pipeline(
             pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
             freeze=tuple(arguments.freeze), project_path=state.project_path,
+            config_loader=state.config_loader, pipelines=state.pipelines,
         )  # fmt: skip
         editor = SignatureEditor(prepared, name=arguments.name)
     show(editor)

@@ -1,0 +1,83 @@
+"""Quiet calls (SPEC 6): while our code runs, Kedro's and MLflow's logging, warnings and
+progress bars stay out of the notebook; a warning that matters to the user becomes a note in our
+own words. Nothing changes outside the call: the user's own logs, prints and warnings still show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+# Loggers of the libraries we call; silenced only for the duration of one of our calls.
+THIRD_PARTY_LOGGERS = ("kedro", "mlflow", "alembic", "sqlalchemy", "py4j", "urllib3", "git")
+PROGRESS_BAR_VARIABLE = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+OUR_PACKAGE = str(Path(__file__).parent)
+THIRD_PARTY_FOLDERS = ("site-packages", "dist-packages")
+INTEGER_HINT = re.compile(r"schema contains integer column", re.IGNORECASE)
+
+INTEGER_NOTE = (
+    "the signature has integer columns, which cannot hold missing values: if a column can be "
+    "missing at predict time, make it float in the sample or edit its type in the signature"
+)
+
+
+def note_for(message: str) -> str | None:
+    """Our words for a third-party warning the user should know about, else None."""
+    if INTEGER_HINT.search(message):
+        return INTEGER_NOTE
+    return None
+
+
+def from_third_party(filename: str) -> bool:
+    """Whether a warning was raised in an installed library or the standard library (not in
+    this package, nor in the user's project or notebook)."""
+    if filename.startswith(OUR_PACKAGE):
+        return False
+    parts = Path(filename).parts
+    return any(folder in parts for folder in THIRD_PARTY_FOLDERS) or filename.startswith(
+        (sys.base_prefix, "<frozen")
+    )
+
+
+@contextlib.contextmanager
+def quiet_third_party() -> Iterator[list[str]]:
+    """Silence third-party loggers, warnings and MLflow's progress bars and messages for the
+    duration; yield the list that receives our notes for the warnings that matter. Warnings of
+    the user's own code are shown again when the call ends."""
+    from kedro_mlflow_magic.compat import mlflow_messages_muted
+
+    notes: list[str] = []
+    loggers = [logging.getLogger(name) for name in THIRD_PARTY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    progress_bar = os.environ.get(PROGRESS_BAR_VARIABLE)
+    os.environ[PROGRESS_BAR_VARIABLE] = "false"
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings(record=True) as caught, mlflow_messages_muted():
+            warnings.simplefilter("always")
+            try:
+                yield notes
+            finally:
+                for warning in caught:
+                    note = note_for(str(warning.message))
+                    if note is not None and note not in notes:
+                        notes.append(note)
+        for warning in caught:
+            if not from_third_party(warning.filename):
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno or 0
+                )
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+        if progress_bar is None:
+            os.environ.pop(PROGRESS_BAR_VARIABLE, None)
+        else:
+            os.environ[PROGRESS_BAR_VARIABLE] = progress_bar
