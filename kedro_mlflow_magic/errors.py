@@ -174,3 +174,19 @@ class ModelLoadError(KedroMlflowMagicError, LookupError):
 
 class PredictionError(KedroMlflowMagicError, ValueError):
     """A model refused the frame or parameters it was given (names the column or parameter)."""
+
+
+class UnknownPipelineError(KedroMlflowMagicError, LookupError):
+    """A pipeline name that the project does not register."""
+
+    def __init__(self, name: str, known: Iterable[str]):
+        listed = ", ".join(sorted(known)) or "(none registered)"
+        super().__init__(f"unknown pipeline '{name}'; the project's pipelines are: {listed}")
+
+
+class ProjectNotFoundError(KedroMlflowMagicError, LookupError):
+    """No Kedro project where one was looked for (the shell command, the Kedro hook)."""
+
+
+class LogAfterRunError(KedroMlflowMagicError, RuntimeError):
+    """The Kedro hook could not log the model after a run: fails ``kedro run`` in one line."""
