@@ -200,10 +200,10 @@ class LogModelHook:
         catalog: DataCatalog,
     ) -> Generator[None, Any, Any]:
         failure = None
+        if logger.level == logging.NOTSET:  # the user did not configure ours: say what we do
+            logger.setLevel(logging.INFO)
         try:
             if self.counts(run_params, pipeline):
-                if logger.level == logging.NOTSET:  # the user did not configure ours: say it
-                    logger.setLevel(logging.INFO)
                 self.report(self.log(catalog, Path(run_params["project_path"])))
         except Exception as error:
             failure = self.failure(error)
