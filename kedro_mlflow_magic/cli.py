@@ -18,6 +18,7 @@ installed: it imports click and our errors only; Kedro and MLflow are imported b
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -51,7 +52,7 @@ MLFLOW_USER_ERRORS = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 SAMPLE_SUFFIXES = (".csv", ".parquet", ".pkl", ".pickle")
 DATA_SUFFIXES = (".csv", ".parquet")
 OUTPUT_SUFFIXES = (".csv", ".parquet")
-NOISY_LOGGERS = ("kedro", "mlflow", "alembic", "py4j", "urllib3")
+NOISY_LOGGERS = ("mlflow", "alembic", "py4j", "urllib3")
 
 
 class ShellInputError(KedroMlflowMagicError, ValueError):
@@ -78,7 +79,9 @@ class OneLineUsage(click.UsageError):
 
 
 def one_line_usage(error: click.UsageError) -> OneLineUsage:
-    return error if isinstance(error, OneLineUsage) else OneLineUsage(error.message, error.ctx)
+    if isinstance(error, OneLineUsage):
+        return error
+    return OneLineUsage(error.format_message(), error.ctx)
 
 
 class OneLineCommand(click.Command):
@@ -113,20 +116,34 @@ def quiet_libraries(verbose: bool) -> None:
     warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # a node that fails on the sample is logged by Kedro, then said again in our one line
+    logging.getLogger("kedro").setLevel(logging.CRITICAL)
 
 
 def terminal_progress(verbose: bool) -> Progress:
     """Each step on stderr when a person watches it (a terminal); nothing when piped."""
     from kedro_mlflow_magic.progress import DONE
 
-    watched = sys.stderr.isatty()
+    stream = sys.stderr
+    watched = stream.isatty()
 
     def say(step: str) -> None:
         quiet_libraries(verbose)  # a KedroSession may have configured logging since
         if watched and step != DONE:
-            click.echo(f"... {step}", err=True)
+            click.echo(f"... {step}", file=stream)
 
     return say
+
+
+@contextlib.contextmanager
+def mlflow_prints_hidden(verbose: bool) -> Iterator[None]:
+    """MLflow prints some news straight to stderr ("Successfully registered model..."): our
+    summary on stdout says it already."""
+    if verbose:
+        yield
+        return
+    with contextlib.redirect_stderr(io.StringIO()):
+        yield
 
 
 @contextlib.contextmanager
@@ -348,11 +365,12 @@ def log(
                 to_log, opened.catalog, data_input, frame, output=output,
                 freeze=names(freeze), project_path=root, **prepare_options,
             )  # fmt: skip
-            logged = prepared.log(
-                name=name, example_rows=example_rows, experiment=experiment,
-                registered_model_name=register, alias=alias, run_id=run_id, run_name=run_name,
-                progress=say, **log_options,
-            )  # fmt: skip
+            with mlflow_prints_hidden(verbose):
+                logged = prepared.log(
+                    name=name, example_rows=example_rows, experiment=experiment,
+                    registered_model_name=register, alias=alias, run_id=run_id,
+                    run_name=run_name, progress=say, **log_options,
+                )  # fmt: skip
     click.echo(str(logged))
 
 
