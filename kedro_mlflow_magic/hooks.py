@@ -16,6 +16,7 @@ Importing this module (settings.py does, for every ``kedro`` command) does not i
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Generator, Mapping
 from pathlib import Path
@@ -35,6 +36,34 @@ logger = logging.getLogger("kedro_mlflow_magic")
 
 ON_ERROR = ("fail", "warn")
 DEFAULT_PIPELINE = "__default__"
+# conf/<env>/mlflow_magic.yml, key `log_model`: options that differ by environment
+CONFIG_KEY = "mlflow_magic"
+CONFIG_PATTERNS = ["mlflow_magic*", "mlflow_magic*/**"]
+ENVIRONMENT_OPTIONS = (
+    "output", "name", "registered_model_name", "alias", "experiment", "example_rows", "on_error",
+)  # fmt: skip
+
+
+def environment_options(context: Any) -> dict[str, Any]:
+    """The ``log_model`` options of ``conf/<env>/mlflow_magic.yml``, read through the session's
+    config loader (so ``conf/base`` and the run's environment merge as for any Kedro config)."""
+    from kedro.config import MissingConfigException
+
+    loader = context.config_loader
+    try:
+        if CONFIG_KEY not in loader.config_patterns:
+            loader.config_patterns.update({CONFIG_KEY: CONFIG_PATTERNS})
+        settings = loader[CONFIG_KEY]
+    except (MissingConfigException, KeyError, AttributeError):  # none, or no such loader
+        return {}
+    options = dict((settings or {}).get("log_model") or {})
+    unknown = sorted(set(options) - set(ENVIRONMENT_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"mlflow_magic.yml: log_model has no option {', '.join(unknown)}; "
+            f"the options are: {', '.join(ENVIRONMENT_OPTIONS)}"
+        )
+    return options
 
 
 def pipelines_run(run_params: Mapping[str, Any]) -> list[str]:
@@ -92,6 +121,7 @@ class LogModelHook:
         self.experiment = experiment
         self.example_rows = example_rows
         self.on_error = on_error
+        self.environment: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"LogModelHook(after={self.after!r}, pipeline={self.pipeline!r})"
@@ -174,16 +204,30 @@ class LogModelHook:
             failure.__cause__ = error  # an unexpected error keeps its traceback
         return failure
 
+    def in_environment(self) -> LogModelHook:
+        """This hook with the options of the run's environment (mlflow_magic.yml) applied."""
+        if not self.environment:
+            return self
+        hook = copy.copy(self)
+        vars(hook).update(self.environment)
+        hook.environment = {}
+        return hook
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self.environment = environment_options(context)
+
     @hook_impl
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
     ) -> None:
         if self.after not in pipelines_run(run_params):
             return
+        hook = self.in_environment()
         try:
-            self.check_options()
+            hook.check_options()
         except Exception as error:
-            failure = self.failure(error)
+            failure = hook.failure(error)
             if failure is not None:
                 raise failure from None
 
@@ -202,11 +246,12 @@ class LogModelHook:
         failure = None
         if logger.level == logging.NOTSET:  # the user did not configure ours: say what we do
             logger.setLevel(logging.INFO)
+        hook = self.in_environment()
         try:
-            if self.counts(run_params, pipeline):
-                self.report(self.log(catalog, Path(run_params["project_path"])))
+            if hook.counts(run_params, pipeline):
+                hook.report(hook.log(catalog, Path(run_params["project_path"])))
         except Exception as error:
-            failure = self.failure(error)
+            failure = hook.failure(error)
         result = yield
         if failure is not None:
             raise failure

@@ -103,7 +103,12 @@ def test_each_training_run_registers_a_new_version_and_moves_the_alias(tmp_path:
 
     # a second run (with a run opened by a hook that ends it in its own after_pipeline_run,
     # as kedro-mlflow does): a new version, the alias moves, the model lands in that run
-    second = kedro_run(root, store, "--pipelines", "training", OPEN_TRAINING_RUN="1")
+    # ... in the environment prod, whose conf/prod/mlflow_magic.yml names the model otherwise
+    (root / "conf" / "prod").mkdir()
+    (root / "conf" / "prod" / "mlflow_magic.yml").write_text("log_model:\n  name: prod_model\n")
+    second = kedro_run(
+        root, store, "--pipelines", "training", "--env", "prod", OPEN_TRAINING_RUN="1"
+    )
     assert second.returncode == 0, second.stderr[-3000:] + second.stdout[-3000:]
     moved = client.get_model_version_by_alias("churn", "challenger")
     assert int(moved.version) == 2
@@ -111,6 +116,8 @@ def test_each_training_run_registers_a_new_version_and_moves_the_alias(tmp_path:
     assert training_run.data.tags.get("opened_by") == "stand-in"
     assert training_run.info.status == "FINISHED"
     assert "(the active run)" in second.stdout + second.stderr
+    assert client.get_logged_model(moved.source.removeprefix("models:/")).name == "prod_model"
+    assert client.get_logged_model(version.source.removeprefix("models:/")).name == "model"
 
 
 @pytest.mark.slow
