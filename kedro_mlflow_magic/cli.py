@@ -52,6 +52,7 @@ MLFLOW_USER_ERRORS = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 SAMPLE_SUFFIXES = (".csv", ".parquet", ".pkl", ".pickle")
 DATA_SUFFIXES = (".csv", ".parquet")
 OUTPUT_SUFFIXES = (".csv", ".parquet")
+KEDRO_RUN_LOGGERS = ("kedro.pipeline", "kedro.runner", "kedro.io")
 NOISY_LOGGERS = ("mlflow", "alembic", "py4j", "urllib3")
 
 
@@ -116,8 +117,10 @@ def quiet_libraries(verbose: bool) -> None:
     warnings.filterwarnings("ignore", message=".*register_new_resolver.*")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    # a node that fails on the sample is logged by Kedro, then said again in our one line
-    logging.getLogger("kedro").setLevel(logging.CRITICAL)
+    # a node that fails on the sample is logged by Kedro, then said again in our one line (the
+    # children: the core quiets the "kedro" logger to WARNING, and back, around its own runs)
+    for name in ("kedro", *KEDRO_RUN_LOGGERS):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def terminal_progress(verbose: bool) -> Progress:

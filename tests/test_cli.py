@@ -82,7 +82,7 @@ def test_inputs_from_outside_with_project(trained_demo: Path, tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_log_from_a_subfolder_then_predict_from_outside(
-    trained_demo: Path, inside: Path, customers_csv: Path, tmp_path: Path
+    trained_demo: Path, inside: Path, tmp_path: Path
 ) -> None:
     import mlflow
 
@@ -98,6 +98,10 @@ def test_log_from_a_subfolder_then_predict_from_outside(
     assert logged.stderr.strip() == ""  # piped: no progress
 
     # predict from outside the project, to stdout as CSV, with a typed parameter override
+    # (logged with the catalog's customers as the sample, the model takes their columns)
+    customers = pd.read_csv(trained_demo / "data" / "01_raw" / "customers.csv").head(30)
+    customers_csv = tmp_path / "customers_with_label.csv"
+    customers.to_csv(customers_csv, index=False)
     predicted = script(
         "predict", f"models:/{name}@champion", "--data", str(customers_csv),
         "--params", "threshold=0.2", "--project", str(trained_demo), cwd=tmp_path,
