@@ -64,6 +64,13 @@ def run_demo(folder: Path, rows: int = 5) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kedro_mlflow_magic.cli import cli
+    from kedro_mlflow_magic.cli import main as shell_main
+
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments and arguments[0] in cli.commands:  # inputs, log, predict: the shell command
+        return shell_main(arguments)
+
     parser = argparse.ArgumentParser(prog="python -m kedro_mlflow_magic")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="create, train, log and reload the demo project")

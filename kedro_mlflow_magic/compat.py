@@ -84,3 +84,15 @@ def mlflow_messages_muted() -> Iterator[None]:
         yield
     finally:
         MLFLOW_LOGGING_STREAM.enabled = enabled
+
+
+def all_project_pipelines() -> Any:
+    """Kedro's registered pipelines, every one of them. During ``kedro run --pipelines a``,
+    Kedro 1.7 asks ``find_pipelines`` registries for the requested ones only
+    (``pipelines.set_requested``); a hook that needs another pipeline after the run lifts that
+    filter (``_requested_pipelines`` is where Kedro keeps it)."""
+    from kedro.framework.project import pipelines
+
+    if getattr(pipelines, "_requested_pipelines", None) is not None:
+        pipelines.set_requested(None)
+    return pipelines

@@ -268,3 +268,19 @@ class TrackingAccessError(KedroMlflowMagicError, PermissionError):
                 "may write to"
             )
         super().__init__(message)
+
+
+class UnknownPipelineError(KedroMlflowMagicError, LookupError):
+    """A pipeline name that the project does not register."""
+
+    def __init__(self, name: str, known: Iterable[str]):
+        listed = ", ".join(sorted(known)) or "(none registered)"
+        super().__init__(f"unknown pipeline '{name}'; the project's pipelines are: {listed}")
+
+
+class ProjectNotFoundError(KedroMlflowMagicError, LookupError):
+    """No Kedro project where one was looked for (the shell command, the Kedro hook)."""
+
+
+class LogAfterRunError(KedroMlflowMagicError, RuntimeError):
+    """The Kedro hook could not log the model after a run: fails ``kedro run`` in one line."""

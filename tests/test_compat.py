@@ -94,3 +94,13 @@ def test_run_stack_set_aside_empties_the_stack_and_puts_it_back():
 @pytest.mark.parametrize("name", ["_inputs", "_outputs"])
 def test_node_still_has_its_private_interface_attributes(name):
     assert hasattr(node(add, ["a", "b"], "total"), name)
+
+
+def test_all_project_pipelines_lifts_the_filter_of_a_run_of_named_pipelines(demo):
+    from kedro.framework.project import pipelines
+
+    pipelines.set_requested(["training"])  # what KedroSession.run does for --pipelines training
+    assert pipelines._requested_pipelines == ["training"]
+    everything = compat.all_project_pipelines()
+    assert pipelines._requested_pipelines is None
+    assert {"training", "inference", "__default__"} <= set(everything)

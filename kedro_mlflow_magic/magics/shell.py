@@ -86,10 +86,10 @@ class KedroState:
 
     def pipeline(self, name: str) -> Pipeline:
         """The registered pipeline called ``name``; an unknown name lists the known ones."""
-        if name not in self.pipelines:
-            known = ", ".join(sorted(self.pipelines)) or "(none registered)"
-            raise UsageError(f"unknown pipeline '{name}'; the project's pipelines are: {known}")
-        return self.pipelines[name]
+        from kedro_mlflow_magic.project import pipeline_named
+
+        with user_errors():
+            return pipeline_named(self.pipelines, name)
 
 
 def kedro_state(local_ns: Mapping[str, Any] | None = None) -> KedroState:
@@ -229,13 +229,10 @@ def is_variable(text: str, local_ns: Mapping[str, Any] | None) -> bool:
 
 def load_dataset(catalog: DataCatalog, name: str, option: str) -> Any:
     """Load a catalog dataset; a failure names the dataset and the option."""
-    try:
-        return catalog.load(name)
-    except Exception as error:
-        raise UsageError(
-            f"{option} {name}: could not load the catalog dataset '{name}': "
-            f"{type(error).__name__}: {one_line(str(error))}"
-        ) from None
+    from kedro_mlflow_magic.project import load_sample_dataset
+
+    with user_errors():
+        return load_sample_dataset(catalog, name, option)
 
 
 def value_of(

@@ -1,0 +1,92 @@
+"""A Kedro project outside a notebook (the shell command, the Kedro hook): its root, a session
+opened on it, its pipelines by name, and samples read from its catalog.
+
+The magics use the session ``%reload_kedro`` loaded; they share ``pipeline_named`` and
+``load_sample_dataset`` so that every face says the same thing about a wrong name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kedro_mlflow_magic.errors import (
+    ProjectNotFoundError,
+    SampleError,
+    UnknownPipelineError,
+    one_line,
+)
+from kedro_mlflow_magic.roles import load_quietly
+from kedro_mlflow_magic.tracking import find_project_root
+
+if TYPE_CHECKING:
+    from kedro.io import DataCatalog
+    from kedro.pipeline import Pipeline
+
+
+def find_project(path: str | Path | None = None) -> Path:
+    """The root of the Kedro project at or above ``path`` (default: the current folder)."""
+    start = Path(path if path is not None else Path.cwd()).expanduser().resolve()
+    root = find_project_root(start) if start.is_dir() else None
+    if root is None:
+        where = "the current folder" if path is None else str(start)
+        raise ProjectNotFoundError(
+            f"{where} is not inside a Kedro project (no pyproject.toml with a [tool.kedro] "
+            "table at or above it); run from inside the project or pass --project PATH"
+        )
+    return root
+
+
+def pipeline_named(pipelines: Mapping[str, Pipeline], name: str) -> Pipeline:
+    """The registered pipeline called ``name``; an unknown name lists the known ones."""
+    if name not in pipelines:
+        raise UnknownPipelineError(name, list(pipelines))
+    return pipelines[name]
+
+
+def load_sample_dataset(catalog: DataCatalog, name: str, option: str = "sample") -> Any:
+    """Load the catalog dataset ``name`` as a sample; a failure names the dataset and the
+    option it was given to."""
+    if name not in catalog:
+        raise SampleError(
+            f"{option} {name}: the catalog has no dataset '{name}'; name a catalog dataset"
+        )
+    try:
+        return load_quietly(catalog, name)
+    except Exception as error:
+        raise SampleError(
+            f"{option} {name}: could not load the catalog dataset '{name}': "
+            f"{type(error).__name__}: {one_line(str(error))}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class OpenProject:
+    """A Kedro project opened in a real ``KedroSession``: its catalog and pipelines."""
+
+    root: Path
+    session: Any
+    context: Any
+    catalog: DataCatalog
+    pipelines: Mapping[str, Pipeline]
+
+    def pipeline(self, name: str) -> Pipeline:
+        return pipeline_named(self.pipelines, name)
+
+
+@contextlib.contextmanager
+def open_project(root: str | Path, env: str | None = None) -> Iterator[OpenProject]:
+    """Bootstrap the project at ``root`` and open a ``KedroSession`` on it (``env``: a Kedro
+    configuration environment, as ``kedro run --env``); the session closes on exit."""
+    from kedro.framework.project import pipelines
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    root = Path(root)
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root, env=env) as session:
+        context = session.load_context()
+        yield OpenProject(root, session, context, context.catalog, pipelines)

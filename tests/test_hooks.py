@@ -1,0 +1,165 @@
+"""``LogModelHook`` in a real ``kedro run`` (a subprocess) of the demo project, with the hook in
+its settings.py: each training run logs the inference pipeline, registers a new version and
+moves the alias; a failure to log fails the run in one line; other pipelines log nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+SETTINGS = '''
+import os
+
+import mlflow
+from kedro.framework.hooks import hook_impl
+
+from kedro_mlflow_magic.hooks import LogModelHook
+
+
+class TrainingRun:
+    """Stands in for kedro-mlflow's hook: registered after ours (as entry-point plugins are),
+    it opens a run before the pipeline and ends it in its own after_pipeline_run."""
+
+    @hook_impl
+    def before_pipeline_run(self):
+        if os.environ.get("OPEN_TRAINING_RUN"):
+            mlflow.start_run(run_name="training run", tags={{"opened_by": "stand-in"}})
+
+    @hook_impl
+    def after_pipeline_run(self):
+        if os.environ.get("OPEN_TRAINING_RUN"):
+            mlflow.end_run()
+
+
+HOOKS = (
+    LogModelHook(after="training", pipeline="inference", data_input={data_input!r},
+                 sample="customers", registered_model_name="churn", alias="challenger"),
+    TrainingRun(),
+)
+'''
+
+EXTRA_PIPELINE = (
+    '    return {"training": training, "inference": inference, "__default__": training,\n'
+    '            "data": training.only_nodes("generate_customers")}\n'
+)
+
+
+def hooked_project(folder: Path, data_input: str = "customers_to_score") -> Path:
+    from kedro_mlflow_magic.demo import create_demo_project
+
+    root = create_demo_project(folder / "project", "churn_hooked")
+    settings = root / "src" / "churn_hooked" / "settings.py"
+    settings.write_text(SETTINGS.format(data_input=data_input))
+    registry = root / "src" / "churn_hooked" / "pipeline_registry.py"
+    text = registry.read_text()
+    start = text.index("    return {")
+    registry.write_text(text[:start] + EXTRA_PIPELINE)
+    return root
+
+
+def kedro_run(root: Path, store: str, *arguments: str, **environment: str):
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": store,
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "COLUMNS": "200",  # Kedro's rich console: keep our one line on one line
+        **environment,
+    }
+    return subprocess.run(
+        [str(BIN / "kedro"), "run", *arguments],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_each_training_run_registers_a_new_version_and_moves_the_alias(tmp_path: Path) -> None:
+    import mlflow
+
+    root = hooked_project(tmp_path)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=store)
+
+    first = kedro_run(root, store, "--pipelines", "training")
+    assert first.returncode == 0, first.stderr[-3000:] + first.stdout[-3000:]
+    output = first.stdout + first.stderr
+    assert "Logged pipeline 'inference' after the run of 'training'" in output
+    version = client.get_model_version_by_alias("churn", "challenger")
+    assert int(version.version) == 1
+    # the logs name the run and the model URI; with no run open, the model got a new run
+    assert version.run_id in output and "(a new run)" in output
+    assert version.source.startswith("models:/") and version.source in output
+
+    # a second run (with a run opened by a hook that ends it in its own after_pipeline_run,
+    # as kedro-mlflow does): a new version, the alias moves, the model lands in that run
+    # ... in the environment prod, whose conf/prod/mlflow_magic.yml names the model otherwise
+    (root / "conf" / "prod").mkdir()
+    (root / "conf" / "prod" / "mlflow_magic.yml").write_text("log_model:\n  name: prod_model\n")
+    second = kedro_run(
+        root, store, "--pipelines", "training", "--env", "prod", OPEN_TRAINING_RUN="1"
+    )
+    assert second.returncode == 0, second.stderr[-3000:] + second.stdout[-3000:]
+    moved = client.get_model_version_by_alias("churn", "challenger")
+    assert int(moved.version) == 2
+    training_run = client.get_run(moved.run_id)
+    assert training_run.data.tags.get("opened_by") == "stand-in"
+    assert training_run.info.status == "FINISHED"
+    assert "(the active run)" in second.stdout + second.stderr
+    assert client.get_logged_model(moved.source.removeprefix("models:/")).name == "prod_model"
+    assert client.get_logged_model(version.source.removeprefix("models:/")).name == "model"
+
+
+@pytest.mark.slow
+def test_other_pipelines_and_partial_runs_log_nothing(tmp_path: Path) -> None:
+    import mlflow
+
+    root = hooked_project(tmp_path)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    other = kedro_run(root, store, "--pipelines", "data")
+    assert other.returncode == 0, other.stderr[-3000:]
+    partial = kedro_run(root, store, "--pipelines", "training", "--nodes", "generate_customers")
+    assert partial.returncode == 0, partial.stderr[-3000:]
+    assert "this run of 'training' skipped its nodes fit_encoder, train_classifier" in (
+        partial.stdout + partial.stderr
+    )
+    client = mlflow.MlflowClient(tracking_uri=store)
+    assert client.search_registered_models() == []
+    assert all(
+        not client.search_logged_models([e.experiment_id]) for e in client.search_experiments()
+    )
+    assert "Logged pipeline" not in other.stdout + other.stderr + partial.stdout + partial.stderr
+
+
+@pytest.mark.slow
+def test_a_failure_to_log_fails_the_run_with_one_line_and_logs_nothing(tmp_path: Path) -> None:
+    import mlflow
+
+    root = hooked_project(tmp_path, data_input="customer_to_score")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    failed = kedro_run(root, store, "--pipelines", "training")
+    assert failed.returncode != 0
+    output = failed.stdout + failed.stderr
+    line = (
+        "LogAfterRunError: could not log pipeline 'inference' after the run of 'training': "
+        "'customer_to_score' is not a free input of the pipeline; choose the data input among: "
+        "classifier, customers_to_score, encoder, params:scoring, params:threshold"
+    )
+    assert line in " ".join(output.split()), output[-3000:]
+    client = mlflow.MlflowClient(tracking_uri=store)
+    assert client.search_registered_models() == []
+    assert all(
+        not client.search_logged_models([e.experiment_id]) for e in client.search_experiments()
+    )
