@@ -70,6 +70,8 @@ def roles_text(inputs: PipelineInputs) -> str:
     if inputs.data_input is None:
         candidates = ", ".join(inputs.data_input_candidates) or "none"
         lines.insert(0, f"data input not determined (candidates: {candidates}); name it")
+    if inputs.note:
+        lines.insert(0, f"note: {inputs.note}")
     lines.append(f"outputs: {', '.join(inputs.outputs) or 'none'}")
     status = (
         "ready to log"
@@ -97,8 +99,9 @@ def roles_html(inputs: PipelineInputs) -> str:
             f"determined (candidates: {escape(candidates)}); name it</td></tr>",
         )
     outputs = ", ".join(f"<code>{escape(name)}</code>" for name in inputs.outputs) or "none"
+    note = f"<p>note: {escape(inputs.note)}</p>" if inputs.note else ""
     return (
-        '<table class="kedro-mlflow-roles">'
+        note + '<table class="kedro-mlflow-roles">'
         "<thead><tr><th>input</th><th>role</th><th>detail</th></tr></thead>"
         f"<tbody>{''.join(cells)}</tbody></table>"
         f"<p>outputs: {outputs}</p>"

@@ -30,7 +30,12 @@ from kedro_mlflow_magic.errors import (
 from kedro_mlflow_magic.manifest import leaf_entries, parameter_input_paths
 from kedro_mlflow_magic.parity import Comparison, compare_results
 from kedro_mlflow_magic.progress import Progress, no_progress
-from kedro_mlflow_magic.roles import PipelineInputs, inspect_pipeline, load_quietly
+from kedro_mlflow_magic.roles import (
+    PipelineInputs,
+    inspect_pipeline,
+    load_quietly,
+    model_pipeline,
+)
 from kedro_mlflow_magic.runner import run_in_session
 from kedro_mlflow_magic.signature import (
     ParameterLeaf,
@@ -266,6 +271,7 @@ class PreparedPipeline:
             registered_model_name=registered_model_name,
             registered_version=version,
             alias=alias,
+            notes=(self.roles.note,) if self.roles.note else (),
         )
         return logged
 
@@ -281,7 +287,9 @@ def prepare_pipeline(
     project_path: str | Path | None = None,
 ) -> PreparedPipeline:
     """Check that the pipeline can be packaged, raising the error that says why not, and return
-    the ``PreparedPipeline``. Without ``sample``, the data input's own dataset is loaded."""
+    the ``PreparedPipeline``. Without ``sample``, the data input's own dataset is loaded.
+    A kedro-mlflow ``PipelineML`` gives its inference pipeline and its ``input_name``."""
+    pipeline, data_input, note = model_pipeline(pipeline, data_input)
     output = choose_output(pipeline, output)
     pipeline = pipeline.to_outputs(output)
     parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
@@ -290,6 +298,8 @@ def prepare_pipeline(
     if parameters and len(parameters) == len(pipeline.inputs()):
         raise NoDataInputError(parameters)
     roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze)
+    if note is not None:
+        roles.note = note
     if data_input is not None and roles.data_input != data_input:
         raise UnknownDataInputError(data_input, roles.free_inputs)
     if roles.data_input is None:
