@@ -68,6 +68,8 @@ def roles_text(inputs: PipelineInputs) -> str:
     rows = role_rows(inputs)
     width = max([len(name) for name, _, _ in rows] + [4])
     lines = [f"{name:<{width}}  {role:<10}  {detail}" for name, role, detail in rows]
+    if inputs.note:
+        lines.insert(0, f"note: {inputs.note}")
     lines.append(f"outputs: {', '.join(inputs.outputs) or 'none'}")
     status = (
         "ready to log"
@@ -88,8 +90,9 @@ def roles_html(inputs: PipelineInputs) -> str:
             f"<td>{escape(detail)}</td></tr>"
         )
     outputs = ", ".join(f"<code>{escape(name)}</code>" for name in inputs.outputs) or "none"
+    note = f"<p>note: {escape(inputs.note)}</p>" if inputs.note else ""
     return (
-        '<table class="kedro-mlflow-roles">'
+        note + '<table class="kedro-mlflow-roles">'
         "<thead><tr><th>input</th><th>role</th><th>detail</th></tr></thead>"
         f"<tbody>{''.join(cells)}</tbody></table>"
         f"<p>outputs: {outputs}</p>"

@@ -37,7 +37,12 @@ from kedro_mlflow_magic.packaging import write_model
 from kedro_mlflow_magic.parity import Comparison, compare_results
 from kedro_mlflow_magic.progress import Progress, no_progress
 from kedro_mlflow_magic.quiet import quiet_third_party
-from kedro_mlflow_magic.roles import PipelineInputs, inspect_pipeline, load_quietly
+from kedro_mlflow_magic.roles import (
+    PipelineInputs,
+    inspect_pipeline,
+    load_quietly,
+    model_pipeline,
+)
 from kedro_mlflow_magic.runner import run_in_session
 from kedro_mlflow_magic.runs import (
     failed_model_marked,
@@ -321,6 +326,7 @@ class PreparedPipeline:
             registered_model_name=registered_model_name,
             registered_version=version,
             alias=alias,
+            notes=(self.roles.note,) if self.roles.note else (),
         )
         return logged
 
@@ -345,7 +351,9 @@ def prepare_pipeline(
     relative to it (``src/<package>/``); only they ship beside the package's Python source.
     ``config_loader`` (a session's ``context.config_loader``) is where kedro-mlflow settings are
     read, once; ``pipelines`` (the project's registered pipelines) help guess the data input.
+    A kedro-mlflow ``PipelineML`` gives its inference pipeline and its ``input_name``.
     """
+    pipeline, data_input, note = model_pipeline(pipeline, data_input)
     output = choose_output(pipeline, output)
     pipeline = pipeline.to_outputs(output)
     parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
@@ -354,6 +362,8 @@ def prepare_pipeline(
     if parameters and len(parameters) == len(pipeline.inputs()):
         raise NoDataInputError(parameters)
     roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze, pipelines=pipelines)
+    if note is not None:
+        roles.note = note
     if data_input is not None and roles.data_input != data_input:
         raise UnknownDataInputError(data_input, roles.free_inputs)
     if roles.data_input is None:

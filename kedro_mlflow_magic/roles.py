@@ -55,6 +55,7 @@ class PipelineInputs(Summary):
     free_inputs: list[str]
     data_input_candidates: list[str] = field(default_factory=list)
     pipeline: Pipeline | None = field(default=None, compare=False)
+    note: str | None = None
 
     def summary_text(self) -> str:
         return roles_text(self)
@@ -236,6 +237,45 @@ def undetermined_data_input(candidates: list[str]) -> Problem:
     )
 
 
+@dataclass(frozen=True)
+class PipelineML:
+    """What a kedro-mlflow ``PipelineML`` (``pipeline_ml_factory(training, inference,
+    input_name)``) brings: its inference pipeline and the name of its data input. Read by duck
+    typing, so kedro-mlflow need not be installed (nor imported)."""
+
+    inference: Pipeline
+    input_name: str
+
+    @classmethod
+    def of(cls, pipeline: Any) -> PipelineML | None:
+        inference = getattr(pipeline, "inference", None)
+        input_name = getattr(pipeline, "input_name", None)
+        if isinstance(inference, Pipeline) and isinstance(input_name, str):
+            return cls(inference, input_name)
+        return None
+
+    def note(self, data_input: str | None) -> str:
+        used = (
+            f"its input_name '{self.input_name}' as the data input"
+            if data_input in (None, self.input_name)
+            else f"'{data_input}' as the data input (its input_name is '{self.input_name}')"
+        )
+        return f"a kedro-mlflow PipelineML: using its inference pipeline, with {used}"
+
+
+def model_pipeline(
+    pipeline: Pipeline, data_input: str | None
+) -> tuple[Pipeline, str | None, str | None]:
+    """The pipeline a model runs, its data input and a note: a kedro-mlflow ``PipelineML``
+    (training + inference) gives its inference pipeline and its ``input_name``; any other
+    pipeline is itself."""
+    pipeline_ml = PipelineML.of(pipeline)
+    if pipeline_ml is None:
+        return pipeline, data_input, None
+    note = pipeline_ml.note(data_input)
+    return pipeline_ml.inference, data_input or pipeline_ml.input_name, note
+
+
 def inspect_pipeline(
     pipeline: Pipeline,
     catalog: DataCatalog,
@@ -250,7 +290,10 @@ def inspect_pipeline(
     data are not in files. ``pipelines`` (the project's registered pipelines) tell which
     persisted inputs are artifacts (another pipeline produces them) when the data input is
     guessed: the free input that is not an artifact, else the persisted one that loads a frame.
+    A kedro-mlflow ``PipelineML`` is read as its inference pipeline, with its ``input_name`` as
+    the data input (unless ``data_input`` names another).
     """
+    pipeline, data_input, note = model_pipeline(pipeline, data_input)
     free_inputs = sorted(pipeline.inputs())
     if data_input is not None and data_input not in free_inputs:
         raise UnknownDataInputError(data_input, free_inputs)
@@ -309,4 +352,5 @@ def inspect_pipeline(
         free_inputs=free_inputs,
         data_input_candidates=candidates,
         pipeline=pipeline,
+        note=note,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -85,13 +86,40 @@ def project_config_loader(conf: Path) -> Any:
     )
 
 
-def configured_tracking_uri(project_root: Path, config_loader: Any = None) -> str | None:
-    """``server.mlflow_tracking_uri`` from a kedro-mlflow ``mlflow.yml`` in the project's conf."""
+def mlflow_yml_path(project_root: Path) -> Path:
+    """The mlflow.yml a user edits: conf/local's when there is one (``kedro mlflow init``
+    writes it there), else conf/base's."""
+    for env in ("local", "base"):
+        path = project_root / "conf" / env / "mlflow.yml"
+        if path.is_file():
+            return path
+    return project_root / "conf" / "local" / "mlflow.yml"
+
+
+def is_relative_sqlite(uri: str) -> bool:
+    """``sqlite:///mlruns.db``: a path that SQLite opens from the current folder."""
+    return uri.startswith("sqlite:///") and not uri.startswith("sqlite:////")
+
+
+def from_project_root(uri: str, project_root: Path) -> str:
+    """A relative sqlite URI made absolute from the project root (as ``kedro run`` opens it)."""
+    if is_relative_sqlite(uri):
+        return f"sqlite:///{(project_root / uri.removeprefix('sqlite:///')).as_posix()}"
+    return uri
+
+
+def configured_uri_as_written(project_root: Path, config_loader: Any = None) -> str | None:
     settings = mlflow_settings(project_root, config_loader)
     uri = (settings.get("server") or {}).get("mlflow_tracking_uri")
+    return str(uri) if uri else None
+
+
+def configured_tracking_uri(project_root: Path, config_loader: Any = None) -> str | None:
+    """``server.mlflow_tracking_uri`` from a kedro-mlflow ``mlflow.yml`` in the project's conf;
+    a relative sqlite path is resolved from the project root."""
+    uri = configured_uri_as_written(project_root, config_loader)
     if not uri:
         return None
-    uri = str(uri)
     scheme = urlparse(uri).scheme
     if scheme in ("", "file") or len(scheme) == 1:  # a folder: MLflow's deprecated file store
         logger.warning(
@@ -100,10 +128,7 @@ def configured_tracking_uri(project_root: Path, config_loader: Any = None) -> st
             default_tracking_uri(project_root),
         )
         return None
-    if scheme == "sqlite" and not uri.startswith("sqlite:////"):
-        relative = uri.removeprefix("sqlite:///")
-        uri = f"sqlite:///{(project_root / relative).as_posix()}"
-    return uri
+    return from_project_root(uri, project_root)
 
 
 # The project URI that use_project_tracking set last: MLflow cannot tell it from the user's own
@@ -122,14 +147,27 @@ def user_chose_tracking_uri() -> bool:
     return mlflow.is_tracking_uri_set() and mlflow.get_tracking_uri() != project_uri_set
 
 
-def resolve_tracking_uri(project_root: Path | None, config_loader: Any = None) -> str:
-    """MLFLOW_TRACKING_URI or ``mlflow.set_tracking_uri`` when set; else the project's
-    mlflow.yml; else ``sqlite:///<project root>/mlflow.db``."""
+def set_by_kedro_mlflow_as_written(project_root: Path, config_loader: Any = None) -> bool:
+    """Whether MLflow's URI is the project's relative sqlite URI exactly as mlflow.yml writes
+    it: kedro-mlflow's hook sets it so on session start, and SQLite would then open it from
+    the notebook's folder, not the project's. That is the project's choice, not the user's."""
     import mlflow
 
-    if user_chose_tracking_uri():
-        return mlflow.get_tracking_uri()
+    written = configured_uri_as_written(project_root, config_loader)
+    return (
+        written is not None and is_relative_sqlite(written) and mlflow.get_tracking_uri() == written
+    )
+
+
+def resolve_tracking_uri(project_root: Path | None, config_loader: Any = None) -> str:
+    """MLFLOW_TRACKING_URI or ``mlflow.set_tracking_uri`` when set; else the project's
+    mlflow.yml (a relative sqlite path resolved from the project root, also when
+    kedro-mlflow's hook set it as written); else ``sqlite:///<project root>/mlflow.db``."""
+    import mlflow
+
     root = project_root or Path.cwd()
+    if user_chose_tracking_uri() and not set_by_kedro_mlflow_as_written(root, config_loader):
+        return mlflow.get_tracking_uri()
     return configured_tracking_uri(root, config_loader) or default_tracking_uri(root)
 
 
@@ -190,7 +228,8 @@ def use_project_tracking(project_root: Path | None, config_loader: Any = None) -
     if project_root is not None:
         project_server_credentials(project_root, config_loader)
     uri = resolve_tracking_uri(project_root, config_loader)
-    if not user_chose_tracking_uri():
+    root = project_root or Path.cwd()
+    if not user_chose_tracking_uri() or set_by_kedro_mlflow_as_written(root, config_loader):
         mlflow.set_tracking_uri(uri)
         project_uri_set = uri
     return uri
@@ -221,8 +260,7 @@ def experiment_id_named(name: str, project_root: Path | None) -> str:
         if stores_its_own_artifacts(mlflow.get_tracking_uri()):
             return client.create_experiment(name)
         root = project_root or Path.cwd()
-        artifact_location = (root / "mlartifacts").resolve().as_uri()
-        return client.create_experiment(name, artifact_location=artifact_location)
+        return client.create_experiment(name, artifact_location=new_artifact_location(root, name))
     if experiment.lifecycle_stage != "active":
         raise ExperimentError(
             f"the experiment '{name}' is deleted; restore it "
@@ -235,3 +273,53 @@ def stores_its_own_artifacts(tracking_uri: str) -> bool:
     """A tracking server (or Databricks) keeps artifacts where it chooses; a local folder on
     this machine would make the model unloadable from anywhere else."""
     return urlparse(tracking_uri).scheme in ("http", "https", "databricks")
+
+
+def new_artifact_location(project_root: Path, experiment: str) -> str:
+    """Where a new experiment keeps its artifacts. In a kedro-mlflow project (an mlflow.yml in
+    conf), the project's convention: ``tracking.experiment.create_experiment_kwargs.
+    artifact_location`` when set (a relative path from the project root, as kedro-mlflow reads
+    it), else the store's default folder as ``kedro run`` opens it, ``<project root>/mlruns``
+    (one folder per experiment below it). Elsewhere ``<project root>/mlartifacts``."""
+    settings = mlflow_settings(project_root)
+    if not settings:
+        return (project_root / "mlartifacts").resolve().as_uri()
+    experiment_settings = (settings.get("tracking") or {}).get("experiment") or {}
+    configured = (experiment_settings.get("create_experiment_kwargs") or {}).get(
+        "artifact_location"
+    )
+    if configured:
+        configured = str(configured)
+        if urlparse(configured).scheme not in ("", "file") and len(urlparse(configured).scheme) > 1:
+            return configured
+        path = Path(configured.removeprefix("file://"))
+        return (path if path.is_absolute() else project_root / path).resolve().as_uri()
+    folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", experiment).strip("._") or "experiment"
+    return (project_root / "mlruns" / folder).resolve().as_uri()
+
+
+FILE_STORE_REFUSAL = "MLFLOW_ALLOW_FILE_STORE"
+
+
+def file_store_refusal(error: BaseException, project_root: Path | None) -> str | None:
+    """One line for MLflow 3's refusal of its file store during a session's start (kedro-mlflow's
+    default ``mlflow_tracking_uri: null`` means ./mlruns): the file and the fix; None for any
+    other error."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if FILE_STORE_REFUSAL in str(current) and "filesystem tracking backend" in str(current):
+            break
+        current = current.__cause__ or current.__context__
+    else:
+        return None
+    root = project_root or Path.cwd()
+    path = mlflow_yml_path(root)
+    shown = path.relative_to(root) if path.is_relative_to(root) else path
+    return (
+        f"MLflow 3 refuses the file store (./mlruns) that kedro-mlflow uses when {shown} sets "
+        "no tracking URI (mlflow_tracking_uri: null); set `server.mlflow_tracking_uri: "
+        f"sqlite:///{(root / 'mlruns.db').as_posix()}` in {shown}, or set the environment "
+        f"variable {FILE_STORE_REFUSAL}=true to keep the file store"
+    )

@@ -7,8 +7,10 @@ Nothing here imports MLflow or Kedro's session machinery: ``%load_ext`` stays fa
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +51,52 @@ def reload_kedro(line: str, local_ns: dict[str, Any] | None = None) -> None:
     replaces this stand-in: ``%reload_kedro?`` shows Kedro's full help from then on.
     """
     from IPython.core.getipython import get_ipython
-    from kedro.ipython import magic_reload_kedro
 
     register_kedro_magics(get_ipython())
-    return magic_reload_kedro(line, local_ns)
+    return kedro_reload_kedro()(line, local_ns)
+
+
+def project_named_in(line: str) -> Path | None:
+    """The project folder a ``%reload_kedro`` line names (its first positional argument), or
+    the one the notebook's folder is in."""
+    words = line.split()
+    for index, word in enumerate(words):
+        follows_option = (
+            index > 0 and words[index - 1].startswith("-") and "=" not in words[index - 1]
+        )
+        if not word.startswith("-") and not follows_option:
+            return find_project_root(Path(word).expanduser().resolve())
+    return find_project_root(Path.cwd())
+
+
+@contextlib.contextmanager
+def session_start_errors(line: str) -> Iterator[None]:
+    """A session start that MLflow 3 refuses because kedro-mlflow's mlflow.yml leaves the
+    tracking URI to the file store: one line naming the file and the fix (SPEC 10)."""
+    from IPython.core.error import UsageError
+
+    from kedro_mlflow_magic.tracking import file_store_refusal
+
+    try:
+        yield
+    except Exception as error:
+        explanation = file_store_refusal(error, project_named_in(line))
+        if explanation is None:
+            raise
+        raise UsageError(explanation) from None
+
+
+def kedro_reload_kedro() -> Callable[..., Any]:
+    """Kedro's ``%reload_kedro``, with kedro-mlflow's file-store refusal explained in one line
+    (Kedro's help and arguments kept)."""
+    from kedro.ipython import magic_reload_kedro
+
+    @functools.wraps(magic_reload_kedro)
+    def wrapped(line: str, local_ns: dict[str, Any] | None = None) -> None:
+        with session_start_errors(line):
+            return magic_reload_kedro(line, local_ns)
+
+    return needs_local_scope(wrapped)
 
 
 def load_node(line: str) -> None:
@@ -67,9 +111,9 @@ def load_node(line: str) -> None:
 
 def register_kedro_magics(ipython: Any) -> None:
     """Register Kedro's own ``%reload_kedro`` and ``%load_node`` (importing Kedro's extension)."""
-    from kedro.ipython import magic_load_node, magic_reload_kedro
+    from kedro.ipython import magic_load_node
 
-    ipython.register_magic_function(magic_reload_kedro, "line", "reload_kedro")
+    ipython.register_magic_function(kedro_reload_kedro(), "line", "reload_kedro")
     ipython.register_magic_function(magic_load_node, "line", "load_node")
 
 
@@ -80,7 +124,11 @@ def load_kedro_extension(ipython: Any) -> None:
     if find_project_root(Path.cwd()) is not None:
         import kedro.ipython
 
-        kedro.ipython.load_ipython_extension(ipython)
+        try:
+            with session_start_errors(""):
+                kedro.ipython.load_ipython_extension(ipython)
+        finally:
+            register_kedro_magics(ipython)
         return
     ipython.register_magic_function(needs_local_scope(reload_kedro), "line", "reload_kedro")
     ipython.register_magic_function(load_node, "line", "load_node")
@@ -113,10 +161,13 @@ class SessionWatch:
 
 
 def load_extension(ipython: Any) -> None:
-    """``%load_ext kedro_mlflow_magic``: Kedro's magics, then ours."""
+    """``%load_ext kedro_mlflow_magic``: Kedro's magics (its ``%reload_kedro`` wrapped, also in
+    a ``kedro jupyter`` notebook that loaded Kedro's extension first), then ours."""
     watch = SessionWatch(ipython)
     ipython.events.register("post_run_cell", watch)
-    load_kedro_extension(ipython)  # inside a project, the watch sees its session after this cell
     for name, function in line_magics().items():
         ipython.register_magic_function(needs_local_scope(function), "line", name)
     ipython.register_magic_function(needs_local_scope(kedro_predict), "cell", "kedro_predict")
+    # last: loading the project may fail, our magics stay; inside a project, the watch sees its
+    # session after this cell
+    load_kedro_extension(ipython)
