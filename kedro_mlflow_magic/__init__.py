@@ -6,6 +6,7 @@ The public API (SPEC 5). MLflow is imported only when a function needs it, so th
 
 from __future__ import annotations
 
+from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_magic.errors import (
@@ -19,6 +20,8 @@ from kedro_mlflow_magic.errors import (
     UnknownDataInputError,
 )
 from kedro_mlflow_magic.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
+
+__version__ = _version("kedro-mlflow-magic")
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.packaging import log_pipeline_model
