@@ -108,10 +108,14 @@ def test_the_users_choice_wins_over_mlflow_yml(
     assert resolve_tracking_uri(root) == f"sqlite:///{tmp_path / 'set.db'}"
 
 
-def test_an_active_run_is_used(make_project, mlflow_store: str) -> None:
+def test_an_active_run_is_used(
+    make_project, mlflow_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import mlflow
 
     project = load_project(make_project(nodes=NODES, pipelines=PIPELINES, parameters="offset: 2\n"))
+    # MLflow puts the artifacts of an experiment it creates under ./mlruns: not in the repository
+    monkeypatch.chdir(tmp_path)
     mlflow.set_experiment("notebook-experiment")
     with mlflow.start_run() as run:
         info = log_pipeline_model(project.pipelines["flow"], project.catalog, "frame", FRAME)
