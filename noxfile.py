@@ -111,8 +111,10 @@ def run_tests(session: nox.Session, label: str, *pytest_args: str) -> None:
 
 @nox.session(name=f"lowest-py{OLDEST_PYTHON}", python=find_python(OLDEST_PYTHON))
 def lowest(session: nox.Session) -> None:
-    """Fast subset + serving tests, oldest Python, lowest-direct: every direct dependency (the
-    package's and the test tools') at its declared floor, the rest at the newest they allow."""
+    """Python 3.10, lowest-direct resolution: the fast subset, then the serving tests.
+
+    Every direct dependency (the package's and the test tools') is at its declared floor, the
+    rest at the newest they allow."""
     session.install("--resolution", "lowest-direct", "-e", ".[dev]")
     label = f"Python {OLDEST_PYTHON}, lowest-direct resolution"
     run_tests(session, label, *FAST)
@@ -128,13 +130,13 @@ def newest(session: nox.Session, python: str) -> None:
 
 @nox.session(name=f"newest-py{OLDEST_PYTHON}", python=find_python(OLDEST_PYTHON))
 def newest_on_oldest_python(session: nox.Session) -> None:
-    """Fast subset, oldest Python, newest dependencies."""
+    """Python 3.10, newest dependencies: the fast subset."""
     newest(session, OLDEST_PYTHON)
 
 
 @nox.session(name=f"newest-py{NEWEST_PYTHON}", python=find_python(NEWEST_PYTHON))
 def newest_on_newest_python(session: nox.Session) -> None:
-    """Fast subset, newest Python, newest dependencies."""
+    """Python 3.13, newest dependencies: the fast subset."""
     newest(session, NEWEST_PYTHON)
 
 
@@ -186,8 +188,11 @@ def check_wheel_contents(session: nox.Session, wheel: Path) -> None:
 
 @nox.session(python=find_python(WHEEL_PYTHON))
 def wheel(session: nox.Session) -> None:
-    """Build sdist + wheel (the wheel from the sdist), twine check them, install the wheel into a
-    fresh environment and run the demo outside the repository (Python 3.12, newest dependencies)."""
+    """Python 3.12, newest dependencies, the built wheel: the demo, outside the repository.
+
+    Builds the sdist and the wheel (from the sdist), checks them with twine and the wheel's files,
+    installs the wheel (not editable) into a fresh environment and runs the demo in a folder
+    outside the repository."""
     work = Path(session.create_tmp()).resolve()
     source, dist = clean_copy(work / "source"), work / "dist"
     shutil.rmtree(dist, ignore_errors=True)
