@@ -1,13 +1,49 @@
-"""``python -m kedro_mlflow_magic demo [DIR]``: create, train, log and reload the demo project."""
+"""``python -m kedro_mlflow_magic demo [DIR]``: create, train, log and reload the demo project.
+``python -m kedro_mlflow_magic --version``: the versions a bug report needs."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
 import time
 import warnings
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+#: The distributions whose versions a bug report needs, after this package and Python.
+REPORTED_DISTRIBUTIONS = ("kedro", "kedro-datasets", "mlflow", "pandas", "numpy")
+
+
+def installed_version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def versions_report() -> str:
+    """One ``name version`` line each for this package, Python, Kedro, kedro-datasets, MLflow,
+    pandas and numpy, read from the installed metadata (nothing is imported), then the platform."""
+    lines = [
+        f"kedro-mlflow-magic {installed_version('kedro-mlflow-magic')}",
+        f"Python {platform.python_version()} ({platform.python_implementation()})",
+        *(f"{name} {installed_version(name)}" for name in REPORTED_DISTRIBUTIONS),
+        f"platform {platform.platform()}",
+    ]
+    return "\n".join(lines)
+
+
+class PrintVersions(argparse.Action):
+    """``--version``: print :func:`versions_report` and exit, without needing a command."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(versions_report())
+        parser.exit()
 
 
 def quiet_libraries() -> None:
@@ -71,7 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     if arguments and arguments[0] in cli.commands:  # inputs, log, predict: the shell command
         return shell_main(arguments)
 
-    parser = argparse.ArgumentParser(prog="python -m kedro_mlflow_magic")
+    parser = argparse.ArgumentParser(
+        prog="kedro-mlflow-magic",
+        epilog="The shell command's own commands: inputs, log, predict "
+        "(kedro-mlflow-magic log --help).",
+    )
+    parser.add_argument(
+        "--version", action=PrintVersions, help="print the versions a bug report needs and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="create, train, log and reload the demo project")
     demo.add_argument(

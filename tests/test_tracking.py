@@ -108,10 +108,13 @@ def test_the_users_choice_wins_over_mlflow_yml(
     assert resolve_tracking_uri(root) == f"sqlite:///{tmp_path / 'set.db'}"
 
 
-def test_an_active_run_is_used(make_project, mlflow_store: str) -> None:
+def test_an_active_run_is_used(make_project, mlflow_store: str, tmp_path: Path) -> None:
     import mlflow
 
     project = load_project(make_project(nodes=NODES, pipelines=PIPELINES, parameters="offset: 2\n"))
+    # the user's own experiment; made by set_experiment alone, its artifacts would go to ./mlruns
+    # of the folder the store was first opened in (the repository)
+    mlflow.create_experiment("notebook-experiment", (tmp_path / "mlruns").as_uri())
     mlflow.set_experiment("notebook-experiment")
     with mlflow.start_run() as run:
         info = log_pipeline_model(project.pipelines["flow"], project.catalog, "frame", FRAME)
