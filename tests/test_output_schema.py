@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -229,3 +230,41 @@ def test_served_json_has_one_record_per_row_keyed_by_the_output(
     local = mlflow.pyfunc.load_model(text_models.model_uris["inference"]).predict(frame)
     expected = [{"sentiment": label} for label in local["sentiment"]]
     assert response.json() == {"predictions": expected}
+
+
+# --- on Spark ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_spark_udf_gives_a_string_column_without_a_result_type(text_models: TextModels) -> None:
+    """A tensor of objects was refused by ``spark_udf`` ("tensor spec type object is not
+    supported"); the named string column is a Spark string column."""
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    import mlflow
+    from pyspark.sql import SparkSession
+    from pyspark.sql.functions import struct
+    from pyspark.sql.types import StringType
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYSPARK_PYTHON", sys.executable)
+        patch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
+        spark = (
+            SparkSession.builder.master("local[1]")
+            .appName("kedro-mlflow-magic-output-schema")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", "512m")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .getOrCreate()
+        )
+        try:
+            uri = text_models.model_uris["inference"]
+            predict = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local")
+            assert predict.returnType == StringType()
+            frame = text_models.sample.head(6)
+            scored = spark.createDataFrame(frame).withColumn("label", predict(struct("text")))
+            labels = [row["label"] for row in scored.select("label").collect()]
+        finally:
+            spark.stop()
+    local = mlflow.pyfunc.load_model(uri).predict(frame)
+    assert labels == list(local["sentiment"])
