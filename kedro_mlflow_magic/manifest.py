@@ -63,12 +63,15 @@ def build_manifest(
     leaves: list[ParameterLeaf],
     parameter_inputs: list[str],
     included_files: list[str] | None = None,
+    output_column: str | None = None,
 ) -> Manifest:
-    """A plain, JSON-able description of everything the model runs (see runtime.py)."""
+    """A plain, JSON-able description of everything the model runs (see runtime.py);
+    ``output_column``: the column a 1-D array or Series output becomes, None to keep it."""
     return Manifest(
         format=MANIFEST_FORMAT,
         data_input=data_input,
         output=output,
+        output_column=output_column,
         nodes=[describe_node(node) for node in pipeline.nodes],
         artifacts=artifacts,
         parameters=leaf_entries(leaves),

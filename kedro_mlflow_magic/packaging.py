@@ -38,10 +38,11 @@ def write_model(
     leaves: list[ParameterLeaf],
     packages: dict[str, Path],
     included: list[IncludedFile] | None = None,
+    output_column: str | None = None,
 ) -> ModelInfo:
     """Stage the artifacts and a clean copy of the project's code (its Python source and the
     ``included`` files), write the manifest and requirements, and log the model from code into
-    the active run."""
+    the active run. ``output_column``: the column a 1-D output becomes (see the manifest)."""
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
         staging = Path(staging_folder)
         taken: set[str] = {CODE_FOLDER}
@@ -53,7 +54,7 @@ def write_model(
         code_paths = stage_code(packages, included, staging)
         manifest = build_manifest(
             pipeline, str(roles.data_input), output, staged, leaves, list(roles.parameters),
-            included_files=[entry.name for entry in included],
+            included_files=[entry.name for entry in included], output_column=output_column,
         )  # fmt: skip
         requirements = pinned_requirements(
             node_modules={node.func.__module__ for node in pipeline.nodes},

@@ -14,7 +14,7 @@ from kedro.pipeline import Pipeline
 from kedro_mlflow_magic.errors import NotOurModelError, SessionMismatchError
 from kedro_mlflow_magic.roles import inspect_pipeline
 from kedro_mlflow_magic.runner import run_in_session
-from kedro_mlflow_magic.runtime import Manifest, Parameters, read_manifest
+from kedro_mlflow_magic.runtime import Manifest, Parameters, as_output_frame, read_manifest
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
@@ -114,7 +114,8 @@ def compare_with_session(
 ) -> Comparison:
     """Check a logged model against the Kedro session: run the nodes its manifest lists with
     Kedro's SequentialRunner on ``frame`` and the same parameters, and compare with the model's
-    prediction (``result``, or predicted here)."""
+    prediction (``result``, or predicted here). The runner's output is converted as the model
+    converts it (a 1-D output as a named column), so that like is compared with like."""
     manifest = read_manifest(model.model_config)
     if manifest is None:
         raise NotOurModelError(f"the model {model.metadata.model_id or model.metadata.run_id}")
@@ -123,6 +124,7 @@ def compare_with_session(
     roles = inspect_pipeline(pipeline, catalog, manifest["data_input"], freeze=frozen)
     values = Parameters.of(manifest).values(params)
     expected = run_in_session(pipeline, catalog, roles, frame, values, manifest["output"])
+    expected = as_output_frame(expected, manifest.get("output_column"))  # older: no key
     if result is None:
         result = model.predict(frame, params=params or None)
     return compare_results(result, expected)

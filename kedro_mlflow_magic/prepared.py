@@ -55,6 +55,7 @@ from kedro_mlflow_magic.signature import (
     ParameterLeaf,
     infer_model_signature,
     leaves_from_signature,
+    output_column,
     parameter_leaves,
     to_frame,
 )
@@ -190,15 +191,28 @@ class PreparedPipeline:
         """The pipeline's output on the sample with the session's parameters (computed once)."""
         return self.run_in_session(self.sample, self.leaves)
 
+    @cached_property
+    def output_column(self) -> str | None:
+        """The column named after the output that a 1-D array or Series output becomes in the
+        model (and its signature); None when the model returns the output as it is."""
+        return output_column(self.sample_output, runtime.dataset_key(self.output))
+
+    def as_model_output(self, value: Any) -> Any:
+        """A pipeline output as the model returns it (``runtime.as_output_frame``)."""
+        return runtime.as_output_frame(value, self.output_column)
+
     def signature(self) -> ModelSignature:
-        """Inputs from the sample, outputs from running the pipeline on it, parameters with
-        their session values as defaults."""
-        return infer_model_signature(self.sample, self.sample_output, self.leaves)
+        """Inputs from the sample, outputs from running the pipeline on it (as the model returns
+        them), parameters with their session values as defaults."""
+        output = self.as_model_output(self.sample_output)
+        return infer_model_signature(self.sample, output, self.leaves)
 
     def expected_output(self, frame: pd.DataFrame, leaves: list[ParameterLeaf]) -> Any:
+        """What the model must return on ``frame``: Kedro's runner's output, converted as the
+        model converts it."""
         if frame is self.sample and leaves == self.leaves:
-            return self.sample_output
-        return self.run_in_session(frame, leaves)
+            return self.as_model_output(self.sample_output)
+        return self.as_model_output(self.run_in_session(frame, leaves))
 
     def verify(
         self, model_uri: str, frame: pd.DataFrame, leaves: list[ParameterLeaf]
@@ -303,9 +317,11 @@ class PreparedPipeline:
                 self.pipeline, self.catalog, self.roles, self.output,
                 name=name, signature=signature, example=frame.head(example_rows),
                 leaves=leaves, packages=packages, included=included,
+                output_column=self.output_column,
             )  # fmt: skip
             say(steps.VERIFYING)
-            comparison = self.verify(info.model_uri, frame.head(PARITY_ROWS), leaves)
+            checked = frame if len(frame) <= PARITY_ROWS else frame.head(PARITY_ROWS)
+            comparison = self.verify(info.model_uri, checked, leaves)
             mlflow.MlflowClient().set_tag(run.run_id, PARITY_TAG, comparison.detail)
             version = None
             if registered_model_name:

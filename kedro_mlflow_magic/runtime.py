@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
 import mlflow
+import numpy as np
 import pandas as pd
 from kedro.io import AbstractDataset
 from mlflow.exceptions import MlflowException
@@ -73,6 +74,9 @@ class Manifest(TypedDict):
     format: int
     data_input: str
     output: str
+    # the column a 1-D array or Series output becomes (``as_output_frame``); None: returned as
+    # it is. Manifests written before it existed lack the key, which reads as None.
+    output_column: str | None
     nodes: list[NodeEntry]
     artifacts: list[ArtifactEntry]
     parameters: list[ParameterEntry]
@@ -256,6 +260,27 @@ def assemble(
     return root
 
 
+def as_output_frame(value: Any, column: str | None) -> Any:
+    """A 1-D numpy array or a pandas Series as a one-column DataFrame named ``column``, so that
+    the model's output schema is a named, typed column (served JSON gives
+    ``{"predictions": [{column: ...}, ...]}``, ``spark_udf`` a column of that type) instead of a
+    tensor; anything else (frames, 2-D arrays, dicts, scalars), or any value when ``column`` is
+    None, as it is.
+
+    Cheap: the frame shares the array's memory, and text stays ``object`` (no scan of every
+    value to infer pandas' string dtype). The core infers the signature and checks parity on
+    this same conversion.
+    """
+    if column is None:
+        return value
+    if isinstance(value, pd.Series):
+        return value.to_frame(column)
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        as_objects = value.dtype.kind in "OUS"  # text (and other objects) as Python objects
+        return pd.DataFrame({column: value}, dtype=object if as_objects else None, copy=False)
+    return value
+
+
 def load_artifact(entry: ArtifactEntry, local_folder: str) -> Any:
     """Re-create an artifact's dataset from its catalog type and load arguments, its path
     pointing into the model, and load it."""
@@ -288,6 +313,7 @@ class PipelineModel(PythonModel):
             )
         self.data_input = dataset_key(manifest["data_input"])
         self.output = dataset_key(manifest["output"])
+        self.output_column = manifest.get("output_column")  # absent in older manifests
         self.steps = [
             compile_step(node, import_function(node["function"])) for node in manifest["nodes"]
         ]
@@ -309,7 +335,7 @@ class PipelineModel(PythonModel):
         data[self.data_input] = model_input
         for step in self.steps:
             step(data)
-        return data[self.output]
+        return as_output_frame(data[self.output], self.output_column)
 
 
 if __name__ != "kedro_mlflow_magic.runtime":

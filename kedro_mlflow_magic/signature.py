@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
 
+from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.errors import ParameterError, SampleError
 
 SPARK_SAMPLE_ROWS = 10_000
@@ -161,3 +163,30 @@ def infer_model_signature(
             )
             break
     return signature
+
+
+class DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def output_column(output: Any, name: str) -> str | None:
+    """The column the pipeline's output becomes in the model (``runtime.as_output_frame``):
+    ``name`` (the output dataset's) for a 1-D array or a Series whose values MLflow types as one
+    column (text, numbers, booleans, datetimes, ...); None for any other output, which the model
+    returns as it is (a frame, a 2-D array, a dict, a scalar, a mix of text and numbers)."""
+    frame = runtime.as_output_frame(output, name)
+    if frame is output:
+        return None
+    # MLflow logs a warning when it cannot type the values; here that only means "keep them"
+    signature_logger = logging.getLogger("mlflow.models.signature")
+    quiet = DropAll()
+    signature_logger.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            schema = infer_signature(model_output=frame).outputs
+    finally:
+        signature_logger.removeFilter(quiet)
+    typed = schema is not None and schema.has_input_names() and schema.input_names() == [name]
+    return name if typed else None

@@ -30,7 +30,7 @@ from model_files import (
     model_problems,
     plant_package_secrets,
 )
-from projects import write_project
+from projects import write_project, write_text_project
 
 __all__ = ["assert_model_is_clean"]
 
@@ -155,3 +155,14 @@ def make_project(tmp_path: Path):
         return write_project(root, nodes, pipelines, *texts, package=package, **options)
 
     return write
+
+
+@pytest.fixture
+def text_project(tmp_path: Path) -> LoadedProject:
+    """A project shaped like a kedro-mlflow text classifier (``projects.TEXT_*``), trained with
+    Kedro: persisted data input (a frame in a pickle), pickled artifacts and a YAML one, no
+    parameters; pipelines ``inference`` (a numpy string-array output), ``confidence`` (a Series
+    of floats) and ``word_counts`` (a Series of integers)."""
+    root = write_text_project(tmp_path / f"project_{uuid.uuid4().hex[:10]}")
+    train(root)
+    return load_project(root)

@@ -71,3 +71,116 @@ def write_project(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(pickle.dumps(value))
     return root
+
+
+# --- a project shaped like a kedro-mlflow text classifier (issue 10) ---------------------------
+# ``inference`` returns a numpy array of labels (text); ``confidence`` a Series of floats;
+# ``word_counts`` a Series of integers. Trained with Kedro (its ``training`` pipeline).
+
+TEXT_NODES = """\
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import LabelEncoder
+
+
+def fit(frame, labels):
+    tokenizer = CountVectorizer().fit(frame["text"])
+    encoder = LabelEncoder().fit(labels)
+    model = LogisticRegression().fit(tokenizer.transform(frame["text"]), encoder.transform(labels))
+    return tokenizer, encoder, model, {"lowercase": True}
+
+
+def clean(frame, settings):
+    text = frame["text"].str.lower() if settings["lowercase"] else frame["text"]
+    return text.to_numpy()
+
+
+def tokenize(text, tokenizer):
+    return tokenizer.transform(text)
+
+
+def classify(tokens, model):
+    return model.predict(tokens)
+
+
+def decode(codes, encoder):
+    return np.asarray(encoder.inverse_transform(codes), dtype=object)
+
+
+def confidence(tokens, model):
+    return pd.Series(model.predict_proba(tokens).max(axis=1), name="proba")
+
+
+def count_words(tokens):
+    return pd.Series(np.asarray(tokens.sum(axis=1)).ravel().astype("int64"))
+"""
+
+TEXT_PIPELINES = """\
+training = pipeline([
+    node(nodes.fit, ["reviews", "labels"], ["tokenizer", "encoder", "model", "settings"],
+         name="fit"),
+])
+inference = pipeline([
+    node(nodes.clean, ["reviews", "settings"], "cleaned", name="clean"),
+    node(nodes.tokenize, ["cleaned", "tokenizer"], "tokens", name="tokenize"),
+    node(nodes.classify, ["tokens", "model"], "codes", name="classify"),
+    node(nodes.decode, ["codes", "encoder"], "sentiment", name="decode"),
+])
+tokens = pipeline([
+    node(nodes.clean, ["reviews", "settings"], "cleaned", name="clean"),
+    node(nodes.tokenize, ["cleaned", "tokenizer"], "tokens", name="tokenize"),
+])
+confidence = tokens + pipeline([
+    node(nodes.confidence, ["tokens", "model"], "confidence", name="confidence"),
+])
+word_counts = tokens + pipeline([node(nodes.count_words, "tokens", "word_count", name="count")])
+return {"training": training, "inference": inference, "confidence": confidence,
+        "word_counts": word_counts, "__default__": training + inference}
+"""
+
+TEXT_CATALOG = """\
+reviews:
+  type: pickle.PickleDataset
+  filepath: data/01_raw/reviews.pkl
+labels:
+  type: pickle.PickleDataset
+  filepath: data/01_raw/labels.pkl
+more_reviews:
+  type: pickle.PickleDataset
+  filepath: data/01_raw/reviews.pkl
+tokenizer:
+  type: pickle.PickleDataset
+  filepath: data/06_models/tokenizer.pkl
+encoder:
+  type: pickle.PickleDataset
+  filepath: data/06_models/encoder.pkl
+model:
+  type: pickle.PickleDataset
+  filepath: data/06_models/model.pkl
+settings:
+  type: yaml.YAMLDataset
+  filepath: data/06_models/settings.yml
+"""
+
+REVIEW_TEXTS = [
+    "I loved it", "what a waste", "great fun", "boring and long", "loved the cast",
+    "a waste of time",
+]  # fmt: skip
+REVIEW_LABELS = ["good", "bad", "good", "bad", "good", "bad"]
+
+
+def write_text_project(root: Path) -> Path:
+    """The text classifier project with its raw data (reviews as a frame, labels as a Series),
+    not yet trained."""
+    import pandas as pd
+
+    (root / "data" / "06_models").mkdir(parents=True)
+    return write_project(
+        root, TEXT_NODES, TEXT_PIPELINES, TEXT_CATALOG, package=root.name,
+        pickles={
+            "data/01_raw/reviews.pkl": pd.DataFrame({"text": REVIEW_TEXTS * 3}),
+            "data/01_raw/labels.pkl": pd.Series(REVIEW_LABELS * 3),
+        },
+    )  # fmt: skip
