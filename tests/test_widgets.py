@@ -302,3 +302,11 @@ def test_magic_mistakes_are_one_line_usage_errors(shell, line, message):
     with pytest.raises(UsageError, match=message) as raised:
         shell.run_line_magic("kedro_signature", line)
     assert "\n" not in str(raised.value)
+
+
+def test_the_magics_show_the_editor_as_a_widget_not_as_text(editor):
+    from kedro_mlflow_magic.magics.shell import bundle
+
+    shown = bundle(editor)
+    assert shown["application/vnd.jupyter.widget-view+json"]["model_id"] == editor.model_id
+    assert shown["text/plain"]

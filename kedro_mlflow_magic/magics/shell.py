@@ -267,10 +267,13 @@ def frame_from(
     return as_frame(value_of(expression, local_ns, option, catalog), expression, option)
 
 
-def bundle(value: Any) -> dict[str, str]:
-    """The HTML and text forms of one of our results, formatted by us: IPython's formatters
-    would go through Kedro's rich printer, which adds an empty output each time."""
-    forms = {"text/plain": str(value)}
+def bundle(value: Any) -> dict[str, Any]:
+    """The forms of one of our results, formatted by us: IPython's formatters would go through
+    Kedro's rich printer, which adds an empty output each time. A widget (the signature editor)
+    brings its own bundle (its view, and text for frontends without widgets)."""
+    widget_bundle = getattr(value, "_repr_mimebundle_", None)
+    forms = dict(widget_bundle() or {}) if widget_bundle is not None else {}
+    forms.setdefault("text/plain", str(value))
     html = getattr(value, "_repr_html_", None)
     if html is not None:
         forms["text/html"] = html()
