@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 import requests
 from conftest import load_project
 from IPython.core.error import UsageError
+from mlflow.entities import LoggedModelStatus
 from test_serving import VENV_BIN, clean_environment, free_port, stop
 
 from kedro_mlflow_magic import log_pipeline_model, tracking
@@ -328,6 +331,54 @@ def test_a_failed_parity_check_leaves_no_ready_model(make_project) -> None:
         log_pipeline_model(
             project.pipelines["flow"], project.catalog, "frame", pd.DataFrame({"x": [1.0, 2.0]})
         )
+    model = mlflow.last_logged_model()
+    assert model is not None and model.status == LoggedModelStatus.FAILED
+    assert mlflow.get_run(model.source_run_id).info.status == "FAILED"
+
+
+def test_predict_without_a_uri_refuses_the_failed_last_model(make_project, ipython_shell) -> None:
+    """After a failed log, MLflow's last logged model is the FAILED one: never predicted with."""
+    import mlflow
+
+    from kedro_mlflow_magic.errors import ModelLoadError, ParityError
+    from kedro_mlflow_magic.prediction import last_logged_model_uri
+
+    root = make_project(
+        nodes=JITTERY_NODES,
+        pipelines='flow = pipeline([node(nodes.jitter, "frame", "jittered")])\n'
+        'return {"flow": flow}',
+    )
+    ipython_shell.run_line_magic("load_ext", "kedro_mlflow_magic")
+    ipython_shell.run_line_magic("reload_kedro", str(root))
+    ipython_shell.user_ns["sample"] = pd.DataFrame({"x": [1.0, 2.0]})
+    with pytest.raises(UsageError, match="disagrees with the pipeline"):
+        ipython_shell.run_line_magic("kedro_log_model", "flow --input frame --sample sample")
+    failed = mlflow.last_logged_model()
+    assert failed is not None and failed.status == LoggedModelStatus.FAILED
+    line = (
+        "the last model logged in this kernel failed to log (its run "
+        f"{failed.source_run_id} is FAILED); log again or give a MODEL_URI"
+    )
+    with pytest.raises(ModelLoadError, match=re.escape(line)):
+        last_logged_model_uri()
+    with pytest.raises(UsageError, match=re.escape(line)) as refused:
+        ipython_shell.run_line_magic("kedro_predict", "--data sample")
+    assert "\n" not in str(refused.value)
+
+
+def test_an_alias_refused_after_registration_leaves_no_version(demo, demo_sample) -> None:
+    """MLflow refuses the alias only once the version exists ('latest' is reserved, checked by
+    the store): the version is deleted, and the model and run are FAILED."""
+    import mlflow
+
+    name = f"churn-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(Exception, match="'latest' alias name"):
+        log_pipeline_model(
+            demo.pipelines["inference"], demo.catalog, "customers_to_score", demo_sample,
+            registered_model_name=name, alias="latest",
+        )  # fmt: skip
+    client = mlflow.MlflowClient()
+    assert client.search_model_versions(f"name = '{name}'") == []
     model = mlflow.last_logged_model()
     assert model is not None and model.status == LoggedModelStatus.FAILED
     assert mlflow.get_run(model.source_run_id).info.status == "FAILED"
