@@ -340,7 +340,7 @@ def test_predict_without_a_uri_refuses_the_failed_last_model(make_project, ipyth
     """After a failed log, MLflow's last logged model is the FAILED one: never predicted with."""
     import mlflow
 
-    from kedro_mlflow_magic.errors import ModelLoadError, ParityError
+    from kedro_mlflow_magic.errors import ModelLoadError
     from kedro_mlflow_magic.prediction import last_logged_model_uri
 
     root = make_project(
