@@ -382,3 +382,49 @@ def test_an_alias_refused_after_registration_leaves_no_version(demo, demo_sample
     model = mlflow.last_logged_model()
     assert model is not None and model.status == LoggedModelStatus.FAILED
     assert mlflow.get_run(model.source_run_id).info.status == "FAILED"
+
+
+@pytest.mark.slow
+def test_magics_never_show_the_password_of_the_tracking_uri(
+    auth_server: AuthServer,
+    notebook,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    """%kedro_log_model and %kedro_predict with ``http://user:password@host`` as the tracking
+    URI: no output (stdout, stderr, displays, the returned summary) holds the password, and
+    MLflow's "View run/experiment at:" lines are not shown. A refused request's UsageError
+    names the server masked."""
+    import mlflow
+
+    uri = auth_server.as_user(ADMIN, ADMIN_PASSWORD)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
+    mlflow.set_tracking_uri(uri)
+    try:
+        info = notebook.run_line_magic("kedro_log_model", "flow --input frame --sample sample")
+        notebook.user_ns["info"] = info
+        predicted = notebook.run_line_magic("kedro_predict", "--data sample")
+        assert predicted["y"].tolist() == [4.5, 7.5]
+        notebook.run_line_magic("kedro_predict", "{info.model_uri} --data sample --compare")
+        assert mlflow.get_run(info.run_id).info.status == "FINISHED"
+
+        # the password only in the URL (none in the environment): the server refuses
+        wrong = "wrong-pw-77b1e0"
+        monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+        monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server.as_user(ADMIN, wrong))
+        mlflow.set_tracking_uri(auth_server.as_user(ADMIN, wrong))
+        error, _shown = run_magic(notebook, "kedro_log_model", "flow --input frame --sample sample")
+    finally:
+        mlflow.set_tracking_uri(None)
+    message = str(error)
+    assert "refused authentication" in message, message
+    assert wrong not in message and f"http://{ADMIN}:***@127.0.0.1" in message
+    printed = capfd.readouterr()
+    everything = printed.out + printed.err + str(info) + repr(info) + message
+    assert ADMIN_PASSWORD not in everything and wrong not in everything
+    assert "View run" not in everything and "View experiment at" not in everything
+    # the summary was displayed, with the server's run page, without the user's part
+    assert f"run page      {auth_server.url}/#/experiments/" in printed.out, printed.out
