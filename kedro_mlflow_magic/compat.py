@@ -86,6 +86,14 @@ def mlflow_messages_muted() -> Iterator[None]:
         MLFLOW_LOGGING_STREAM.enabled = enabled
 
 
+def configure_mlflow_loggers() -> None:
+    """Configure MLflow's loggers as its import does (``_configure_mlflow_loggers``: the level
+    from ``MLFLOW_LOGGING_LEVEL``, its own handler, no propagation)."""
+    from mlflow.utils.logging_utils import _configure_mlflow_loggers
+
+    _configure_mlflow_loggers(root_module_name="mlflow")
+
+
 def all_project_pipelines() -> Any:
     """Kedro's registered pipelines, every one of them. During ``kedro run --pipelines a``,
     Kedro 1.7 asks ``find_pipelines`` registries for the requested ones only

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import mlflow
+from mlflow.entities import LoggedModelStatus
 
 from kedro_mlflow_magic.errors import (
     MODEL_URI_FORMS,
@@ -42,6 +43,12 @@ def last_logged_model_uri() -> str:
         raise ModelLoadError(
             "no model has been logged in this kernel yet; run %kedro_log_model first "
             f"or give a MODEL_URI ({MODEL_URI_FORMS})"
+        )
+    if model.status == LoggedModelStatus.FAILED:
+        # a failed log (parity, registration...) leaves its model FAILED: never predict with it
+        raise ModelLoadError(
+            "the last model logged in this kernel failed to log (its run "
+            f"{model.source_run_id} is FAILED); log again or give a MODEL_URI ({MODEL_URI_FORMS})"
         )
     return model.model_uri
 

@@ -17,6 +17,8 @@ from pathlib import Path
 # Loggers of the libraries we call; silenced only for the duration of one of our calls.
 THIRD_PARTY_LOGGERS = ("kedro", "mlflow", "alembic", "sqlalchemy", "py4j", "urllib3", "git")
 PROGRESS_BAR_VARIABLE = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+# MLflow's import sets its loggers' level from this variable, over the level we set
+MLFLOW_LEVEL_VARIABLE = "MLFLOW_LOGGING_LEVEL"
 OUR_PACKAGE = str(Path(__file__).parent)
 THIRD_PARTY_FOLDERS = ("site-packages", "dist-packages")
 INTEGER_HINT = re.compile(r"schema contains integer column", re.IGNORECASE)
@@ -57,6 +59,12 @@ def quiet_third_party() -> Iterator[list[str]]:
     levels = [logger.level for logger in loggers]
     progress_bar = os.environ.get(PROGRESS_BAR_VARIABLE)
     os.environ[PROGRESS_BAR_VARIABLE] = "false"
+    # MLflow imported during the call (by a hook, a node, a lazy import...) configures its
+    # loggers then, replacing the level set below: at CRITICAL, its lines stay out
+    imported = "mlflow" in sys.modules
+    mlflow_level = os.environ.get(MLFLOW_LEVEL_VARIABLE)
+    if not imported:
+        os.environ[MLFLOW_LEVEL_VARIABLE] = "CRITICAL"
     for logger in loggers:
         logger.setLevel(logging.CRITICAL + 1)
     try:
@@ -77,7 +85,18 @@ def quiet_third_party() -> Iterator[list[str]]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
-        if progress_bar is None:
-            os.environ.pop(PROGRESS_BAR_VARIABLE, None)
-        else:
-            os.environ[PROGRESS_BAR_VARIABLE] = progress_bar
+        restore_variable(PROGRESS_BAR_VARIABLE, progress_bar)
+        if not imported:
+            restore_variable(MLFLOW_LEVEL_VARIABLE, mlflow_level)
+            if "mlflow" in sys.modules:  # imported meanwhile: as its import would have, after us
+                from kedro_mlflow_magic.compat import configure_mlflow_loggers
+
+                configure_mlflow_loggers()
+
+
+def restore_variable(name: str, value: str | None) -> None:
+    """Put an environment variable back as it was (``None``: unset)."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

@@ -163,7 +163,17 @@ def register(model_uri: str, registered_model_name: str, alias: str | None) -> M
     """Register the logged model (after its parity check) and set the alias on the version."""
     version = mlflow.register_model(model_uri, registered_model_name)
     if alias:
-        mlflow.MlflowClient().set_registered_model_alias(
-            registered_model_name, alias, version.version
-        )
+        client = mlflow.MlflowClient()
+        try:
+            client.set_registered_model_alias(registered_model_name, alias, version.version)
+        except BaseException:
+            # the model is about to be marked FAILED: no version may point at it
+            try:
+                client.delete_model_version(registered_model_name, version.version)
+            except Exception as error:  # the first error stands; say what is left behind
+                logger.warning(
+                    "could not delete version %s of '%s' (its model failed to log): %s",
+                    version.version, registered_model_name, masked_url(str(error)),
+                )  # fmt: skip
+            raise
     return version

@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 import requests
 from conftest import load_project
 from IPython.core.error import UsageError
+from mlflow.entities import LoggedModelStatus
 from test_serving import VENV_BIN, clean_environment, free_port, stop
 
 from kedro_mlflow_magic import log_pipeline_model, tracking
@@ -331,3 +334,97 @@ def test_a_failed_parity_check_leaves_no_ready_model(make_project) -> None:
     model = mlflow.last_logged_model()
     assert model is not None and model.status == LoggedModelStatus.FAILED
     assert mlflow.get_run(model.source_run_id).info.status == "FAILED"
+
+
+def test_predict_without_a_uri_refuses_the_failed_last_model(make_project, ipython_shell) -> None:
+    """After a failed log, MLflow's last logged model is the FAILED one: never predicted with."""
+    import mlflow
+
+    from kedro_mlflow_magic.errors import ModelLoadError
+    from kedro_mlflow_magic.prediction import last_logged_model_uri
+
+    root = make_project(
+        nodes=JITTERY_NODES,
+        pipelines='flow = pipeline([node(nodes.jitter, "frame", "jittered")])\n'
+        'return {"flow": flow}',
+    )
+    ipython_shell.run_line_magic("load_ext", "kedro_mlflow_magic")
+    ipython_shell.run_line_magic("reload_kedro", str(root))
+    ipython_shell.user_ns["sample"] = pd.DataFrame({"x": [1.0, 2.0]})
+    with pytest.raises(UsageError, match="disagrees with the pipeline"):
+        ipython_shell.run_line_magic("kedro_log_model", "flow --input frame --sample sample")
+    failed = mlflow.last_logged_model()
+    assert failed is not None and failed.status == LoggedModelStatus.FAILED
+    line = (
+        "the last model logged in this kernel failed to log (its run "
+        f"{failed.source_run_id} is FAILED); log again or give a MODEL_URI"
+    )
+    with pytest.raises(ModelLoadError, match=re.escape(line)):
+        last_logged_model_uri()
+    with pytest.raises(UsageError, match=re.escape(line)) as refused:
+        ipython_shell.run_line_magic("kedro_predict", "--data sample")
+    assert "\n" not in str(refused.value)
+
+
+def test_an_alias_refused_after_registration_leaves_no_version(demo, demo_sample) -> None:
+    """MLflow refuses the alias only once the version exists ('latest' is reserved, checked by
+    the store): the version is deleted, and the model and run are FAILED."""
+    import mlflow
+
+    name = f"churn-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(Exception, match="'latest' alias name"):
+        log_pipeline_model(
+            demo.pipelines["inference"], demo.catalog, "customers_to_score", demo_sample,
+            registered_model_name=name, alias="latest",
+        )  # fmt: skip
+    client = mlflow.MlflowClient()
+    assert client.search_model_versions(f"name = '{name}'") == []
+    model = mlflow.last_logged_model()
+    assert model is not None and model.status == LoggedModelStatus.FAILED
+    assert mlflow.get_run(model.source_run_id).info.status == "FAILED"
+
+
+@pytest.mark.slow
+def test_magics_never_show_the_password_of_the_tracking_uri(
+    auth_server: AuthServer,
+    notebook,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    """%kedro_log_model and %kedro_predict with ``http://user:password@host`` as the tracking
+    URI: no output (stdout, stderr, displays, the returned summary) holds the password, and
+    MLflow's "View run/experiment at:" lines are not shown. A refused request's UsageError
+    names the server masked."""
+    import mlflow
+
+    uri = auth_server.as_user(ADMIN, ADMIN_PASSWORD)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
+    mlflow.set_tracking_uri(uri)
+    try:
+        info = notebook.run_line_magic("kedro_log_model", "flow --input frame --sample sample")
+        notebook.user_ns["info"] = info
+        predicted = notebook.run_line_magic("kedro_predict", "--data sample")
+        assert predicted["y"].tolist() == [4.5, 7.5]
+        notebook.run_line_magic("kedro_predict", "{info.model_uri} --data sample --compare")
+        assert mlflow.get_run(info.run_id).info.status == "FINISHED"
+
+        # the password only in the URL (none in the environment): the server refuses
+        wrong = "wrong-pw-77b1e0"
+        monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+        monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server.as_user(ADMIN, wrong))
+        mlflow.set_tracking_uri(auth_server.as_user(ADMIN, wrong))
+        error, _shown = run_magic(notebook, "kedro_log_model", "flow --input frame --sample sample")
+    finally:
+        mlflow.set_tracking_uri(None)
+    message = str(error)
+    assert "refused authentication" in message, message
+    assert wrong not in message and f"http://{ADMIN}:***@127.0.0.1" in message
+    printed = capfd.readouterr()
+    everything = printed.out + printed.err + str(info) + repr(info) + message
+    assert ADMIN_PASSWORD not in everything and wrong not in everything
+    assert "View run" not in everything and "View experiment at" not in everything
+    # the summary was displayed, with the server's run page, without the user's part
+    assert f"run page      {auth_server.url}/#/experiments/" in printed.out, printed.out

@@ -18,12 +18,15 @@ import pytest
 BIN = Path(sys.executable).parent
 
 
-def shell(arguments: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+def shell(
+    arguments: list[str], cwd: Path, env_overrides: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "KEDRO_DISABLE_TELEMETRY": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **(env_overrides or {}),
     }
     return subprocess.run(
         arguments, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, **kwargs
@@ -246,3 +249,36 @@ def test_a_pipeline_that_fails_on_the_sample_is_a_failure_exit_code_1(
     lines = error_lines(finished)
     assert len(lines) == 1, finished.stderr
     assert lines[0].startswith("Error: node 'encode_features' failed on the frame given for")
+
+
+@pytest.mark.slow
+def test_a_parity_failure_is_one_line_exit_code_1_and_leaves_no_ready_model(
+    make_project, tmp_path: Path
+) -> None:
+    import mlflow
+    from mlflow.entities import LoggedModelStatus
+
+    root = make_project(
+        nodes="import numpy as np\n\n\ndef jitter(frame):\n"
+        "    return frame.assign(y=np.random.default_rng().random(len(frame)))\n",
+        pipelines='return {"flow": pipeline([node(nodes.jitter, "frame", "out")])}',
+    )
+    sample = tmp_path / "frame.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0]}).to_csv(sample, index=False)
+    store = f"sqlite:///{tmp_path / 'cli.db'}"
+    finished = shell(
+        [str(BIN / "kedro-mlflow-magic"), "log", "flow", "--input", "frame", "--sample",
+         str(sample), "--project", str(root)],
+        tmp_path, env_overrides={"MLFLOW_TRACKING_URI": store},
+    )  # fmt: skip
+    assert finished.returncode == 1, finished.stderr
+    lines = error_lines(finished)
+    assert len(lines) == 1, finished.stderr
+    assert lines[0].startswith("Error: the reloaded model disagrees with the pipeline"), lines
+    client = mlflow.MlflowClient(tracking_uri=store)
+    models = [
+        model
+        for experiment in client.search_experiments()
+        for model in client.search_logged_models([experiment.experiment_id])
+    ]
+    assert models and all(model.status == LoggedModelStatus.FAILED for model in models)

@@ -104,3 +104,20 @@ def test_all_project_pipelines_lifts_the_filter_of_a_run_of_named_pipelines(demo
     everything = compat.all_project_pipelines()
     assert pipelines._requested_pipelines is None
     assert {"training", "inference", "__default__"} <= set(everything)
+
+
+def test_configure_mlflow_loggers_sets_the_level_mlflow_logging_level_says(monkeypatch):
+    import logging
+
+    from kedro_mlflow_magic.compat import configure_mlflow_loggers
+
+    logger = logging.getLogger("mlflow")
+    monkeypatch.setenv("MLFLOW_LOGGING_LEVEL", "ERROR")
+    try:
+        configure_mlflow_loggers()
+        assert logger.level == logging.ERROR and not logger.propagate
+        assert len(logger.handlers) == 1
+    finally:
+        monkeypatch.delenv("MLFLOW_LOGGING_LEVEL")
+        configure_mlflow_loggers()
+    assert logger.level == logging.INFO

@@ -163,3 +163,71 @@ def test_a_failure_to_log_fails_the_run_with_one_line_and_logs_nothing(tmp_path:
     assert all(
         not client.search_logged_models([e.experiment_id]) for e in client.search_experiments()
     )
+
+
+JITTERY_NODES = """\
+import numpy as np
+import pandas as pd
+
+
+def make_frame():
+    return pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+
+
+def jitter(frame):
+    return frame.assign(y=np.random.default_rng().random(len(frame)))
+"""
+
+JITTERY_PIPELINES = """\
+training = pipeline([node(nodes.make_frame, None, "frame", name="make_frame")])
+scoring = pipeline([node(nodes.jitter, "frame", "jittered", name="jitter")])
+return {"training": training, "scoring": scoring, "__default__": training}
+"""
+
+JITTERY_SETTINGS = """\
+from kedro_mlflow_magic.hooks import LogModelHook
+
+HOOKS = (LogModelHook(after="training", pipeline="scoring", data_input="frame"),)
+"""
+
+
+def jittery_project(folder: Path) -> Path:
+    """A project whose scoring pipeline is nondeterministic: its parity check always fails."""
+    from projects import write_project
+
+    return write_project(
+        folder / "jittery", JITTERY_NODES, JITTERY_PIPELINES, package="jittery",
+        catalog="frame:\n  type: pandas.CSVDataset\n  filepath: data/frame.csv\n",
+        files={"src/jittery/settings.py": JITTERY_SETTINGS},
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_parity_failure_fails_the_run_with_one_line_and_leaves_no_ready_model(
+    tmp_path: Path,
+) -> None:
+    import mlflow
+    from mlflow.entities import LoggedModelStatus
+
+    root = jittery_project(tmp_path)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    failed = kedro_run(root, store, "--pipelines", "training")
+    assert failed.returncode != 0
+    output = " ".join((failed.stdout + failed.stderr).split())
+    line = (
+        "LogAfterRunError: could not log pipeline 'scoring' after the run of 'training': "
+        "the reloaded model disagrees with the pipeline on the sample"
+    )
+    assert line in output, output[-3000:]
+    # Kedro's CLI frames any failed run in its traceback; ours adds no chained one
+    assert "ParityError" not in output and "During handling" not in output
+    client = mlflow.MlflowClient(tracking_uri=store)
+    models = [
+        model
+        for experiment in client.search_experiments()
+        for model in client.search_logged_models([experiment.experiment_id])
+    ]
+    assert models, "the log got as far as creating its model"
+    assert all(model.status == LoggedModelStatus.FAILED for model in models)
+    assert all(client.get_run(model.source_run_id).info.status == "FAILED" for model in models)

@@ -314,3 +314,76 @@ def test_the_file_store_refusal_is_one_line_with_the_fix(executed):
     assert f"server.mlflow_tracking_uri: sqlite:///{root.as_posix()}/mlruns.db" in refused
     assert "MLFLOW_ALLOW_FILE_STORE=true" in refused
     assert "Traceback" not in refused and "MlflowException" not in refused
+
+
+# Our display and nothing else: no line of Kedro's or MLflow's logging (rich's "INFO     ..." or
+# MLflow's "2026/01/01 10:00:00 INFO mlflow.pyfunc: ...") in a magic's cell (SPEC 6)
+THIRD_PARTY_LINE = re.compile(
+    r"^\s*(\[[\d/: ]+\]\s*)?(DEBUG|INFO|WARNING|ERROR)\s{2,}|\d{4}/\d\d/\d\d [\d:]+ [A-Z]+ \w",
+    re.MULTILINE,
+)
+
+
+def test_a_magic_cell_shows_no_third_party_line(executed):
+    _, cells = executed
+    for index in (2, 4, 7, 9, 11):
+        shown = text_of(cells[index])
+        assert "model URI" in shown or "ROWS" in shown, shown
+        assert not THIRD_PARTY_LINE.search(shown), f"cell {index}:\n{shown}"
+        assert "Validating input example" not in shown
+    for index in (2, 4):  # the magic alone: no stream output at all
+        assert [o for o in cells[index]["outputs"] if o["output_type"] == "stream"] == []
+
+
+HOOK_SETTINGS = """
+
+from kedro_mlflow_magic.hooks import LogModelHook
+
+HOOKS = (LogModelHook(after="training", pipeline="inference", data_input="customers_to_score"),)
+"""
+
+
+def test_log_model_hook_logs_into_the_training_run_kedro_mlflow_opened(
+    executed, kedro_mlflow_python: Path
+) -> None:
+    """``kedro run --pipelines training`` with kedro-mlflow active and our hook in settings.py:
+    the model lands in kedro-mlflow's run of the training, which ends FINISHED."""
+    import mlflow
+
+    from kedro_mlflow_magic.prepared import PARITY_TAG
+
+    root, _ = executed
+    store = f"sqlite:///{(root / 'hooked.db').as_posix()}"
+    mlflow_yml = root / "conf" / "local" / "mlflow.yml"  # the notebook's last cells nulled it
+    mlflow_yml.write_text(
+        re.sub(r"mlflow_tracking_uri: .*", f"mlflow_tracking_uri: {store}", mlflow_yml.read_text())
+    )
+    settings = root / "src" / "km_demo" / "settings.py"
+    settings.write_text(settings.read_text() + HOOK_SETTINGS)
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID")
+    }
+    environment |= {
+        "KEDRO_DISABLE_TELEMETRY": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "COLUMNS": "200",
+    }  # fmt: skip
+    finished = subprocess.run(
+        [str(kedro_mlflow_python), "-m", "kedro", "run", "--pipelines", "training"],
+        cwd=root, env=environment, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    output = finished.stdout + finished.stderr
+    assert finished.returncode == 0, output[-3000:]
+    assert "Logged pipeline 'inference' after the run of 'training'" in output, output[-3000:]
+    assert "(the active run)" in output
+
+    client = mlflow.MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("km_demo")
+    (model,) = client.search_logged_models([experiment.experiment_id])
+    run = client.get_run(model.source_run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_id in output
+    assert {"n_customers", "seed"} <= set(run.data.params)  # kedro-mlflow's, of the training
+    assert "kedro_mlflow_magic" in run.data.params  # ours: the model's manifest
+    assert run.data.tags.get(PARITY_TAG, "").startswith("all ")
+    assert (root / "hooked.db").is_file() and not (root / "mlruns").joinpath("hooked.db").exists()
