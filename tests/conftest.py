@@ -30,7 +30,7 @@ from model_files import (
     model_problems,
     plant_package_secrets,
 )
-from projects import write_project
+from projects import write_project, write_text_project
 
 __all__ = ["assert_model_is_clean"]
 
@@ -155,3 +155,22 @@ def make_project(tmp_path: Path):
         return write_project(root, nodes, pipelines, *texts, package=package, **options)
 
     return write
+
+
+# --- the text-classifier-shaped project (issue 10): tests/projects.py writes it ---------------
+
+
+@pytest.fixture
+def trained_text_project(tmp_path: Path) -> Path:
+    """The text-classifier project (persisted frame data input in a PickleDataset, pickled
+    artifacts and a YAML one, a numpy string-array output, no parameters), trained with Kedro."""
+    package = f"project_{uuid.uuid4().hex[:10]}"
+    root = write_text_project(tmp_path / package, package)
+    train(root)
+    return root
+
+
+@pytest.fixture
+def text_project(trained_text_project: Path) -> LoadedProject:
+    """The trained text-classifier project opened in a fresh KedroSession."""
+    return load_project(trained_text_project)

@@ -71,3 +71,105 @@ def write_project(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(pickle.dumps(value))
     return root
+
+
+# --- a project shaped like a kedro-mlflow text classifier (issue 10) ---------------------------
+# Persisted data input (a frame in a pickle), pickled artifacts and a YAML one, a numpy
+# string-array output, no parameters.
+
+TEXT_NODES = """\
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import LabelEncoder
+
+
+def make_reviews():  # the raw data, written by the test fixture
+    frame = pd.DataFrame({"text": ["I loved it", "what a waste", "great fun", "boring and long",
+                                   "loved the cast", "a waste of time"] * 3})
+    labels = ["good", "bad", "good", "bad", "good", "bad"] * 3
+    return frame, pd.Series(labels)
+
+
+def fit(frame, labels):
+    tokenizer = CountVectorizer().fit(frame["text"])
+    encoder = LabelEncoder().fit(labels)
+    model = LogisticRegression().fit(tokenizer.transform(frame["text"]), encoder.transform(labels))
+    return tokenizer, encoder, model, {"lowercase": True}
+
+
+def clean(frame, settings):
+    text = frame["text"].str.lower() if settings["lowercase"] else frame["text"]
+    return text.to_numpy()
+
+
+def tokenize(text, tokenizer):
+    return tokenizer.transform(text)
+
+
+def classify(tokens, model):
+    return model.predict(tokens)
+
+
+def decode(codes, encoder):
+    return np.asarray(encoder.inverse_transform(codes), dtype=object)
+"""
+
+TEXT_PIPELINES = """\
+training = pipeline([
+    node(nodes.fit, ["reviews", "labels"], ["tokenizer", "encoder", "model", "settings"],
+         name="fit"),
+])
+inference = pipeline([
+    node(nodes.clean, ["reviews", "settings"], "cleaned", name="clean"),
+    node(nodes.tokenize, ["cleaned", "tokenizer"], "tokens", name="tokenize"),
+    node(nodes.classify, ["tokens", "model"], "codes", name="classify"),
+    node(nodes.decode, ["codes", "encoder"], "sentiment", name="decode"),
+])
+return {"training": training, "inference": inference, "__default__": training + inference}
+"""
+
+TEXT_CATALOG = """\
+reviews:
+  type: pickle.PickleDataset
+  filepath: data/01_raw/reviews.pkl
+labels:
+  type: pickle.PickleDataset
+  filepath: data/01_raw/labels.pkl
+more_reviews:
+  type: pickle.PickleDataset
+  filepath: data/01_raw/reviews.pkl
+tokenizer:
+  type: pickle.PickleDataset
+  filepath: data/06_models/tokenizer.pkl
+encoder:
+  type: pickle.PickleDataset
+  filepath: data/06_models/encoder.pkl
+model:
+  type: pickle.PickleDataset
+  filepath: data/06_models/model.pkl
+settings:
+  type: yaml.YAMLDataset
+  filepath: data/06_models/settings.yml
+"""
+
+
+def write_text_project(root: Path, package: str | None = None) -> Path:
+    """The text-classifier project with its raw data written (the frame and labels that its
+    ``make_reviews`` node function gives); train it with Kedro (``conftest.train``)."""
+    import importlib.util
+
+    root = write_project(root, TEXT_NODES, TEXT_PIPELINES, TEXT_CATALOG, package=package)
+    source = next((root / "src").glob("*/nodes.py"))
+    spec = importlib.util.spec_from_file_location(f"text_nodes_{uuid.uuid4().hex[:8]}", source)
+    assert spec is not None and spec.loader is not None
+    nodes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nodes)
+    frame, labels = nodes.make_reviews()
+    for relative, value in {"reviews.pkl": frame, "labels.pkl": labels}.items():
+        target = root / "data" / "01_raw" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(pickle.dumps(value))
+    (root / "data" / "06_models").mkdir(parents=True, exist_ok=True)
+    return root
