@@ -31,28 +31,38 @@ def text_notebook(project: Path) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
 
 
-@pytest.fixture
-def executed_text_notebook(
-    trained_text_project: Path, monkeypatch: pytest.MonkeyPatch
-) -> nbformat.NotebookNode:
+@pytest.fixture(scope="module")
+def trained_text_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The text-classifier project (see ``projects.write_text_project``), trained once."""
+    from conftest import train
+    from projects import write_text_project
+
+    root = write_text_project(tmp_path_factory.mktemp("text") / "text_classifier")
+    train(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def executed_text_notebook(trained_text_root: Path) -> nbformat.NotebookNode:
     """The notebook run top to bottom on a python3 kernel in a folder beside the project (so
     that ``%reload_kedro <project>`` loads it), with MLflow left to the project's own (new)
     sqlite store."""
     from nbclient import NotebookClient
 
-    notebooks = trained_text_project.parent / "notebooks"
+    notebooks = trained_text_root.parent / "notebooks"
     notebooks.mkdir()
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    notebook = text_notebook(trained_text_project)
-    client = NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(notebooks)}},
-    )
-    client.execute()
+    notebook = text_notebook(trained_text_root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
+        patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        client = NotebookClient(
+            notebook,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(notebooks)}},
+        )
+        client.execute()
     return notebook
 
 
@@ -62,7 +72,7 @@ def cell(notebook: nbformat.NotebookNode, source_start: str) -> nbformat.Noteboo
 
 @pytest.mark.slow
 def test_magics_on_the_text_project_find_the_persisted_data_input(
-    executed_text_notebook: nbformat.NotebookNode, trained_text_project: Path
+    executed_text_notebook: nbformat.NotebookNode, trained_text_root: Path
 ) -> None:
     notebook = executed_text_notebook
     roles = output_text(cell(notebook, "%kedro_inputs"))
@@ -75,7 +85,7 @@ def test_magics_on_the_text_project_find_the_persisted_data_input(
     assert re.search(r"models:/m-[0-9a-f]+", logged)
     assert "all 18 rows agree" in logged  # the persisted frame was loaded as the sample
     assert re.search(r"models:/m-[0-9a-f]+", output_text(cell(notebook, "print(info")))
-    assert (trained_text_project / "mlflow.db").is_file()  # the project's own store
+    assert (trained_text_root / "mlflow.db").is_file()  # the project's own store
 
     predicted = output_text(cell(notebook, "%kedro_predict"))
     # the output's exact form (array or one-column frame) may change; the labels may not
