@@ -104,3 +104,34 @@ def test_all_project_pipelines_lifts_the_filter_of_a_run_of_named_pipelines(demo
     everything = compat.all_project_pipelines()
     assert pipelines._requested_pipelines is None
     assert {"training", "inference", "__default__"} <= set(everything)
+
+
+def test_warm_mlflow_package_map_fills_what_its_requirement_check_reads():
+    from mlflow.utils import requirements_utils
+
+    compat.warm_mlflow_package_map()
+    assert "mlflow" in requirements_utils._MODULES_TO_PACKAGES
+    assert requirements_utils._PACKAGES_TO_MODULES.get("scikit-learn") == "sklearn"
+
+
+def test_warm_mlflow_run_context_caches_the_git_context():
+    from mlflow.tracking.context.git_context import GitRunContext
+    from mlflow.tracking.context.registry import _run_context_provider_registry
+
+    compat.warm_mlflow_run_context()
+    git = next(p for p in _run_context_provider_registry if isinstance(p, GitRunContext))
+    assert "git_info" in git._cache
+
+
+def test_create_tracking_tables_makes_a_store_mlflow_opens_as_is(tmp_path):
+    import sqlite3
+
+    import mlflow
+
+    database = tmp_path / "mlflow.db"
+    compat.create_tracking_tables(str(database))
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM experiments").fetchone() == (0,)
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{database}")
+    assert [experiment.name for experiment in client.search_experiments()] == ["Default"]
