@@ -147,10 +147,12 @@ def warm(
     config_loader: Any = None,
     experiment: str | None = None,
     imported: threading.Event | None = None,
+    hurry: threading.Event | None = None,
 ) -> None:
-    """Import what a log needs (then set ``imported``), fill the caches of a first log, create
-    a new local sqlite store, and open the project's tracking and registry stores (creating or
-    migrating them) and look up the project's experiment: requests to a server come last."""
+    """Import what a log needs (then set ``imported``); create a new local sqlite store, open
+    the project's tracking and registry stores (creating or migrating them) and look up the
+    project's experiment; then fill the caches of a first log, unless ``hurry`` is set (a log
+    is waiting: it fills what it needs itself, sooner than it would wait for all of them)."""
     try:
         # Imports first: importing may configure logging (MLflow's handlers, Kedro's
         # logging.yml), which would replace the handlers this thread is hidden from.
@@ -163,11 +165,6 @@ def warm(
     from kedro_mlflow_magic import compat, requirements, tracking
 
     with this_thread_unheard(), this_thread_unwarned():
-        # MLflow's check of the model's requirements against this environment (a log calls it)
-        compat.warm_mlflow_package_map()
-        # ours, for a node's import whose distribution has another name (e.g. a private package)
-        requirements.module_distributions()
-        compat.warm_mlflow_run_context()
         if tracking.user_chose_tracking_uri():
             uri = mlflow.get_tracking_uri()
         else:
@@ -178,6 +175,17 @@ def warm(
         if experiment:
             client.get_experiment_by_name(experiment)
         client.search_registered_models(max_results=1)
+        caches = (
+            # MLflow's check of a model's requirements against this environment (a log calls it)
+            compat.warm_mlflow_package_map,
+            compat.warm_mlflow_run_context,  # the git context of a first run
+            # ours, for a node's import whose distribution has another name (a rare need)
+            requirements.module_distributions,
+        )
+        for fill in caches:
+            if hurry is not None and hurry.is_set():
+                return
+            fill()
 
 
 def warm_in_background(
@@ -185,17 +193,17 @@ def warm_in_background(
 ) -> threading.Thread:
     """Start ``warm`` in a daemon thread; a failure is only logged at debug level (the log
     itself will meet it and say what is wrong)."""
-    global current, current_imports
-    imported = threading.Event()
+    global current, current_imports, current_hurry
+    imported, hurry = threading.Event(), threading.Event()
 
     def run() -> None:
         try:
-            warm(project_root, config_loader, experiment, imported)
+            warm(project_root, config_loader, experiment, imported, hurry)
         except Exception:
             logger.debug("warming up for the first log failed", exc_info=True)
 
     thread = threading.Thread(target=run, name=THREAD_NAME, daemon=True)
-    current, current_imports = thread, imported
+    current, current_imports, current_hurry = thread, imported, hurry
     thread.start()
     return thread
 
@@ -204,15 +212,19 @@ def warm_in_background(
 # waits for it rather than open the store beside it.
 current: threading.Thread | None = None
 current_imports: threading.Event | None = None
+current_hurry: threading.Event | None = None
 
 
 def wait_for_warm_up(imports_only: bool = False) -> None:
-    """Let a running warm-up finish (two threads must not create one sqlite store at once), or
-    only its imports (no module may be imported by two threads at once): what needs no
-    tracking store need not wait for a slow server's answers."""
+    """Let a running warm-up finish its imports and the store (two threads must not create one
+    sqlite store at once), skipping the caches it has not filled yet; or let it finish only
+    its imports (no module may be imported by two threads at once), for what needs no
+    tracking store and should not wait for a slow server's answers."""
     if current is None or current is threading.current_thread():
         return
     if imports_only and current_imports is not None:
         current_imports.wait()
         return
+    if current_hurry is not None:
+        current_hurry.set()  # the caches left to fill: the caller fills what it needs itself
     current.join()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -103,8 +104,8 @@ def test_warm_up_fills_the_first_log_caches_quietly_without_touching_mlflow_stat
     thread = warmup.warm_in_background(root, None, package)
     try:
         warmup.wait_for_warm_up(imports_only=True)
-        assert "mlflow.pyfunc.model" in __import__("sys").modules
-        warmup.wait_for_warm_up()
+        assert "mlflow.pyfunc.model" in sys.modules
+        thread.join()  # given its time, as while a person reads and types
         assert not thread.is_alive()
         assert store.is_file()
         assert requirements_utils._MODULES_TO_PACKAGES is not None
@@ -118,3 +119,17 @@ def test_warm_up_fills_the_first_log_caches_quietly_without_touching_mlflow_stat
         assert not [record for record in caplog.records if record.thread == thread.ident]
     finally:
         warmup.wait_for_warm_up()
+
+
+def test_a_waiting_log_makes_the_warm_up_skip_the_caches_it_has_not_filled(
+    make_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log that waits gets the store now; the caches it needs it fills itself."""
+    root = make_project(NODES, PIPELINES)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    requirements.module_distributions.cache_clear()
+    hurry = threading.Event()
+    hurry.set()
+    warmup.warm(root, None, root.name, hurry=hurry)
+    assert (root / "mlflow.db").is_file()
+    assert requirements.module_distributions.cache_info().currsize == 0
