@@ -107,6 +107,9 @@ def test_warm_up_fills_the_first_log_caches_quietly_without_touching_mlflow_stat
         assert "mlflow.pyfunc.model" in sys.modules
         thread.join()  # given its time, as while a person reads and types
         assert not thread.is_alive()
+        # nothing printed, nothing logged from its thread (whatever the level: caplog's DEBUG)
+        assert capsys.readouterr() == ("", "")
+        assert not [record for record in caplog.records if record.thread == thread.ident]
         assert store.is_file()
         assert requirements_utils._MODULES_TO_PACKAGES is not None
         assert requirements.module_distributions.cache_info().currsize == 1
@@ -115,8 +118,6 @@ def test_warm_up_fills_the_first_log_caches_quietly_without_touching_mlflow_stat
         assert compat.active_experiment_id() is None
         client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}")
         assert client.get_experiment_by_name(package) is None
-        assert capsys.readouterr() == ("", "")
-        assert not [record for record in caplog.records if record.thread == thread.ident]
     finally:
         warmup.wait_for_warm_up()
 
