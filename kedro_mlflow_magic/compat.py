@@ -67,26 +67,6 @@ def run_stack_set_aside() -> Iterator[None]:
         stack[:] = saved
 
 
-@contextlib.contextmanager
-def mlflow_messages_muted() -> Iterator[None]:
-    """Mute MLflow's own message stream for the duration (its ``eprint`` lines such as
-    "Successfully registered model ...", and its loggers' handler), then restore its state.
-    MLflow's ``disable_logging``/``enable_logging`` cannot restore a user's own choice, so the
-    flag of ``mlflow.utils.logging_utils.MLFLOW_LOGGING_STREAM`` is saved and put back. Only
-    when MLflow is already imported: muting must not import it."""
-    if "mlflow" not in sys.modules:
-        yield
-        return
-    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
-
-    enabled = MLFLOW_LOGGING_STREAM.enabled
-    MLFLOW_LOGGING_STREAM.enabled = False
-    try:
-        yield
-    finally:
-        MLFLOW_LOGGING_STREAM.enabled = enabled
-
-
 def warm_mlflow_package_map() -> None:
     """Build the map of installed packages to their modules that MLflow builds on a first log,
     to check the model's requirements against this environment (a scan of every installed
@@ -119,6 +99,26 @@ def create_tracking_tables(database: str) -> None:
         utils._initialize_tables(engine)
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def mlflow_messages_muted() -> Iterator[None]:
+    """Mute MLflow's own message stream for the duration (its ``eprint`` lines such as
+    "Successfully registered model ...", and its loggers' handler), then restore its state.
+    MLflow's ``disable_logging``/``enable_logging`` cannot restore a user's own choice, so the
+    flag of ``mlflow.utils.logging_utils.MLFLOW_LOGGING_STREAM`` is saved and put back. Only
+    when MLflow is already imported: muting must not import it."""
+    if "mlflow" not in sys.modules:
+        yield
+        return
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    enabled = MLFLOW_LOGGING_STREAM.enabled
+    MLFLOW_LOGGING_STREAM.enabled = False
+    try:
+        yield
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = enabled
 
 
 def all_project_pipelines() -> Any:

@@ -157,20 +157,12 @@ def make_project(tmp_path: Path):
     return write
 
 
-# --- the text-classifier-shaped project (issue 10): tests/projects.py writes it ---------------
-
-
 @pytest.fixture
-def trained_text_project(tmp_path: Path) -> Path:
-    """The text-classifier project (persisted frame data input in a PickleDataset, pickled
-    artifacts and a YAML one, a numpy string-array output, no parameters), trained with Kedro."""
-    package = f"project_{uuid.uuid4().hex[:10]}"
-    root = write_text_project(tmp_path / package, package)
+def text_project(tmp_path: Path) -> LoadedProject:
+    """A project shaped like a kedro-mlflow text classifier (``projects.TEXT_*``), trained with
+    Kedro: persisted data input (a frame in a pickle), pickled artifacts and a YAML one, no
+    parameters; pipelines ``inference`` (a numpy string-array output), ``confidence`` (a Series
+    of floats) and ``word_counts`` (a Series of integers)."""
+    root = write_text_project(tmp_path / f"project_{uuid.uuid4().hex[:10]}")
     train(root)
-    return root
-
-
-@pytest.fixture
-def text_project(trained_text_project: Path) -> LoadedProject:
-    """The trained text-classifier project opened in a fresh KedroSession."""
-    return load_project(trained_text_project)
+    return load_project(root)

@@ -74,8 +74,8 @@ def write_project(
 
 
 # --- a project shaped like a kedro-mlflow text classifier (issue 10) ---------------------------
-# Persisted data input (a frame in a pickle), pickled artifacts and a YAML one, a numpy
-# string-array output, no parameters.
+# ``inference`` returns a numpy array of labels (text); ``confidence`` a Series of floats;
+# ``word_counts`` a Series of integers. Trained with Kedro (its ``training`` pipeline).
 
 TEXT_NODES = """\
 import numpy as np
@@ -83,13 +83,6 @@ import pandas as pd
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
-
-
-def make_reviews():  # the raw data, written by the test fixture
-    frame = pd.DataFrame({"text": ["I loved it", "what a waste", "great fun", "boring and long",
-                                   "loved the cast", "a waste of time"] * 3})
-    labels = ["good", "bad", "good", "bad", "good", "bad"] * 3
-    return frame, pd.Series(labels)
 
 
 def fit(frame, labels):
@@ -114,6 +107,14 @@ def classify(tokens, model):
 
 def decode(codes, encoder):
     return np.asarray(encoder.inverse_transform(codes), dtype=object)
+
+
+def confidence(tokens, model):
+    return pd.Series(model.predict_proba(tokens).max(axis=1), name="proba")
+
+
+def count_words(tokens):
+    return pd.Series(np.asarray(tokens.sum(axis=1)).ravel().astype("int64"))
 """
 
 TEXT_PIPELINES = """\
@@ -127,7 +128,16 @@ inference = pipeline([
     node(nodes.classify, ["tokens", "model"], "codes", name="classify"),
     node(nodes.decode, ["codes", "encoder"], "sentiment", name="decode"),
 ])
-return {"training": training, "inference": inference, "__default__": training + inference}
+tokens = pipeline([
+    node(nodes.clean, ["reviews", "settings"], "cleaned", name="clean"),
+    node(nodes.tokenize, ["cleaned", "tokenizer"], "tokens", name="tokenize"),
+])
+confidence = tokens + pipeline([
+    node(nodes.confidence, ["tokens", "model"], "confidence", name="confidence"),
+])
+word_counts = tokens + pipeline([node(nodes.count_words, "tokens", "word_count", name="count")])
+return {"training": training, "inference": inference, "confidence": confidence,
+        "word_counts": word_counts, "__default__": training + inference}
 """
 
 TEXT_CATALOG = """\
@@ -154,22 +164,23 @@ settings:
   filepath: data/06_models/settings.yml
 """
 
+REVIEW_TEXTS = [
+    "I loved it", "what a waste", "great fun", "boring and long", "loved the cast",
+    "a waste of time",
+]  # fmt: skip
+REVIEW_LABELS = ["good", "bad", "good", "bad", "good", "bad"]
 
-def write_text_project(root: Path, package: str | None = None) -> Path:
-    """The text-classifier project with its raw data written (the frame and labels that its
-    ``make_reviews`` node function gives); train it with Kedro (``conftest.train``)."""
-    import importlib.util
 
-    root = write_project(root, TEXT_NODES, TEXT_PIPELINES, TEXT_CATALOG, package=package)
-    source = next((root / "src").glob("*/nodes.py"))
-    spec = importlib.util.spec_from_file_location(f"text_nodes_{uuid.uuid4().hex[:8]}", source)
-    assert spec is not None and spec.loader is not None
-    nodes = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(nodes)
-    frame, labels = nodes.make_reviews()
-    for relative, value in {"reviews.pkl": frame, "labels.pkl": labels}.items():
-        target = root / "data" / "01_raw" / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(pickle.dumps(value))
-    (root / "data" / "06_models").mkdir(parents=True, exist_ok=True)
-    return root
+def write_text_project(root: Path) -> Path:
+    """The text classifier project with its raw data (reviews as a frame, labels as a Series),
+    not yet trained."""
+    import pandas as pd
+
+    (root / "data" / "06_models").mkdir(parents=True)
+    return write_project(
+        root, TEXT_NODES, TEXT_PIPELINES, TEXT_CATALOG, package=root.name,
+        pickles={
+            "data/01_raw/reviews.pkl": pd.DataFrame({"text": REVIEW_TEXTS * 3}),
+            "data/01_raw/labels.pkl": pd.Series(REVIEW_LABELS * 3),
+        },
+    )  # fmt: skip

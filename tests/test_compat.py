@@ -91,21 +91,6 @@ def test_run_stack_set_aside_empties_the_stack_and_puts_it_back():
         mlflow.end_run()
 
 
-@pytest.mark.parametrize("name", ["_inputs", "_outputs"])
-def test_node_still_has_its_private_interface_attributes(name):
-    assert hasattr(node(add, ["a", "b"], "total"), name)
-
-
-def test_all_project_pipelines_lifts_the_filter_of_a_run_of_named_pipelines(demo):
-    from kedro.framework.project import pipelines
-
-    pipelines.set_requested(["training"])  # what KedroSession.run does for --pipelines training
-    assert pipelines._requested_pipelines == ["training"]
-    everything = compat.all_project_pipelines()
-    assert pipelines._requested_pipelines is None
-    assert {"training", "inference", "__default__"} <= set(everything)
-
-
 def test_warm_mlflow_package_map_fills_what_its_requirement_check_reads():
     from mlflow.utils import requirements_utils
 
@@ -135,3 +120,18 @@ def test_create_tracking_tables_makes_a_store_mlflow_opens_as_is(tmp_path):
         assert connection.execute("SELECT version_num FROM alembic_version").fetchone()
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{database}")
     assert [experiment.name for experiment in client.search_experiments()] == ["Default"]
+
+
+@pytest.mark.parametrize("name", ["_inputs", "_outputs"])
+def test_node_still_has_its_private_interface_attributes(name):
+    assert hasattr(node(add, ["a", "b"], "total"), name)
+
+
+def test_all_project_pipelines_lifts_the_filter_of_a_run_of_named_pipelines(demo):
+    from kedro.framework.project import pipelines
+
+    pipelines.set_requested(["training"])  # what KedroSession.run does for --pipelines training
+    assert pipelines._requested_pipelines == ["training"]
+    everything = compat.all_project_pipelines()
+    assert pipelines._requested_pipelines is None
+    assert {"training", "inference", "__default__"} <= set(everything)

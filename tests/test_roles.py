@@ -225,7 +225,7 @@ def test_several_outputs_without_a_choice_lists_them(problems_project: LoadedPro
         log_pipeline_model(two_outputs, problems_project.catalog, "frame", frame, output="cubed")
 
 
-# --- a project shaped like a kedro-mlflow text classifier (issue 10) ---------------------------
+# --- a project shaped like a kedro-mlflow text classifier (issue 10; ``text_project``) ------
 
 
 def test_a_persisted_frame_is_the_data_input_and_trained_inputs_are_artifacts(

@@ -5,6 +5,7 @@ Jupyter kernel (nbclient): a persisted frame as the data input, found without --
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -37,7 +38,7 @@ def trained_text_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from conftest import train
     from projects import write_text_project
 
-    root = write_text_project(tmp_path_factory.mktemp("text") / "text_classifier")
+    root = write_text_project(tmp_path_factory.mktemp("text") / f"text_{uuid.uuid4().hex[:10]}")
     train(root)
     return root
 
