@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from kedro.io import MemoryDataset
@@ -64,6 +65,40 @@ def run_stack_set_aside() -> Iterator[None]:
         yield
     finally:
         stack[:] = saved
+
+
+def warm_mlflow_package_map() -> None:
+    """Build the map of installed packages to their modules that MLflow builds on a first log,
+    to check the model's requirements against this environment (a scan of every installed
+    distribution, seconds in an environment with many packages). MLflow keeps it in
+    ``mlflow.utils.requirements_utils._MODULES_TO_PACKAGES`` / ``_PACKAGES_TO_MODULES``,
+    built by ``_init_packages_to_modules_map`` once per process."""
+    from mlflow.utils import requirements_utils
+
+    requirements_utils._init_packages_to_modules_map()
+
+
+def warm_mlflow_run_context() -> None:
+    """Resolve the run-context tags that ``mlflow.start_run`` resolves on a first run (git
+    information, found by importing GitPython and asking git); MLflow's git context provider
+    caches them for the process. Read-only: nothing is set."""
+    from mlflow.tracking.context.registry import resolve_tags
+
+    resolve_tags()
+
+
+def create_tracking_tables(database: str) -> None:
+    """Create MLflow's tables in the empty sqlite file ``database`` exactly as MLflow does when
+    its store opens an empty database: an engine made by MLflow, its initial tables, then its
+    alembic migrations up to the head. ``mlflow.store.db.utils._initialize_tables`` is what the
+    store's constructor calls (MLflow has no public function for it)."""
+    from mlflow.store.db import utils
+
+    engine = utils.create_sqlalchemy_engine(f"sqlite:///{Path(database).as_posix()}")
+    try:
+        utils._initialize_tables(engine)
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager

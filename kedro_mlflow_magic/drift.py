@@ -8,7 +8,10 @@ a digest of each one's pickle before and after, streamed into the hash so that a
 costs no second copy in memory. Only when a digest moves, fresh loads of the model settle it (a
 changed internal layout that holds the same value is no change; an artifact whose two untouched
 loads already differ cannot be judged and is let through) and one of them runs the nodes one by
-one to name the node that changed it. Nothing of this runs when the model predicts.
+one to name the node that changed it. A change made on a first call and never again, whatever
+the rows, is a cache filled on first use, not drift (scikit-learn's text vectorizers record
+the ``id()`` of their stop words when first used in a process). Nothing of this runs when the
+model predicts.
 """
 
 from __future__ import annotations
@@ -129,6 +132,25 @@ def nodes_changing(
     return culprits
 
 
+def filled_on_first_use(model_uri: str, frame: pd.DataFrame, keys: list[str]) -> set[str]:
+    """The artifacts of ``keys`` that a fresh load changes on its first call (on the first row)
+    and no more on a second call on the whole frame, with the other rows: a cache filled on
+    first use. A growing vocabulary grows again with the other rows' words. Needs two rows."""
+    if len(frame) < 2:
+        return set()
+    model = mlflow.pyfunc.load_model(model_uri)
+    artifacts = artifacts_of(model)
+    with contextlib.suppress(Exception):
+        model.predict(frame.head(1))
+    first: dict[str, Any] = {}
+    for key in keys:
+        with contextlib.suppress(Exception):
+            first[key] = pickle.loads(pickle.dumps(artifacts[key]))
+    with contextlib.suppress(Exception):
+        model.predict(frame)
+    return {key for key in first if same_value(first[key], artifacts[key])}
+
+
 @dataclass
 class ArtifactWatch:
     """Fingerprints of a reloaded model's artifacts, taken before it predicts."""
@@ -163,6 +185,9 @@ class ArtifactWatch:
             if same_value(reference[key], control[key])
             and not same_value(reference[key], artifacts[key])
         ]
+        if changed:
+            cached = filled_on_first_use(model_uri, frame, changed)
+            changed = [key for key in changed if key not in cached]
         if not changed:
             return
         manifest = read_manifest(self.model.model_config)

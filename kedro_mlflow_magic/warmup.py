@@ -1,12 +1,25 @@
-"""A fast first log: once a project is loaded, import what a log needs and open the project's
-tracking store (creating or migrating a new sqlite store) in a background thread, while the user
-reads and types. Quiet: what that thread logs never reaches the notebook."""
+"""A fast first log: once a project is loaded, do in a background thread, while the user reads
+and types, what a first log would otherwise pay for: import MLflow's model-logging and loading
+machinery, open the project's tracking and registry stores (creating or migrating a new sqlite
+store), look up the project's experiment, and fill the caches MLflow and we fill on a first log
+(the scans of every installed distribution, the run's git context).
+
+Safe by construction: the magics wait for it (no module is imported by two threads at once);
+it reads but creates nothing on a tracking server (a local sqlite store is created, as the log
+would); it never sets MLflow's tracking URI, experiment or active run; and what it logs or warns
+never reaches the notebook, while other threads' logs and warnings are untouched."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
+import os
+import shutil
+import tempfile
 import threading
+import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +27,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 THREAD_NAME = "kedro-mlflow-magic-warm-up"
+# Memory-backed scratch space (Linux): where a new sqlite store's migrations run quickly.
+SCRATCH_FOLDER = Path("/dev/shm")
 
 
 class DropThread(logging.Filter):
@@ -46,25 +61,131 @@ def this_thread_unheard() -> Iterator[None]:
             handler.removeFilter(dropping)
 
 
-def warm(project_root: Path, config_loader: Any = None, experiment: str | None = None) -> None:
-    """Import MLflow and our logging code, open the project's tracking and registry stores
-    (creating or migrating them) and look up the project's experiment."""
-    # Imports first: importing may configure logging (MLflow's handlers, Kedro's logging.yml),
-    # which would replace the handlers this thread is hidden from.
+@contextlib.contextmanager
+def this_thread_unwarned() -> Iterator[None]:
+    """Warnings raised by this thread are not shown; other threads' go to the ``showwarning``
+    that was in place. (``warnings.catch_warnings`` would silence every thread.)"""
+    shown_before = warnings.showwarning
+    thread_id = threading.get_ident()
+
+    def show(*arguments: Any, **options: Any) -> None:
+        if threading.get_ident() != thread_id:
+            shown_before(*arguments, **options)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        if warnings.showwarning is show:  # else someone replaced it since: leave theirs
+            warnings.showwarning = shown_before
+
+
+def new_sqlite_store(uri: str) -> Path | None:
+    """The file of a local sqlite store that does not exist yet (in an existing folder), else
+    None (an existing store, a server, an in-memory or relative database)."""
+    if not uri.startswith("sqlite:////") or "?" in uri:
+        return None
+    path = Path(uri.removeprefix("sqlite:///"))
+    if path.exists() or not path.parent.is_dir():
+        return None
+    return path
+
+
+def create_store_quickly(uri: str) -> bool:
+    """Create a new local sqlite store complete, quickly: MLflow's ~70 schema migrations are
+    each a synced disk write (seconds on a disk, under a second in memory), so they run on a
+    file in memory-backed scratch space, which is then copied beside the store's path and
+    linked in place only if no store appeared there meanwhile. True when this made the store;
+    False leaves it to MLflow (no scratch space, an existing store, a filesystem without links)."""
+    path = new_sqlite_store(uri)
+    if path is None or not (SCRATCH_FOLDER.is_dir() and os.access(SCRATCH_FOLDER, os.W_OK)):
+        return False
+    from kedro_mlflow_magic.compat import create_tracking_tables
+
+    with tempfile.TemporaryDirectory(dir=SCRATCH_FOLDER, prefix="kedro-mlflow-magic-") as scratch:
+        database = Path(scratch) / path.name
+        create_tracking_tables(str(database))
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        try:
+            shutil.copyfile(database, partial)
+            with open(partial, "rb+") as written:
+                os.fsync(written.fileno())
+            os.link(partial, path)  # fails when a store appeared meanwhile: that one stays
+        except OSError:
+            return False
+        finally:
+            partial.unlink(missing_ok=True)
+    return True
+
+
+# What a log, its parity check's reload and its run's end import on first use (MLflow imports
+# much of it lazily), and our own logging code.
+WHAT_A_LOG_IMPORTS = (
+    "mlflow",
+    "mlflow.models.signature",
+    "mlflow.models.utils",
+    "mlflow.pyfunc",
+    "mlflow.pyfunc.model",
+    "mlflow.tracing.export.utils",  # a run's end flushes MLflow's trace exports
+    "mlflow.tracing.processor.base_mlflow",
+    "mlflow.tracking.context.registry",
+    "mlflow.utils.requirements_utils",
+    "kedro.runner",
+    "kedro_mlflow_magic.packaging",
+    "kedro_mlflow_magic.prepared",
+    "kedro_mlflow_magic.tracking",
+)
+
+
+def import_what_a_log_imports() -> None:
+    for name in WHAT_A_LOG_IMPORTS:
+        importlib.import_module(name)
+
+
+def warm(
+    project_root: Path,
+    config_loader: Any = None,
+    experiment: str | None = None,
+    imported: threading.Event | None = None,
+    hurry: threading.Event | None = None,
+) -> None:
+    """Import what a log needs (then set ``imported``); create a new local sqlite store, open
+    the project's tracking and registry stores (creating or migrating them) and look up the
+    project's experiment; then fill the caches of a first log, unless ``hurry`` is set (a log
+    is waiting: it fills what it needs itself, sooner than it would wait for all of them)."""
+    try:
+        # Imports first: importing may configure logging (MLflow's handlers, Kedro's
+        # logging.yml), which would replace the handlers this thread is hidden from.
+        import_what_a_log_imports()
+    finally:
+        if imported is not None:
+            imported.set()
     import mlflow
-    import mlflow.pyfunc  # what a log and its parity check import
 
-    from kedro_mlflow_magic import packaging, prepared, tracking  # noqa: F401
+    from kedro_mlflow_magic import compat, requirements, tracking
 
-    with this_thread_unheard():
+    with this_thread_unheard(), this_thread_unwarned():
         if tracking.user_chose_tracking_uri():
             uri = mlflow.get_tracking_uri()
         else:
             uri = tracking.resolve_tracking_uri(project_root, config_loader)
+        create_store_quickly(uri)  # a new local store (MLflow would create it, slowly, below)
+        # a client of its own: MLflow's global tracking URI stays as it is; read-only requests
         client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
         if experiment:
             client.get_experiment_by_name(experiment)
         client.search_registered_models(max_results=1)
+        caches = (
+            # MLflow's check of a model's requirements against this environment (a log calls it)
+            compat.warm_mlflow_package_map,
+            compat.warm_mlflow_run_context,  # the git context of a first run
+            # ours, for a node's import whose distribution has another name (a rare need)
+            requirements.module_distributions,
+        )
+        for fill in caches:
+            if hurry is not None and hurry.is_set():
+                return
+            fill()
 
 
 def warm_in_background(
@@ -72,25 +193,38 @@ def warm_in_background(
 ) -> threading.Thread:
     """Start ``warm`` in a daemon thread; a failure is only logged at debug level (the log
     itself will meet it and say what is wrong)."""
+    global current, current_imports, current_hurry
+    imported, hurry = threading.Event(), threading.Event()
 
     def run() -> None:
         try:
-            warm(project_root, config_loader, experiment)
+            warm(project_root, config_loader, experiment, imported, hurry)
         except Exception:
             logger.debug("warming up for the first log failed", exc_info=True)
 
-    global current
     thread = threading.Thread(target=run, name=THREAD_NAME, daemon=True)
+    current, current_imports, current_hurry = thread, imported, hurry
     thread.start()
-    current = thread
     return thread
 
 
-# The warm-up running or done last: a log waits for it rather than open the store beside it.
+# The warm-up running or done last, and the event it sets once its imports are done: a log
+# waits for it rather than open the store beside it.
 current: threading.Thread | None = None
+current_imports: threading.Event | None = None
+current_hurry: threading.Event | None = None
 
 
-def wait_for_warm_up() -> None:
-    """Let a running warm-up finish (two threads must not create one sqlite store at once)."""
-    if current is not None and current is not threading.current_thread():
-        current.join()
+def wait_for_warm_up(imports_only: bool = False) -> None:
+    """Let a running warm-up finish its imports and the store (two threads must not create one
+    sqlite store at once), skipping the caches it has not filled yet; or let it finish only
+    its imports (no module may be imported by two threads at once), for what needs no
+    tracking store and should not wait for a slow server's answers."""
+    if current is None or current is threading.current_thread():
+        return
+    if imports_only and current_imports is not None:
+        current_imports.wait()
+        return
+    if current_hurry is not None:
+        current_hurry.set()  # the caches left to fill: the caller fills what it needs itself
+    current.join()

@@ -91,6 +91,37 @@ def test_run_stack_set_aside_empties_the_stack_and_puts_it_back():
         mlflow.end_run()
 
 
+def test_warm_mlflow_package_map_fills_what_its_requirement_check_reads():
+    from mlflow.utils import requirements_utils
+
+    compat.warm_mlflow_package_map()
+    assert "mlflow" in requirements_utils._MODULES_TO_PACKAGES
+    assert requirements_utils._PACKAGES_TO_MODULES.get("scikit-learn") == "sklearn"
+
+
+def test_warm_mlflow_run_context_caches_the_git_context():
+    from mlflow.tracking.context.git_context import GitRunContext
+    from mlflow.tracking.context.registry import _run_context_provider_registry
+
+    compat.warm_mlflow_run_context()
+    git = next(p for p in _run_context_provider_registry if isinstance(p, GitRunContext))
+    assert "git_info" in git._cache
+
+
+def test_create_tracking_tables_makes_a_store_mlflow_opens_as_is(tmp_path):
+    import sqlite3
+
+    import mlflow
+
+    database = tmp_path / "mlflow.db"
+    compat.create_tracking_tables(str(database))
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM experiments").fetchone() == (0,)
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{database}")
+    assert [experiment.name for experiment in client.search_experiments()] == ["Default"]
+
+
 @pytest.mark.parametrize("name", ["_inputs", "_outputs"])
 def test_node_still_has_its_private_interface_attributes(name):
     assert hasattr(node(add, ["a", "b"], "total"), name)

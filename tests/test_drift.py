@@ -123,3 +123,33 @@ def test_a_changed_value_is_told_apart_from_a_changed_layout() -> None:
     assert same_value(np.array([1.0, np.nan]), np.array([1.0, np.nan]))
     assert not same_value({"a": 1}, {"a": 1, "b": 2})
     assert fingerprint(lambda: None) is None  # not picklable: not watched
+
+
+VECTORIZER_NODES = """
+def count_words(rows, vectorizer):
+    return rows.assign(words=vectorizer.transform(rows["text"]).sum(axis=1).A1)
+"""
+
+
+def test_a_cache_an_artifact_fills_on_first_use_is_no_drift(make_project) -> None:
+    """scikit-learn's CountVectorizer records the id() of its stop words when first used in
+    a process: its first call in the reloaded model changes it, once. That logs."""
+    import mlflow
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    root = make_project(
+        nodes=VECTORIZER_NODES,
+        pipelines='return {"count": pipeline([node(nodes.count_words, ["rows", '
+        '"vectorizer"], "counted", name="count_words")])}',
+        catalog="vectorizer:\n  type: pickle.PickleDataset\n  filepath: data/vectorizer.pkl\n",
+    )
+    texts = pd.DataFrame({"text": ["the cat sat", "a dog ran far", "emus run"]})
+    vectorizer = CountVectorizer(stop_words="english").fit(texts["text"])
+    (root / "data").mkdir()
+    (root / "data" / "vectorizer.pkl").write_bytes(pickle.dumps(vectorizer))
+    project = load_project(root)
+    info = log_pipeline_model(project.pipelines["count"], project.catalog, "rows", texts)
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    expected = list(vectorizer.transform(texts["text"]).sum(axis=1).A1)
+    assert expected == [2, 3, 2]
+    assert [list(model.predict(texts)["words"]) for _ in range(2)] == [expected] * 2

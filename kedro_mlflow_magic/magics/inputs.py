@@ -16,6 +16,7 @@ from kedro_mlflow_magic.magics.shell import (
     quiet_call,
     user_errors,
 )
+from kedro_mlflow_magic.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.roles import PipelineInputs
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> PipelineInputs:
     """Show the role of each free input of PIPELINE (data input, artifacts, parameters,
     problems with their fix) and return the ``PipelineInputs``."""
+    wait_for_warm_up(
+        imports_only=True
+    )  # loading datasets imports what the warm-up may be importing
     from kedro_mlflow_magic.roles import inspect_pipeline
 
     arguments = parse_line(kedro_inputs, line)

@@ -1,0 +1,136 @@
+"""The background warm-up after a session loads (issue 10, a fast first log): what it does, and
+that it is safe: quiet, read-only on servers, no change to MLflow's global state."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+
+from kedro_mlflow_magic import compat, requirements, warmup
+
+NODES = "def double(frame):\n    return frame * 2\n"
+PIPELINES = 'return {"double": pipeline([node(nodes.double, "frame", "doubled")])}'
+
+
+def schema_of(database: Path) -> tuple[list[list[str]], list[tuple]]:
+    """A sqlite database's schema and its alembic revision; each statement as its sorted lines
+    (MLflow's own order of a table's constraints varies from one creation to the next)."""
+    with sqlite3.connect(database) as connection:
+        statements = [row[0] for row in connection.execute("SELECT sql FROM sqlite_master")]
+        revision = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    lines = [
+        sorted(line.strip().rstrip(",") for line in str(statement).splitlines())
+        for statement in statements
+    ]
+    return sorted(lines), revision
+
+
+@pytest.mark.skipif(not warmup.SCRATCH_FOLDER.is_dir(), reason="no memory-backed scratch space")
+def test_a_new_local_store_is_created_complete_as_mlflow_creates_it(tmp_path: Path) -> None:
+    import mlflow
+
+    ours, theirs = tmp_path / "ours" / "mlflow.db", tmp_path / "theirs" / "mlflow.db"
+    ours.parent.mkdir()
+    theirs.parent.mkdir()
+    assert warmup.create_store_quickly(f"sqlite:///{ours}")
+    assert ours.is_file() and not list(ours.parent.glob(".*partial"))
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{theirs}").search_experiments()
+    assert schema_of(ours) == schema_of(theirs)
+    # MLflow opens it as its own, with its default experiment
+    opened = mlflow.MlflowClient(tracking_uri=f"sqlite:///{ours}").search_experiments()
+    assert [experiment.name for experiment in opened] == ["Default"]
+
+
+def test_existing_stores_servers_and_relative_paths_are_left_to_mlflow(tmp_path: Path) -> None:
+    existing = tmp_path / "mlflow.db"
+    existing.write_bytes(b"")
+    for uri in (
+        f"sqlite:///{existing}",
+        "sqlite:///relative.db",
+        f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}",
+        "http://127.0.0.1:5000",
+        "databricks",
+    ):
+        assert warmup.new_sqlite_store(uri) is None
+        assert not warmup.create_store_quickly(uri)
+    assert existing.read_bytes() == b""
+    assert not (tmp_path / "missing").exists()
+
+
+def test_warnings_of_the_warm_up_thread_alone_are_not_shown() -> None:
+    inside, notebook_warned = threading.Event(), threading.Event()
+
+    def warm_up() -> None:
+        with warmup.this_thread_unwarned():
+            warnings.warn("from the warm-up", UserWarning, stacklevel=1)
+            inside.set()
+            notebook_warned.wait(10)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        thread = threading.Thread(target=warm_up)
+        thread.start()
+        inside.wait(10)
+        warnings.warn("from the notebook", UserWarning, stacklevel=1)
+        notebook_warned.set()
+        thread.join()
+    assert [str(warning.message) for warning in caught] == ["from the notebook"]
+
+
+def test_warm_up_fills_the_first_log_caches_quietly_without_touching_mlflow_state(
+    make_project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, caplog
+) -> None:
+    """On a project with its default store: the store is made and the caches filled, nothing
+    is printed or logged, and MLflow's tracking URI, experiment and active run stay as they
+    were (the project's experiment is looked up, not created)."""
+    # the warm-up starts once a session is loaded: Kedro's project module, which configures
+    # logging (and says so) when first imported, is there already
+    import kedro.framework.project  # noqa: F401
+    import mlflow
+    from mlflow.utils import requirements_utils
+
+    root = make_project(NODES, PIPELINES)
+    capsys.readouterr()
+    package = root.name
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    store = root / "mlflow.db"
+    caplog.set_level(logging.DEBUG)
+    thread = warmup.warm_in_background(root, None, package)
+    try:
+        warmup.wait_for_warm_up(imports_only=True)
+        assert "mlflow.pyfunc.model" in sys.modules
+        thread.join()  # given its time, as while a person reads and types
+        assert not thread.is_alive()
+        # nothing printed, nothing logged from its thread (whatever the level: caplog's DEBUG)
+        assert capsys.readouterr() == ("", "")
+        assert not [record for record in caplog.records if record.thread == thread.ident]
+        assert store.is_file()
+        assert requirements_utils._MODULES_TO_PACKAGES is not None
+        assert requirements.module_distributions.cache_info().currsize == 1
+        assert not mlflow.is_tracking_uri_set()
+        assert mlflow.active_run() is None
+        assert compat.active_experiment_id() is None
+        client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}")
+        assert client.get_experiment_by_name(package) is None
+    finally:
+        warmup.wait_for_warm_up()
+
+
+def test_a_waiting_log_makes_the_warm_up_skip_the_caches_it_has_not_filled(
+    make_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log that waits gets the store now; the caches it needs it fills itself."""
+    root = make_project(NODES, PIPELINES)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    requirements.module_distributions.cache_clear()
+    hurry = threading.Event()
+    hurry.set()
+    warmup.warm(root, None, root.name, hurry=hurry)
+    assert (root / "mlflow.db").is_file()
+    assert requirements.module_distributions.cache_info().currsize == 0
