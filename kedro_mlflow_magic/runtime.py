@@ -12,10 +12,11 @@ import copy
 import importlib
 import json
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, NamedTuple
 
 import mlflow
+import numpy as np
 import pandas as pd
 from kedro.io import AbstractDataset
 from mlflow.exceptions import MlflowException
@@ -26,6 +27,11 @@ MANIFEST_FORMAT = 1
 
 Data = dict[str, Any]
 Step = Callable[[Data], None]
+
+# pandas 3 always copies on write; pandas 2 does when the user turns the option on
+ALWAYS_COPY_ON_WRITE = int(pd.__version__.split(".", 1)[0]) >= 3
+# values that copy.deepcopy returns as they are
+IMMUTABLE = (type(None), bool, int, float, complex, str, bytes)
 
 
 def dataset_key(name: str) -> str:
@@ -42,10 +48,128 @@ def import_function(reference: str) -> Callable[..., Any]:
     return target
 
 
-def compile_step(node: dict[str, Any], function: Callable[..., Any]) -> Step:
+class ReaderCopies(NamedTuple):
+    """What one node gets as its own copy (dataset keys): ``copied`` always; ``writable`` only
+    when the value is a read-only numpy array (Kedro's copy of an array is writable)."""
+
+    copied: frozenset[str] = frozenset()
+    writable: frozenset[str] = frozenset()
+
+
+NO_COPIES = ReaderCopies()
+
+
+def copy_on_write() -> bool:
+    """Whether pandas copies shared data before changing it, which makes a shallow copy of a
+    frame as good as a deep one; read per call in pandas 2, as the user may set the option."""
+    return ALWAYS_COPY_ON_WRITE or pd.get_option("mode.copy_on_write") is True
+
+
+def own_copy(value: Any) -> Any:
+    """A reader's own copy of ``value``, as Kedro's MemoryDataset makes on every load: pandas
+    frames and series, and numpy arrays, are copied (shallowly where pandas copies on write);
+    other frames (Spark, polars) and ibis tables are shared; the rest is deep-copied."""
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.copy(deep=not copy_on_write())
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, IMMUTABLE):
+        return value
+    kind = type(value)
+    if kind.__name__ == "DataFrame" or kind.__module__.partition(".")[0] == "ibis":
+        return value
+    return copy.deepcopy(value)
+
+
+def interface_names(declared: str | list[str] | dict[str, str] | None) -> list[str]:
+    """The dataset names of a node's inputs or outputs, whatever form they were declared in."""
+    if declared is None:
+        return []
+    if isinstance(declared, str):
+        return [declared]
+    if isinstance(declared, dict):
+        return list(declared.values())
+    return list(declared)
+
+
+def copy_plan(
+    nodes: list[tuple[list[str], list[str]]],
+    observed_after: Collection[str],
+    parameter_paths: dict[str, list[str]],
+    shared: Collection[str],
+) -> list[ReaderCopies]:
+    """Which inputs each node (``(inputs, outputs)`` in running order) gets as its own copy,
+    decided once, when the model is loaded.
+
+    Kedro's runner gives every node its own copy of each in-memory input, so no node sees what
+    another changed in place. The same results need a copy only where a change could be seen:
+    when the value is read again later, or is seen after the call (``observed_after``: the
+    output, and the caller's frame). The last reader of a value gets it as it is. What may share
+    memory counts as one value: the outputs of one node (it may return one object twice, or a
+    frame and a view of it) and parameter inputs one of which holds the other (``params:model``
+    and ``params:model.C``; ``parameters`` holds them all). ``shared`` (the artifacts) is never
+    copied. A node's output that its last reader gets as it is must still be writable, as
+    Kedro's copy of a read-only array is: ``writable`` asks for a copy of read-only arrays.
+    """
+    reads = [
+        (index, key)
+        for index, (inputs, _) in enumerate(nodes)
+        for key in dict.fromkeys(dataset_key(name) for name in inputs)
+        if key not in shared
+    ]
+    together: dict[str, set[str]] = {}
+    for _, outputs in nodes:
+        siblings = {dataset_key(name) for name in outputs}
+        for key in siblings:
+            together.setdefault(key, set()).update(siblings)
+    for name, path in parameter_paths.items():
+        for other, other_path in parameter_paths.items():
+            if path[: len(other_path)] == other_path or other_path[: len(path)] == path:
+                together.setdefault(dataset_key(name), set()).add(dataset_key(other))
+    last_read = {key: position for position, (_, key) in enumerate(reads)}
+    last_read.update(dict.fromkeys(map(dataset_key, observed_after), len(reads)))
+    produced = {dataset_key(name) for _, outputs in nodes for name in outputs}
+    copied: list[set[str]] = [set() for _ in nodes]
+    writable: list[set[str]] = [set() for _ in nodes]
+    for position, (index, key) in enumerate(reads):
+        seen_later = max(last_read.get(other, -1) for other in together.get(key, {key}) | {key})
+        if seen_later > position:
+            copied[index].add(key)
+        elif key in produced:
+            writable[index].add(key)
+    return [
+        ReaderCopies(frozenset(keys), frozenset(checked))
+        for keys, checked in zip(copied, writable, strict=True)
+    ]
+
+
+def reader_view(copies: ReaderCopies) -> Callable[[Data], Data] | None:
+    """The values one node reads, with its own copies in them; None when it needs none."""
+    copied, writable = tuple(copies.copied), tuple(copies.writable)
+    if not copied and not writable:
+        return None
+
+    def view(data: Data) -> Data:
+        values = dict(data)
+        for key in copied:
+            values[key] = own_copy(data[key])
+        for key in writable:
+            value = data[key]
+            if isinstance(value, np.ndarray) and not value.flags.writeable:
+                values[key] = value.copy()
+        return values
+
+    return view
+
+
+def compile_step(
+    node: dict[str, Any], function: Callable[..., Any], copies: ReaderCopies = NO_COPIES
+) -> Step:
     """Turn one manifest node into a function that reads its inputs from and writes its outputs
-    to the values dict, calling the node function the way Kedro does."""
+    to the values dict, calling the node function the way Kedro does; ``copies`` are what the
+    node gets as its own copies (see ``copy_plan``)."""
     name = node["name"]
+    view = reader_view(copies)
     inputs, outputs = node["inputs"], node["outputs"]
 
     if inputs is None:
@@ -101,7 +225,7 @@ def compile_step(node: dict[str, Any], function: Callable[..., Any]) -> Step:
 
     def step(data: Data) -> None:
         try:
-            store(data, call(data))
+            store(data, call(data if view is None else view(data)))
         except MlflowException:
             raise
         except Exception as error:
@@ -217,8 +341,17 @@ class PipelineModel(PythonModel):
             )
         self.data_input = dataset_key(manifest["data_input"])
         self.output = dataset_key(manifest["output"])
+        nodes = manifest["nodes"]
+        # The caller keeps its frame after the call: each reader of it gets its own copy.
+        copies = copy_plan(
+            [(interface_names(node["inputs"]), interface_names(node["outputs"])) for node in nodes],
+            observed_after={self.data_input, self.output},
+            parameter_paths=manifest["parameter_inputs"],
+            shared={dataset_key(entry["dataset"]) for entry in manifest["artifacts"]},
+        )
         self.steps = [
-            compile_step(node, import_function(node["function"])) for node in manifest["nodes"]
+            compile_step(node, import_function(node["function"]), node_copies)
+            for node, node_copies in zip(nodes, copies, strict=True)
         ]
         # Artifacts are loaded once, here; each call reads the same objects (no copies).
         self.constants = {
