@@ -326,15 +326,15 @@ def test_artifacts_are_never_copied_and_read_only_arrays_are_checked() -> None:
 
 
 def test_a_copy_is_what_kedros_memory_dataset_gives() -> None:
-    from kedro.io.memory_dataset import _copy_with_mode, _infer_copy_mode
-
     from kedro_mlflow_magic.runtime import own_copy
 
     frame = pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]})
     read_only = frame[["a"]].to_numpy()
-    values = [frame, frame["a"], read_only, {"k": [1, [2]]}, [{"n": 1}], (1, [2]), 3, "text", None]
+    other_frame = type("DataFrame", (), {})()  # a Spark or polars frame, as Kedro tells them
+    values = [frame, frame["a"], read_only, {"k": [1, [2]]}, [{"n": 1}], (1, [2]), 3, "text",
+              None, other_frame]  # fmt: skip
     for value in values:
-        ours, kedros = own_copy(value), _copy_with_mode(value, _infer_copy_mode(value))
+        ours, kedros = own_copy(value), MemoryDataset(value).load()
         assert type(ours) is type(kedros)
         if isinstance(value, pd.DataFrame):
             assert ours is not value
