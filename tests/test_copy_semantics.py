@@ -14,7 +14,7 @@ from kedro.io import MemoryDataset
 from kedro.runner import SequentialRunner
 
 from kedro_mlflow_magic import log_pipeline_model
-from kedro_mlflow_magic.runtime import copy_plan
+from kedro_mlflow_magic.runtime import copy_plan, schedule_copies
 
 NODES = """\
 import numpy as np
@@ -311,6 +311,19 @@ def test_the_copy_plan_treats_what_may_share_memory_as_one_value() -> None:
         [(["params:other"], ["x"]), (["parameters", "x"], ["result"])],
         parameter_paths={**paths, "parameters": []},
     ) == [{"params:other"}, set()]  # fmt: skip
+
+
+def test_copies_are_made_as_soon_as_their_value_is_there() -> None:
+    nodes = [(["rows", "encoder"], ["x"]), (["rows", "x"], ["y"]), (["x", "y"], ["z"]),
+             (["x", "z"], ["result"])]  # fmt: skip
+    at_start, steps = schedule_copies(
+        copy_plan(nodes, {"rows", "result"}, {}, {"encoder"}), [outputs for _, outputs in nodes]
+    )
+    assert at_start == ((0, "rows"), (1, "rows"))  # the caller's frame, for both its readers
+    assert [step.index for step in steps] == [0, 1, 2, 3]
+    assert steps[0].made_after == ((1, "x"), (2, "x"))  # made when x is returned
+    assert [step.made_after for step in steps[1:]] == [(), (), ()]
+    assert [set(step.writable) for step in steps] == [set(), set(), {"y"}, {"x", "z"}]
 
 
 def test_artifacts_are_never_copied_and_read_only_arrays_are_checked() -> None:
