@@ -163,9 +163,9 @@ def schedule_copies(
     copies: list[ReaderCopies], outputs: list[list[str]]
 ) -> tuple[CopyOrders, list[StepCopies]]:
     """When each copy is made: as soon as its value is there, all of a value's copies together
-    (measured on the demo: two frame copies made side by side cost about half as much as the
-    same copies made between node calls, once the node functions have filled the processor's
-    caches). The copies of the data input and of parameters are made when the call starts;
+    (on the demo, a frame copy made right after node calls costs about 33 µs, the next one made
+    beside it about 17 µs: the first brings pandas' code back into the processor's caches). The
+    copies of the data input and of parameters are made when the call starts;
     those of a node's outputs when the node returns. Until its last reader nothing changes a
     value (every earlier reader has its own copy), so a copy made then is the copy Kedro makes
     when each node loads it. Returns the copies made at the start, and each node's
