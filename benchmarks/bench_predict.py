@@ -29,9 +29,11 @@ from timing import (
     Timing,
     duration,
     own_time_per_call,
+    own_time_without_profiler,
     signed,
     time_interleaved,
     time_repeated,
+    timed_functions,
 )
 
 FLOOR_FILE = Path(__file__).with_name("floor_model.py")
@@ -39,6 +41,8 @@ DATA_INPUT = "customers_to_score"
 SAMPLE_ROWS = 100
 ROWS = (1, 1_000, 100_000)
 BUDGET_SECONDS = 5  # per model and row count: as many interleaved rounds as fit (5 to 300)
+NODE_FUNCTIONS = ("encode_features", "score_customers")
+UNPROFILED_CALLS = {1: 200, 100_000: 5}  # calls timed for the runtime's own code, by rows
 LOG_REPEATS = 3
 LOAD_REPEATS = 5
 TARGETS = (
@@ -184,8 +188,31 @@ def runtime_own_cost(contenders: Contenders, frame: Any) -> float:
     return own_time_per_call(
         lambda: runtime_model.predict(None, frame, dict(contenders.defaults)),
         owner=("runtime.py", "predict"),
-        inner={"encode_features", "score_customers"},
+        inner=set(NODE_FUNCTIONS),
         calls=40 if len(frame) == 1 else 1,
+    )
+
+
+def load_with_timed_nodes(project: BenchProject, model_uri: str) -> tuple[Any, Any]:
+    """Our model loaded afresh while the node functions are timing wrappers (the runtime looks
+    them up in the project's module, already imported): (its PythonModel, the timer)."""
+    import mlflow
+
+    with timed_functions(project.nodes, NODE_FUNCTIONS) as timer:
+        model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    return model, timer
+
+
+def runtime_own_cost_unprofiled(timed_model: tuple[Any, Any], frame: Any, defaults: dict) -> float:
+    """Per-call time of our runtime's own code without a profiler: predict's wall time minus
+    the node functions' (median of calls)."""
+    model, timer = timed_model
+    timer.spent = 0
+    model.predict(None, frame, dict(defaults))
+    if not timer.spent:
+        raise RuntimeError("the model did not call the timed node functions")
+    return own_time_without_profiler(
+        lambda: model.predict(None, frame, dict(defaults)), timer, UNPROFILED_CALLS[len(frame)]
     )
 
 
@@ -314,6 +341,7 @@ def main() -> int:
         print("Predicting ...")
         results = []
         own_costs: dict[tuple[str, int], float] = {}
+        own_costs_unprofiled: dict[tuple[str, int], float] = {}
         for size, classifier in (("small", "classifier"), ("large", "forest")):
             contenders = Contenders(
                 size,
@@ -323,6 +351,7 @@ def main() -> int:
                 direct=direct_call(project, classifier),
                 defaults={spec.name: spec.default for spec in infos[size].signature.params},
             )  # fmt: skip
+            timed_model = load_with_timed_nodes(project, infos[size].model_uri)
             for count in ROWS:
                 frame = project.customers(count)
                 for problem in check_agreement(contenders, frame):
@@ -330,6 +359,9 @@ def main() -> int:
                 results.append((size, count, time_predictions(contenders, frame)))
                 if count in (1, max(ROWS)):
                     own_costs[(size, count)] = runtime_own_cost(contenders, frame)
+                    own_costs_unprofiled[(size, count)] = runtime_own_cost_unprofiled(
+                        timed_model, frame, contenders.defaults
+                    )
 
     print("\nPer-call predict time: median, and (overhead) = median of paired differences with "
           "the direct node calls of the same round")  # fmt: skip
@@ -345,6 +377,15 @@ def main() -> int:
         "an upper bound): "
         + ", ".join(
             f"{size} {rows:,} rows {duration(cost)}" for (size, rows), cost in own_costs.items()
+        )
+    )
+    print(
+        "The same without a profiler (predict's wall time minus the node functions', timed by "
+        f"wrappers; median of {UNPROFILED_CALLS[1]} calls at 1 row, "
+        f"{UNPROFILED_CALLS[100_000]} at 100,000): "
+        + ", ".join(
+            f"{size} {rows:,} rows {duration(cost)}"
+            for (size, rows), cost in own_costs_unprofiled.items()
         )
     )
     print(f"\nLog and load (median of {LOG_REPEATS} logs of ours for small, 2 of kedro-mlflow; "

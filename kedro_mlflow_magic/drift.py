@@ -116,8 +116,8 @@ def nodes_changing(
     culprits: dict[str, str] = {}
 
     def watched(step: Any, node_name: str) -> Any:
-        def run(data: dict[str, Any]) -> None:
-            step(data)
+        def run(*arguments: Any) -> None:  # a step's arguments: the values and its copies
+            step(*arguments)
             for key in keys:
                 if key not in culprits and not same_value(reference[key], artifacts[key]):
                     culprits[key] = node_name
