@@ -28,7 +28,8 @@ from kedro_mlflow_magic import log_pipeline_model, tracking
 from kedro_mlflow_magic.errors import TrackingAccessError, masked_url
 
 ADMIN, ADMIN_PASSWORD = "admin", "admin-pw-5c1e77"
-READER, READER_PASSWORD = "reader", "reader-pw-0a93d2"
+# a name no file of a model holds by chance: the suite-wide scan looks for every credential value
+READER, READER_PASSWORD = "reader-5d7e", "reader-pw-0a93d2"
 GUARDED = "guarded_model"
 CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 
@@ -190,7 +191,7 @@ def test_a_refused_registration_leaves_a_failed_run_and_a_failed_model(
         notebook, "kedro_log_model", f"flow --input frame --sample sample --register {GUARDED}"
     )
     message = str(error)
-    assert f"refused permission on registered model '{GUARDED}' as user 'reader'" in message
+    assert f"refused permission on registered model '{GUARDED}' as user '{READER}'" in message
     assert "ask its administrator" in message and "\n" not in message
     assert "✗ registering" in shown.splitlines()[-1], shown
 

@@ -103,9 +103,10 @@ def test_warm_mlflow_run_context_caches_the_git_context():
     from mlflow.tracking.context.git_context import GitRunContext
     from mlflow.tracking.context.registry import _run_context_provider_registry
 
-    compat.warm_mlflow_run_context()
     git = next(p for p in _run_context_provider_registry if isinstance(p, GitRunContext))
-    assert "git_info" in git._cache
+    git._cache.clear()
+    compat.warm_mlflow_run_context()
+    assert git._cache, "MLflow's git run context no longer caches what it resolved"
 
 
 def test_create_tracking_tables_makes_a_store_mlflow_opens_as_is(tmp_path):
@@ -130,6 +131,9 @@ def test_node_still_has_its_private_interface_attributes(name):
 def test_all_project_pipelines_lifts_the_filter_of_a_run_of_named_pipelines(demo):
     from kedro.framework.project import pipelines
 
+    if not hasattr(pipelines, "set_requested"):  # Kedro before 1.7: nothing filters pipelines
+        assert set(compat.all_project_pipelines()) >= {"training", "inference"}
+        return
     pipelines.set_requested(["training"])  # what KedroSession.run does for --pipelines training
     assert pipelines._requested_pipelines == ["training"]
     everything = compat.all_project_pipelines()
