@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from projects import execute_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +136,7 @@ def run_notebook(python: Path, folder: Path, cells: list[str]) -> list[nbformat.
             allow_errors=True,
             resources={"metadata": {"path": str(folder)}},
         )
-        client.execute()
+        execute_notebook(client)
     return notebook.cells
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from projects import execute_notebook
 
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "quickstart.ipynb"
 
@@ -95,7 +96,7 @@ def executed(tmp_path_factory) -> tuple[nbformat.NotebookNode, Path]:
             kernel_name="python3",
             resources={"metadata": {"path": str(workspace)}},
         )
-        client.execute()
+        execute_notebook(client)
     return notebook, workspace / "churn-demo"
 
 

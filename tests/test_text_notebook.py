@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from projects import execute_notebook
 from test_notebooks import THIRD_PARTY_NOISE, empty_outputs, output_text
 
 # Beyond the quickstart's noise: any log line of Kedro's or MLflow's (their level names).
@@ -63,7 +64,7 @@ def executed_text_notebook(trained_text_root: Path) -> nbformat.NotebookNode:
             kernel_name="python3",
             resources={"metadata": {"path": str(notebooks)}},
         )
-        client.execute()
+        execute_notebook(client)
     return notebook
 
 
