@@ -202,5 +202,6 @@ def execute_notebook(client: Any) -> None:
             if output.get("name") == "stderr" or output.get("output_type") == "error"
         ]
         raise AssertionError(
-            f"{error}\nwhat the cells printed on stderr:\n" + "".join(printed[-5:])
+            f"{error}\n{error.ename}: {error.evalue}\nwhat the cells printed on stderr:\n"
+            + "".join(printed[-5:])
         ) from error
