@@ -109,6 +109,10 @@ def clean_mlflow(mlflow_store: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
         mlflow.end_run()
     tracking_utils._tracking_uri = None
     fluent._active_experiment_id = None
+    # mlflow.set_experiment also exports MLFLOW_EXPERIMENT_ID: a later test's kernels and
+    # subprocesses would inherit an experiment of this test's store
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")

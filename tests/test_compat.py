@@ -66,11 +66,13 @@ def test_kept_memory_dataset_survives_the_runner_releasing_it():
     )
 
 
-def test_active_experiment_id_is_what_set_experiment_chose():
+def test_active_experiment_id_is_what_set_experiment_chose(tmp_path):
     import mlflow
 
     assert compat.active_experiment_id() is None
-    experiment_id = mlflow.set_experiment("compat-check").experiment_id
+    name = f"compat-check-{tmp_path.name}"
+    mlflow.MlflowClient().create_experiment(name, artifact_location=tmp_path.as_uri())
+    experiment_id = mlflow.set_experiment(name).experiment_id
     assert compat.active_experiment_id() == experiment_id, (
         "mlflow.tracking.fluent._active_experiment_id changed"
     )
