@@ -115,6 +115,15 @@ def parameter_values(leaves: list[ParameterLeaf], names: list[str]) -> dict[str,
     return runtime.Parameters(leaf_entries(leaves), parameter_input_paths(names)).values(None)
 
 
+def artifact_sources(roles: PipelineInputs) -> tuple[tuple[str, str], ...]:
+    """Each MLflow model artifact and its pinned source, as the log summary shows them."""
+    return tuple(
+        (name, artifact.mlflow_model.describe())
+        for name, artifact in roles.artifacts.items()
+        if artifact.mlflow_model is not None
+    )
+
+
 @dataclass(repr=False)
 class LoggedModel(Summary):
     """What one log produced: MLflow's ``ModelInfo`` (shown as this summary), the parity
@@ -130,6 +139,8 @@ class LoggedModel(Summary):
     registered_version: int | None = None
     alias: str | None = None
     notes: tuple[str, ...] = field(default=())
+    # (artifact, where it comes from) for each MLflow model shipped as an artifact (SPEC 12)
+    sources: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
         self.model_info = SummarizedModelInfo.of(self.model_info, self)
@@ -306,6 +317,7 @@ class PreparedPipeline:
             return f"experiment '{named}'" if named else "the experiment"
 
         say(steps.LOGGING)
+        requirement_notes: list[str] = []
         with (
             tracking_access(tracking_uri, refused_experiment),
             logging_run(
@@ -317,7 +329,7 @@ class PreparedPipeline:
                 self.pipeline, self.catalog, self.roles, self.output,
                 name=name, signature=signature, example=frame.head(example_rows),
                 leaves=leaves, packages=packages, included=included,
-                output_column=self.output_column,
+                output_column=self.output_column, notes=requirement_notes,
             )  # fmt: skip
             say(steps.VERIFYING)
             checked = frame if len(frame) <= PARITY_ROWS else frame.head(PARITY_ROWS)
@@ -342,7 +354,8 @@ class PreparedPipeline:
             registered_model_name=registered_model_name,
             registered_version=version,
             alias=alias,
-            notes=(self.roles.note,) if self.roles.note else (),
+            notes=((self.roles.note,) if self.roles.note else ()) + tuple(requirement_notes),
+            sources=artifact_sources(self.roles),
         )
         return logged
 

@@ -20,6 +20,7 @@ from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime, tracking
 from kedro_mlflow_magic.errors import ArtifactCopyError, IncludeError
+from kedro_mlflow_magic.mlflow_models import ModelSource, copy_model, fetch_run_file
 from kedro_mlflow_magic.roles import Artifact, load_quietly
 from kedro_mlflow_magic.runtime import ArtifactEntry
 
@@ -124,8 +125,23 @@ def stage_artifact(
             dataset=artifact.name, type=artifact.dataset_type, artifact=key, file=FROZEN_FILE,
             path_key="filepath", config={}, frozen=True,
         )  # fmt: skip
+    if artifact.mlflow_model is not None:
+        return stage_mlflow_model(artifact, artifact.mlflow_model, folder, key)
     config = dict(artifact.config)
     source = str(artifact.path)
+    if artifact.from_run is not None:
+        # a kedro-mlflow MlflowArtifactDataset reading from a run: its file, from that run
+        file_name = os.path.basename(source.rstrip("/")) or "data"
+        try:
+            fetch_run_file(artifact.from_run, file_name, folder / file_name)
+        except Exception as error:
+            raise ArtifactCopyError(
+                artifact.name, f"run {artifact.from_run.run_id}", error
+            ) from error
+        return ArtifactEntry(
+            dataset=artifact.name, type=artifact.dataset_type, artifact=key, file=file_name,
+            path_key=artifact.path_key, config=config, frozen=False,
+        )  # fmt: skip
     if config.pop("versioned", False):
         load_version = catalog.get(artifact.name).resolve_load_version()
         source = f"{source.rstrip('/')}/{load_version}/{os.path.basename(source.rstrip('/'))}"
@@ -144,6 +160,26 @@ def stage_artifact(
     return ArtifactEntry(
         dataset=artifact.name, type=artifact.dataset_type, artifact=key, file=file_name,
         path_key=artifact.path_key, config=config, frozen=False,
+    )  # fmt: skip
+
+
+# the folder an MLflow model artifact's files go to, inside its artifact folder
+MLFLOW_MODEL_FOLDER = "mlflow_model"
+
+
+def stage_mlflow_model(
+    artifact: Artifact, source: ModelSource, folder: Path, key: str
+) -> ArtifactEntry:
+    """An MLflow model's files (copied from its folder, or downloaded from its store at the
+    pinned URI) under ``folder``, and its manifest entry: its flavor and its lineage."""
+    try:
+        copy_model(source, folder / MLFLOW_MODEL_FOLDER)
+    except Exception as error:
+        raise ArtifactCopyError(artifact.name, source.pinned_uri, error) from error
+    return ArtifactEntry(
+        dataset=artifact.name, type=artifact.dataset_type, artifact=key,
+        file=MLFLOW_MODEL_FOLDER, path_key="", config=dict(artifact.config), frozen=False,
+        flavor=source.flavor, source=source.lineage(),
     )  # fmt: skip
 
 
