@@ -20,7 +20,7 @@ from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime, tracking
 from kedro_mlflow_magic.errors import ArtifactCopyError, IncludeError
-from kedro_mlflow_magic.mlflow_models import ModelSource, copy_model, fetch_run_file
+from kedro_mlflow_magic.mlflow_models import MLMODEL_FILE, InnerDataset, ModelSource
 from kedro_mlflow_magic.roles import Artifact, load_quietly
 from kedro_mlflow_magic.runtime import ArtifactEntry
 
@@ -161,6 +161,40 @@ def stage_artifact(
         dataset=artifact.name, type=artifact.dataset_type, artifact=key, file=file_name,
         path_key=artifact.path_key, config=config, frozen=False,
     )  # fmt: skip
+
+
+def copy_model(source: ModelSource, destination: Path) -> None:
+    """The MLflow model's files into ``destination`` (a new folder): hard links of a local
+    folder, else a download of the pinned URI from its store."""
+    if source.is_local:
+        copy_path(source.pinned_uri.removeprefix("file://"), destination)
+        return
+    import mlflow
+
+    destination.mkdir()
+    mlflow.artifacts.download_artifacts(artifact_uri=source.pinned_uri, dst_path=str(destination))
+    if not (destination / MLMODEL_FILE).is_file():
+        # some stores download into a sub-folder named after the model's artifact path
+        (inner,) = [path for path in destination.iterdir() if (path / MLMODEL_FILE).is_file()]
+        for path in inner.iterdir():
+            path.rename(destination / path.name)
+        inner.rmdir()
+
+
+def fetch_run_file(inner: InnerDataset, file_name: str, destination: Path) -> None:
+    """The file an ``MlflowArtifactDataset`` reads from its run (``run_id``), as kedro-mlflow
+    downloads it, into ``destination``."""
+    import mlflow
+
+    folder = (inner.artifact_path or "").rstrip("/")
+    artifact_path = f"{folder}/{file_name}" if folder else file_name
+    downloaded = mlflow.artifacts.download_artifacts(
+        run_id=inner.run_id, artifact_path=artifact_path
+    )
+    if os.path.isdir(downloaded):
+        shutil.copytree(downloaded, destination)
+    else:
+        shutil.copy2(downloaded, destination)
 
 
 # the folder an MLflow model artifact's files go to, inside its artifact folder
