@@ -23,6 +23,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from kedro_mlflow_env import kedro_mlflow_venv_python
 from model_files import (
     PLANTED_TOKENS,
     assert_model_is_clean,
@@ -170,3 +171,10 @@ def text_project(tmp_path: Path) -> LoadedProject:
     root = write_text_project(tmp_path / f"project_{uuid.uuid4().hex[:10]}")
     train(root)
     return load_project(root)
+
+
+@pytest.fixture(scope="session")
+def kedro_mlflow_python() -> Path:
+    """The Python of a venv with kedro-mlflow 2.x and this checkout (``kedro_mlflow_env``),
+    built once and cached (a few minutes the first time)."""
+    return kedro_mlflow_venv_python()
