@@ -119,12 +119,11 @@ def copier_for(value: Any, location: str | None) -> Copier | None:
         return np.ndarray.copy if value.nbytes <= ARRAY_BYTES else None
     if is_flat(value):
         return shallow_copy
-    if isinstance(value, PLAIN_CONTAINERS) and container_items(value, CONTAINER_ITEMS) is not None:
-        return (
-            None
-            if isinstance(value, (tuple, frozenset)) and not is_mutable(value)
-            else copy.deepcopy
-        )
+    if isinstance(value, PLAIN_CONTAINERS):
+        # a deep copy of more than CONTAINER_ITEMS values costs more than it is worth
+        if container_items(value, CONTAINER_ITEMS) is None or not is_mutable(value):
+            return None
+        return copy.deepcopy
     if files_size(location) > SMALL_FILES_BYTES:
         return None
     try:
