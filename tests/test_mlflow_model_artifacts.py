@@ -141,6 +141,11 @@ def test_a_local_model_folder_with_a_flavor_is_an_artifact_loaded_with_its_flavo
 
     folder = tmp_path / "saved" / "doubling"
     mlflow.sklearn.save_model(fitted(2.0), str(folder))
+    # the saved model's requirements: one pinned to another release, one not installed here
+    listed = (folder / "requirements.txt").read_text().splitlines()
+    listed = [line for line in listed if not line.startswith("scikit-learn")]
+    listed += ["scikit-learn==0.20.0", "not-installed-here-7c1e==1.0"]
+    (folder / "requirements.txt").write_text("\n".join(listed) + "\n")
     project = project_with_model(make_project, f"filepath: {folder.as_posix()}")
 
     roles = inspect_pipeline(project.pipelines["scoring"], project.catalog, "rows")
@@ -160,6 +165,17 @@ def test_a_local_model_folder_with_a_flavor_is_an_artifact_loaded_with_its_flavo
     assert "MlflowModelDataset" not in str(entry["config"])
     # no pickle of the estimator of ours: the nested model is the MLflow model's own files
     assert not (model_files / "artifacts" / entry["artifact"] / "value.pkl").exists()
+
+    # merged into ours, pinned to what is installed (what parity ran with), with notes
+    from importlib.metadata import version
+
+    requirements = (model_files / "requirements.txt").read_text().splitlines()
+    assert f"scikit-learn=={version('scikit-learn')}" in requirements
+    assert "not-installed-here-7c1e==1.0" in requirements
+    notes = "\n".join(logged.notes)
+    assert "'model' was saved with scikit-learn==0.20.0" in notes
+    assert "requires not-installed-here-7c1e==1.0, which is not installed here" in notes
+    assert "note" in str(logged) and "scikit-learn==0.20.0" in str(logged)
 
     shutil.rmtree(folder.parent)  # the source is gone: the model holds its own copy
     reloaded = mlflow.pyfunc.load_model(logged.model_info.model_uri)
