@@ -16,7 +16,7 @@ from .frames import as_output_frame
 from .manifest import MANIFEST_FORMAT, dataset_key, interface_names, read_manifest
 from .nodes import Step, compile_step, import_function
 from .parameters import Parameters
-from .sharing import ArtifactCopies, copier_for, copy_artifacts, hand_out_read_only
+from .sharing import ArtifactCopies, copy_artifacts, hand_out_read_only, per_call_copiers
 
 # called after each node with its name, while observing (``PipelineModel.observe``)
 StepObserver = Callable[[str], None]
@@ -55,17 +55,15 @@ class PipelineModel(PythonModel):
             )
             for entry in manifest["artifacts"]
         }
-        copiers = {
-            key: copier
-            for entry in manifest["artifacts"]
-            if (key := dataset_key(entry["dataset"]))
-            and (
-                copier := copier_for(
-                    self.constants[key],
-                    None if entry.get("flavor") else context.artifacts[entry["artifact"]],
-                )
-            )
-        }
+        copiers = per_call_copiers(
+            self.constants,
+            {
+                dataset_key(entry["dataset"]): None
+                if entry.get("flavor")  # an MLflow model is never copied
+                else context.artifacts[entry["artifact"]]
+                for entry in manifest["artifacts"]
+            },
+        )
         self.read_only = frozenset(
             key
             for key, value in self.constants.items()

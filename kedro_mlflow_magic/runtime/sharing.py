@@ -132,6 +132,12 @@ def copier_for(value: Any, location: str | None) -> Copier | None:
         return None
 
 
+def per_call_copiers(values: dict[str, Any], locations: dict[str, str | None]) -> dict[str, Copier]:
+    """The artifacts copied per call (by key), each with its copier (``copier_for``)."""
+    copiers = {key: copier_for(value, locations[key]) for key, value in values.items()}
+    return {key: copier for key, copier in copiers.items() if copier is not None}
+
+
 def is_mutable(value: Any) -> bool:
     """Whether a plain container holds a mutable container somewhere."""
     if isinstance(value, (dict, list, set)):
