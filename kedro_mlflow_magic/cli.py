@@ -353,10 +353,14 @@ def log(
     say = terminal_progress(verbose)
     with reported(verbose):
         from kedro_mlflow_magic import progress as steps
-        from kedro_mlflow_magic.prepared import check_log_options, prepare_pipeline
+        from kedro_mlflow_magic.options import LogOptions
+        from kedro_mlflow_magic.prepared import prepare_pipeline
         from kedro_mlflow_magic.project import find_project, open_project
 
-        check_log_options(example_rows, register, alias)
+        options = LogOptions(
+            name=name, example_rows=example_rows, experiment=experiment,
+            registered_model_name=register, alias=alias, run_id=run_id, run_name=run_name,
+        )  # fmt: skip
         root = find_project(project)
         say("opening the Kedro project")
         with open_project(root, env) as opened:
@@ -368,11 +372,7 @@ def log(
                 freeze=names(freeze), include=names(include), project_path=root,
             )  # fmt: skip
             with mlflow_prints_hidden(verbose):
-                logged = prepared.log(
-                    name=name, example_rows=example_rows, experiment=experiment,
-                    registered_model_name=register, alias=alias, run_id=run_id,
-                    run_name=run_name, progress=say,
-                )  # fmt: skip
+                logged = prepared.log(options, progress=say)
     click.echo(str(logged))
 
 
