@@ -410,15 +410,15 @@ def predict(
     say = terminal_progress(verbose)
     with reported(verbose):
         from kedro_mlflow_magic import prediction, tracking
-        from kedro_mlflow_magic.project import find_project
+        from kedro_mlflow_magic.project import find_project, find_project_root
 
         target = Path(output).expanduser() if output is not None else None
         if target is not None and target.suffix.lower() not in OUTPUT_SUFFIXES:
             raise ShellInputError(f"--output {output}: give a file ending in .csv or .parquet")
         frame = read_frame(Path(data).expanduser(), "--data", DATA_SUFFIXES)
-        if project is not None or tracking.find_project_root(Path.cwd()) is not None:
+        if project is not None or find_project_root(Path.cwd()) is not None:
             tracking.use_project_tracking(find_project(project))
-        elif not tracking.user_chose_tracking_uri():
+        elif tracking.resolve_tracking_uri(None).ours:  # no project: only the user's URI will do
             raise ShellInputError(
                 "no Kedro project here to find the models in: run inside the project, pass "
                 "--project PATH, or set MLFLOW_TRACKING_URI"

@@ -13,8 +13,9 @@ from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.manifest import build_manifest
+from kedro_mlflow_magic.quiet import load_quietly
 from kedro_mlflow_magic.requirements import pinned_requirements, staged_value_module
-from kedro_mlflow_magic.roles import PipelineInputs, load_quietly
+from kedro_mlflow_magic.roles import PipelineInputs
 from kedro_mlflow_magic.signature import ParameterLeaf
 from kedro_mlflow_magic.staging import CODE_FOLDER, IncludedFile, stage_artifact, stage_code
 

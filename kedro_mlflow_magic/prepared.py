@@ -35,11 +35,10 @@ from kedro_mlflow_magic.options import LogOptions, log_options
 from kedro_mlflow_magic.packaging import write_model
 from kedro_mlflow_magic.parity import Comparison, compare_results
 from kedro_mlflow_magic.progress import Progress, no_progress
-from kedro_mlflow_magic.quiet import quiet_third_party
+from kedro_mlflow_magic.quiet import load_quietly, quiet_third_party
 from kedro_mlflow_magic.roles import (
     PipelineInputs,
     inspect_pipeline,
-    load_quietly,
     model_pipeline,
 )
 from kedro_mlflow_magic.runner import run_in_session

@@ -22,15 +22,6 @@ logger = logging.getLogger(__name__)
 MLFLOW_CONFIG_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
 
 
-def find_project_root(start: Path) -> Path | None:
-    """The nearest folder at or above ``start`` whose pyproject.toml has a [tool.kedro] table."""
-    for folder in [start, *start.parents]:
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "[tool.kedro]" in pyproject.read_text(encoding="utf-8"):
-            return folder
-    return None
-
-
 def default_tracking_uri(project_root: Path) -> str:
     return f"sqlite:///{(project_root / 'mlflow.db').as_posix()}"
 

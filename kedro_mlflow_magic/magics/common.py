@@ -248,23 +248,20 @@ def value_of(
     return evaluate(expression, local_ns, option)
 
 
-def as_frame(value: Any, expression: str, option: str) -> pd.DataFrame:
-    """The value as a pandas DataFrame (arrays and Spark frames accepted), or a ``UsageError``."""
-    from kedro_mlflow_magic.signature import to_frame
-
-    with user_errors():
-        return to_frame(value, name=f"{option} {expression!r}")
-
-
 def frame_from(
     expression: str,
     local_ns: Mapping[str, Any] | None,
     option: str,
     catalog: DataCatalog | None = None,
 ) -> pd.DataFrame:
-    """``--sample``/``--data``: an expression (or catalog dataset) that must give a frame."""
+    """``--sample``/``--data``: an expression (or catalog dataset) that must give a frame (a
+    pandas DataFrame; arrays and Spark frames are converted), else a ``UsageError``."""
+    from kedro_mlflow_magic.signature import to_frame
+
     expression = unquoted(expression)
-    return as_frame(value_of(expression, local_ns, option, catalog), expression, option)
+    value = value_of(expression, local_ns, option, catalog)
+    with user_errors():
+        return to_frame(value, name=f"{option} {expression!r}")
 
 
 def bundle(value: Any) -> dict[str, Any]:
