@@ -156,6 +156,18 @@ class SummarizedModelInfo(Summary, ModelInfo):
 
 
 @dataclass(frozen=True)
+class ModelContent:
+    """What one log puts in the model: the signature, the sample it holds for (the input
+    example's rows), the parameter leaves with its defaults, the packages and files shipped."""
+
+    signature: ModelSignature
+    frame: pd.DataFrame
+    leaves: list[ParameterLeaf]
+    packages: dict[str, Path]
+    included: list[IncludedFile]
+
+
+@dataclass(frozen=True)
 class PreparedPipeline:
     """A pipeline checked for packaging: pruned to its output, its inputs' roles sorted, and
     its sample as a frame. ``signature()`` infers the model's signature; ``log()`` logs it."""
@@ -253,11 +265,8 @@ class PreparedPipeline:
         """``log`` without the quiet: Kedro's and MLflow's logging and warnings as they come."""
         say = progress or no_progress
         say(steps.INFERRING)
-        signature, frame = self.signature_and_frame(options.signature)
-        leaves = leaves_from_signature(self.leaves, signature)
-        packages = shipped_packages(self.pipeline)
-        included = resolve_includes(packages, self.include)
-        destination = self.destination(packages, options.experiment)
+        content = self.model_content(options.signature)
+        destination = self.destination(content.packages, options.experiment)
         say(steps.LOGGING)
         with (
             tracking_access(destination.tracking_uri, lambda: refused(options, destination)),
@@ -266,23 +275,27 @@ class PreparedPipeline:
             ) as run,
             failed_model_marked(last_model_id()),
         ):
-            info = self.write(options, signature, frame, leaves, packages, included)
+            info = self.write(options, content)
             say(steps.VERIFYING)
-            comparison = self.verify_logged(info.model_uri, frame, leaves, run.run_id)
+            comparison = self.verify_logged(info.model_uri, content, run.run_id)
             version = self.register_verified(info, options, destination, say)
         say(steps.DONE)
         return self.summarise(info, comparison, run, destination, options, version)
 
-    def signature_and_frame(
-        self, signature: ModelSignature | None
-    ) -> tuple[ModelSignature, pd.DataFrame]:
-        """The signature to log (inferred when None) and the sample it holds for."""
+    def model_content(self, signature: ModelSignature | None) -> ModelContent:
+        """What the model is made of: the signature (inferred when None) with the sample it
+        holds for and the parameter leaves with its defaults, and the code that ships."""
+        frame = self.sample
         if signature is None:
-            return self.signature(), self.sample
-        if signature.inputs is not None and signature.inputs.has_input_names():
+            signature = self.signature()
+        elif signature.inputs is not None and signature.inputs.has_input_names():
             # an edited column type (long -> double) must hold for the example MLflow checks
-            return signature, conform_to_signature(self.sample, signature)
-        return signature, self.sample
+            frame = conform_to_signature(frame, signature)
+        packages = shipped_packages(self.pipeline)
+        return ModelContent(
+            signature, frame, leaves_from_signature(self.leaves, signature), packages,
+            resolve_includes(packages, self.include),
+        )  # fmt: skip
 
     def destination(
         self, packages: dict[str, Path], experiment: str | None
@@ -293,29 +306,21 @@ class PreparedPipeline:
         package = next(iter(packages), None)
         return tracking.log_destination(project_root, self.config_loader, experiment, package)
 
-    def write(
-        self,
-        options: LogOptions,
-        signature: ModelSignature,
-        frame: pd.DataFrame,
-        leaves: list[ParameterLeaf],
-        packages: dict[str, Path],
-        included: list[IncludedFile],
-    ) -> ModelInfo:
+    def write(self, options: LogOptions, content: ModelContent) -> ModelInfo:
         """Stage and log the model into the active run."""
         return write_model(
             self.pipeline, self.catalog, self.roles, self.output,
-            name=options.name, signature=signature, example=frame.head(options.example_rows),
-            leaves=leaves, packages=packages, included=included,
+            name=options.name, signature=content.signature,
+            example=content.frame.head(options.example_rows), leaves=content.leaves,
+            packages=content.packages, included=content.included,
             output_column=self.output_column,
         )  # fmt: skip
 
-    def verify_logged(
-        self, model_uri: str, frame: pd.DataFrame, leaves: list[ParameterLeaf], run_id: str
-    ) -> Comparison:
+    def verify_logged(self, model_uri: str, content: ModelContent, run_id: str) -> Comparison:
         """``verify`` on the first ``PARITY_ROWS`` rows, its result tagged on the run."""
+        frame = content.frame
         checked = frame if len(frame) <= PARITY_ROWS else frame.head(PARITY_ROWS)
-        comparison = self.verify(model_uri, checked, leaves)
+        comparison = self.verify(model_uri, checked, content.leaves)
         mlflow.MlflowClient().set_tag(run_id, PARITY_TAG, comparison.detail)
         return comparison
 
