@@ -17,14 +17,19 @@ from kedro_mlflow_magic.quiet import load_quietly
 from kedro_mlflow_magic.requirements import pinned_requirements, staged_value_module
 from kedro_mlflow_magic.roles import PipelineInputs
 from kedro_mlflow_magic.signature import ParameterLeaf
-from kedro_mlflow_magic.staging import CODE_FOLDER, IncludedFile, stage_artifact, stage_code
+from kedro_mlflow_magic.staging import (
+    CODE_FOLDER,
+    IncludedFile,
+    runtime_importable,
+    stage_artifact,
+    stage_code,
+    stage_runtime,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
-
-RUNTIME_FILE = Path(runtime.__file__)
 
 
 def artifact_value_modules(
@@ -68,6 +73,7 @@ def write_model(
         ]
         included = list(included or [])
         code_paths = stage_code(packages, included, staging)
+        entry_file, runtime_package = stage_runtime(staging)
         manifest = build_manifest(
             pipeline, str(roles.data_input), output, staged, leaves, list(roles.parameters),
             included_files=[entry.name for entry in included], output_column=output_column,
@@ -78,13 +84,14 @@ def write_model(
             artifact_types=[artifact["type"] for artifact in staged],
             artifact_modules=artifact_value_modules(catalog, staged, staging),
         )
-        return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(RUNTIME_FILE),
-            model_config=runtime.model_config_of(manifest),
-            artifacts={entry["artifact"]: str(staging / entry["artifact"]) for entry in staged},
-            code_paths=[str(path) for path in code_paths],
-            signature=signature,
-            input_example=example,
-            pip_requirements=requirements,
-        )
+        with runtime_importable(runtime_package):
+            return mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(entry_file),
+                model_config=runtime.model_config_of(manifest),
+                artifacts={entry["artifact"]: str(staging / entry["artifact"]) for entry in staged},
+                code_paths=[str(path) for path in [*code_paths, runtime_package]],
+                signature=signature,
+                input_example=example,
+                pip_requirements=requirements,
+            )
