@@ -44,3 +44,18 @@ def test_keywords_change_the_options_given():
 def test_the_public_api_has_them():
     assert kedro_mlflow_magic.LogOptions is LogOptions
     assert "LogOptions" in kedro_mlflow_magic.__all__
+
+
+def test_the_hook_builds_its_options_with_the_environments_and_checks_them_before_the_run():
+    from kedro_mlflow_magic.errors import LogAfterRunError
+    from kedro_mlflow_magic.hooks import LogModelHook
+
+    hook = LogModelHook(after="training", pipeline="inference", alias="champion")
+    training_run = {"pipeline_names": ["training"]}
+    with pytest.raises(LogAfterRunError, match="the alias 'champion' needs a registered model"):
+        hook.before_pipeline_run(training_run, None, None)
+    hook.environment = {"registered_model_name": "churn", "example_rows": 3}  # mlflow_magic.yml
+    hook.before_pipeline_run(training_run, None, None)
+    assert hook.in_environment().log_options() == LogOptions(
+        example_rows=3, registered_model_name="churn", alias="champion"
+    )
