@@ -235,31 +235,22 @@ def load_dataset(catalog: DataCatalog, name: str, option: str) -> Any:
         return load_sample_dataset(catalog, name, option)
 
 
-def value_of(
-    expression: str,
-    local_ns: Mapping[str, Any] | None,
-    option: str,
-    catalog: DataCatalog | None = None,
-) -> Any:
-    """A notebook variable or expression, or (when ``catalog`` is given and the text is not a
-    variable) the catalog dataset of that name."""
-    if catalog is not None and not is_variable(expression, local_ns) and expression in catalog:
-        return load_dataset(catalog, expression, option)
-    return evaluate(expression, local_ns, option)
-
-
 def frame_from(
     expression: str,
     local_ns: Mapping[str, Any] | None,
     option: str,
     catalog: DataCatalog | None = None,
 ) -> pd.DataFrame:
-    """``--sample``/``--data``: an expression (or catalog dataset) that must give a frame (a
+    """``--sample``/``--data``: a notebook variable or expression, or (when ``catalog`` is given
+    and the text is not a variable) the catalog dataset of that name, that must give a frame (a
     pandas DataFrame; arrays and Spark frames are converted), else a ``UsageError``."""
     from kedro_mlflow_magic.signature import to_frame
 
     expression = unquoted(expression)
-    value = value_of(expression, local_ns, option, catalog)
+    if catalog is not None and not is_variable(expression, local_ns) and expression in catalog:
+        value = load_dataset(catalog, expression, option)
+    else:
+        value = evaluate(expression, local_ns, option)
     with user_errors():
         return to_frame(value, name=f"{option} {expression!r}")
 
