@@ -14,8 +14,9 @@ from kedro.pipeline import Pipeline
 from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.manifest import build_manifest
 from kedro_mlflow_magic.mlflow_models import merge_requirements, model_requirements
-from kedro_mlflow_magic.requirements import pinned_requirements
-from kedro_mlflow_magic.roles import PipelineInputs, load_quietly
+from kedro_mlflow_magic.quiet import load_quietly
+from kedro_mlflow_magic.requirements import pinned_requirements, staged_value_module
+from kedro_mlflow_magic.roles import PipelineInputs
 from kedro_mlflow_magic.signature import ParameterLeaf
 from kedro_mlflow_magic.staging import (
     CODE_FOLDER,
@@ -30,6 +31,23 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
+
+
+def artifact_value_modules(
+    catalog: DataCatalog, staged: list[runtime.ArtifactEntry], staging: Path
+) -> list[str]:
+    """The module of each artifact's value type, for the requirements: read from its staged
+    entry (``staged_value_module``); an artifact is loaded again only when that says nothing
+    (a dataset that declares no type and is no plain pickle)."""
+    modules = []
+    for entry in staged:
+        if entry.get("flavor"):
+            continue  # an MLflow model: its own requirements say (nested_model_requirements)
+        name = entry["dataset"]
+        staged_file = staging / entry["artifact"] / entry["file"]
+        module = staged_value_module(type(catalog.get(name)), staged_file)
+        modules.append(module or type(load_quietly(catalog, name)).__module__)
+    return modules
 
 
 def write_model(
@@ -70,7 +88,7 @@ def write_model(
             shipped_packages=set(packages),
             # an MLflow model's catalog type (kedro-mlflow's) is not what loads it: its flavor is
             artifact_types=[entry["type"] for entry in staged if not entry.get("flavor")],
-            artifact_objects=[load_quietly(catalog, name) for name in roles.artifacts],
+            artifact_modules=artifact_value_modules(catalog, staged, staging),
         )
         requirements = nested_model_requirements(requirements, staged, staging, notes)
         with runtime_importable(runtime_package):
