@@ -134,6 +134,7 @@ def predict_elsewhere(folder: Path, workspace: Path) -> str:
     return finished.stdout
 
 
+@pytest.mark.slow  # predicts in a subprocess
 def test_a_local_model_folder_with_a_flavor_is_an_artifact_loaded_with_its_flavor(
     make_project, experiment, tmp_path
 ) -> None:
@@ -184,6 +185,7 @@ def test_a_local_model_folder_with_a_flavor_is_an_artifact_loaded_with_its_flavo
     assert "PREDICTED [2.0, 4.0, 6.0]" in printed
 
 
+@pytest.mark.slow  # predicts in a subprocess
 def test_a_registered_alias_is_pinned_to_its_version_and_moving_it_changes_nothing(
     make_project, experiment, tmp_path
 ) -> None:
