@@ -109,7 +109,7 @@ import pandas as pd
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
-from kedro_mlflow_magic import prepare_pipeline
+from kedro_mlflow_magic import inspect_pipeline, prepare_pipeline
 
 bootstrap_project(sys.argv[1])
 with KedroSession.create(project_path=sys.argv[1]) as session:
@@ -117,8 +117,10 @@ with KedroSession.create(project_path=sys.argv[1]) as session:
     rows = pd.read_csv(sys.argv[1] + "/data/01_raw/rows.csv")
     prepared = prepare_pipeline(pipelines["scoring"], catalog, "rows", rows)
     logged = prepared.log(name="scoring")
+    unsaved = inspect_pipeline(pipelines["fresh"], catalog, "rows")  # nothing saved through it
     print("RESULT", json.dumps({"roles": str(prepared.roles), "summary": str(logged),
-                                "model_uri": logged.model_info.model_uri}))
+                                "model_uri": logged.model_info.model_uri,
+                                "unsaved": [str(problem) for problem in unsaved.problems]}))
 """
 
 PREDICT = """
@@ -243,6 +245,10 @@ def test_kedro_mlflow_datasets_are_artifacts_with_their_lineage(project) -> None
     assert f"mlflow.sklearn model {project['root'].as_posix()}/data/06_models/fs_model" in roles
     assert "artifact registered" in summary and "prices version 1" in summary
     assert "parity check" in summary
+    (unsaved,) = project["result"]["unsaved"]
+    assert unsaved.startswith("fresh_model: is an MLflow model (MlflowModelTrackingDataset) that")
+    assert "names no model: it has no load_args.model_uri and no model was saved" in unsaved
+    assert "Fix: point it at a logged or registered model" in unsaved
 
 
 def test_the_model_needs_no_kedro_mlflow_and_keeps_its_pinned_version(project) -> None:
