@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -190,13 +191,14 @@ def fetch_run_file(inner: InnerDataset, file_name: str, destination: Path) -> No
 
     folder = (inner.artifact_path or "").rstrip("/")
     artifact_path = f"{folder}/{file_name}" if folder else file_name
-    downloaded = mlflow.artifacts.download_artifacts(
-        run_id=inner.run_id, artifact_path=artifact_path
-    )
-    if os.path.isdir(downloaded):
-        shutil.copytree(downloaded, destination)
-    else:
-        shutil.copy2(downloaded, destination)
+    with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-run-file-") as scratch:
+        downloaded = mlflow.artifacts.download_artifacts(
+            run_id=inner.run_id, artifact_path=artifact_path, dst_path=scratch
+        )
+        if os.path.isdir(downloaded):
+            shutil.copytree(downloaded, destination)
+        else:
+            shutil.copy2(downloaded, destination)
 
 
 # the folder an MLflow model artifact's files go to, inside its artifact folder

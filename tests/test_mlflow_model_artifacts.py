@@ -141,7 +141,8 @@ def test_a_local_model_folder_with_a_flavor_is_an_artifact_loaded_with_its_flavo
     import mlflow
 
     folder = tmp_path / "saved" / "doubling"
-    mlflow.sklearn.save_model(fitted(2.0), str(folder))
+    # a flavor that pickles the model: the suite's scan lets an MLflow model's own files be
+    mlflow.sklearn.save_model(fitted(2.0), str(folder), serialization_format="cloudpickle")
     # the saved model's requirements: one pinned to another release, one not installed here
     listed = (folder / "requirements.txt").read_text().splitlines()
     listed = [line for line in listed if not line.startswith("scikit-learn")]
