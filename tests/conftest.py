@@ -170,3 +170,32 @@ def text_project(tmp_path: Path) -> LoadedProject:
     root = write_text_project(tmp_path / f"project_{uuid.uuid4().hex[:10]}")
     train(root)
     return load_project(root)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator:
+    """One small local Spark session (``local[2]``) for the test session, its Python workers
+    running this interpreter, bound to 127.0.0.1 and without its web UI; stopped at the end.
+    Skips where the spark extra is not installed."""
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    from pyspark.sql import SparkSession
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYSPARK_PYTHON", sys.executable)
+        patch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("kedro-mlflow-magic-tests")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", "512m")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        try:
+            yield session
+        finally:
+            session.stop()

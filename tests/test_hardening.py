@@ -352,9 +352,9 @@ weights:
 @pytest.fixture
 def fault_project(make_project) -> LoadedProject:
     root = make_project(
-        nodes=NODES,
-        pipelines=FAULT_PIPELINES,
-        catalog=FAULT_CATALOG,
+        NODES,
+        FAULT_PIPELINES,
+        FAULT_CATALOG,
         parameters="factor: 2.0\n",
         credentials=CREDENTIALS,
     )
