@@ -96,23 +96,56 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(autouse=True)
 def clean_mlflow(mlflow_store: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts with the shared store, no active run and no chosen experiment."""
+    """Every test starts with the shared store, no active run, no chosen experiment, no
+    tracking credentials, no project URI or credentials remembered by our tracking module, and
+    ends with none of them left behind, whatever the order of the tests: the environment is put
+    back as it was (``mlflow.set_experiment`` exports MLFLOW_EXPERIMENT_ID, a project's
+    ``server.credentials`` export MLFLOW_TRACKING_USERNAME..., which a later test's kernels and
+    subprocesses would inherit), and a warm-up thread a magic started has finished."""
     import mlflow
     import mlflow.tracking._tracking_service.utils as tracking_utils
     import mlflow.tracking.fluent as fluent
 
+    from kedro_mlflow_magic import tracking
+
+    environment = dict(os.environ)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    for name in MLFLOW_CHOICES:
+        monkeypatch.delenv(name, raising=False)
+    # what a previous test's project made our tracking module remember (raising=False: the
+    # names may move as the module changes)
+    monkeypatch.setattr(tracking, "project_uri_set", None, raising=False)
+    monkeypatch.setattr(tracking, "exported_credentials", {}, raising=False)
     yield
+    wait_for_warm_up()
     while mlflow.active_run() is not None:
         mlflow.end_run()
     tracking_utils._tracking_uri = None
     fluent._active_experiment_id = None
-    # mlflow.set_experiment also exports MLFLOW_EXPERIMENT_ID: a later test's kernels and
-    # subprocesses would inherit an experiment of this test's store
-    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
-        os.environ.pop(name, None)
+    os.environ.clear()
+    os.environ.update(environment)
+
+
+# MLflow's choices a test's environment starts without (the store is the shared one).
+MLFLOW_CHOICES = (
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+)
+
+
+def wait_for_warm_up() -> None:
+    """Let a warm-up thread started by the test finish (it would otherwise open stores and
+    import modules during the next test)."""
+    from kedro_mlflow_magic import warmup
+
+    wait = getattr(warmup, "wait_for_warm_up", None)
+    if wait is not None:
+        wait()
 
 
 @pytest.fixture(scope="session")

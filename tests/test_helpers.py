@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebooks import cell_text, empty_outputs
+from kernels import cell_text, empty_outputs
 from servers import AddressInUse, free_port, listens_on, running_server, wait_for_http
 
 
@@ -50,7 +50,10 @@ def test_carriage_returns_show_what_is_left_on_the_line() -> None:
 
 def test_the_options_keep_what_each_reader_needs() -> None:
     error = nbformat.v4.new_output(
-        "error", ename="UsageError", evalue="no such pipeline", traceback=["\x1b[31mTraceback\x1b[0m"]
+        "error",
+        ename="UsageError",
+        evalue="no such pipeline",
+        traceback=["\x1b[31mTraceback\x1b[0m"],
     )
     display = nbformat.v4.new_output(
         "display_data", data={"text/html": "<b>roles</b>", "text/plain": "roles"}

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from notebooks import cell_text, code_notebook, run_notebook
+from kernels import cell_text, code_notebook, run_notebook
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from notebooks import THIRD_PARTY_NOISE, cell_starting, cell_text, empty_outputs, run_notebook
+from kernels import THIRD_PARTY_NOISE, cell_starting, cell_text, empty_outputs, run_notebook
 
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "quickstart.ipynb"
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from notebooks import (
+from kernels import (
     THIRD_PARTY_NOISE,
     cell_starting,
     cell_text,
