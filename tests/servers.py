@@ -96,8 +96,10 @@ def listens_on(process: subprocess.Popen, port: int) -> bool:
     except psutil.NoSuchProcess:
         return False
     for member in family:
+        # net_connections since psutil 6, connections before
+        listing = getattr(member, "net_connections", None) or member.connections
         try:
-            connections = member.net_connections(kind="tcp")
+            connections = listing(kind="tcp")
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
         if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections):
