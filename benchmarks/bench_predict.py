@@ -187,7 +187,7 @@ def runtime_own_cost(contenders: Contenders, frame: Any) -> float:
     runtime_model = contenders.ours.unwrap_python_model()
     return own_time_per_call(
         lambda: runtime_model.predict(None, frame, dict(contenders.defaults)),
-        owner=("runtime.py", "predict"),
+        owner=("runtime/model.py", "predict"),
         inner=set(NODE_FUNCTIONS),
         calls=40 if len(frame) == 1 else 1,
     )

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kedro_mlflow_magic.errors import ArtifactChangedError
-from kedro_mlflow_magic.runtime import Manifest, dataset_key, read_manifest
+from kedro_mlflow_magic.runtime import Manifest, dataset_key, interface_names, read_manifest
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
@@ -74,7 +74,7 @@ def same_value(before: Any, after: Any) -> bool:
 
 def artifacts_of(model: PyFuncModel) -> dict[str, Any]:
     """The artifacts as the model's runtime loaded them (shared by every call)."""
-    return model.unwrap_python_model().constants
+    return model.unwrap_python_model().artifacts
 
 
 def artifact_names(manifest: Manifest) -> dict[str, str]:
@@ -85,19 +85,10 @@ def artifact_names(manifest: Manifest) -> dict[str, str]:
 def nodes_reading(manifest: Manifest, key: str) -> list[str]:
     """The nodes that take the artifact as an input (the only ones that can change it, unless
     a node passes it on as an output)."""
-
-    def inputs_of(node: dict) -> list[str]:
-        inputs = node["inputs"]
-        if inputs is None:
-            return []
-        if isinstance(inputs, str):
-            return [inputs]
-        return list(inputs.values() if isinstance(inputs, dict) else inputs)
-
     return [
         node["name"]
         for node in manifest["nodes"]
-        if key in {dataset_key(name) for name in inputs_of(node)}
+        if key in {dataset_key(name) for name in interface_names(node["inputs"])}
     ]
 
 
@@ -108,25 +99,15 @@ def nodes_changing(
     of ``keys``, the first node after which it no longer holds its ``reference`` value."""
     model = mlflow.pyfunc.load_model(model_uri)
     python_model = model.unwrap_python_model()
-    manifest = read_manifest(model.model_config)
-    steps = getattr(python_model, "steps", None)
-    if manifest is None or not isinstance(steps, list) or len(steps) != len(manifest["nodes"]):
-        return {}
-    artifacts = python_model.constants
+    artifacts = python_model.artifacts
     culprits: dict[str, str] = {}
 
-    def watched(step: Any, node_name: str) -> Any:
-        def run(*arguments: Any) -> None:  # a step's arguments: the values and its copies
-            step(*arguments)
-            for key in keys:
-                if key not in culprits and not same_value(reference[key], artifacts[key]):
-                    culprits[key] = node_name
+    def after_node(node_name: str) -> None:
+        for key in keys:
+            if key not in culprits and not same_value(reference[key], artifacts[key]):
+                culprits[key] = node_name
 
-        return run
-
-    python_model.steps = [
-        watched(step, node["name"]) for step, node in zip(steps, manifest["nodes"], strict=True)
-    ]
+    python_model.observe(after_node)
     with contextlib.suppress(Exception):  # the culprits found before a failure still count
         model.predict(frame)
     return culprits

@@ -1,6 +1,7 @@
 """Pipeline + catalog -> the manifest a model carries: what it runs, readable in its MLmodel.
 
-The manifest's layout is the ``Manifest`` type of ``runtime.py``, which reads it at load time.
+The manifest's layout is the ``Manifest`` type of ``runtime/manifest.py``; the runtime reads it at
+load time.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def build_manifest(
     included_files: list[str] | None = None,
     output_column: str | None = None,
 ) -> Manifest:
-    """A plain, JSON-able description of everything the model runs (see runtime.py);
+    """A plain, JSON-able description of everything the model runs (see ``runtime/``);
     ``output_column``: the column a 1-D array or Series output becomes, None to keep it."""
     return Manifest(
         format=MANIFEST_FORMAT,

@@ -16,14 +16,19 @@ from kedro_mlflow_magic.manifest import build_manifest
 from kedro_mlflow_magic.requirements import pinned_requirements
 from kedro_mlflow_magic.roles import PipelineInputs, load_quietly
 from kedro_mlflow_magic.signature import ParameterLeaf
-from kedro_mlflow_magic.staging import CODE_FOLDER, IncludedFile, stage_artifact, stage_code
+from kedro_mlflow_magic.staging import (
+    CODE_FOLDER,
+    IncludedFile,
+    runtime_importable,
+    stage_artifact,
+    stage_code,
+    stage_runtime,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
-
-RUNTIME_FILE = Path(runtime.__file__)
 
 
 def write_model(
@@ -52,6 +57,7 @@ def write_model(
         ]
         included = list(included or [])
         code_paths = stage_code(packages, included, staging)
+        entry_file, runtime_package = stage_runtime(staging)
         manifest = build_manifest(
             pipeline, str(roles.data_input), output, staged, leaves, list(roles.parameters),
             included_files=[entry.name for entry in included], output_column=output_column,
@@ -62,13 +68,14 @@ def write_model(
             artifact_types=[artifact["type"] for artifact in staged],
             artifact_objects=[load_quietly(catalog, name) for name in roles.artifacts],
         )
-        return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(RUNTIME_FILE),
-            model_config=runtime.model_config_of(manifest),
-            artifacts={entry["artifact"]: str(staging / entry["artifact"]) for entry in staged},
-            code_paths=[str(path) for path in code_paths],
-            signature=signature,
-            input_example=example,
-            pip_requirements=requirements,
-        )
+        with runtime_importable(runtime_package):
+            return mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(entry_file),
+                model_config=runtime.model_config_of(manifest),
+                artifacts={entry["artifact"]: str(staging / entry["artifact"]) for entry in staged},
+                code_paths=[str(path) for path in [*code_paths, runtime_package]],
+                signature=signature,
+                input_example=example,
+                pip_requirements=requirements,
+            )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import importlib.util
 import os
 import re
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -14,7 +18,7 @@ from typing import Any
 from kedro.io import AbstractDataset, DataCatalog
 from kedro.pipeline import Pipeline
 
-from kedro_mlflow_magic import tracking
+from kedro_mlflow_magic import runtime, tracking
 from kedro_mlflow_magic.errors import ArtifactCopyError, IncludeError
 from kedro_mlflow_magic.roles import Artifact, load_quietly
 from kedro_mlflow_magic.runtime import ArtifactEntry
@@ -297,3 +301,57 @@ def stage_code(
                     link_or_copy(str(entry.source), destination)
         code_paths.append(target)
     return code_paths
+
+
+RUNTIME_PACKAGE = Path(runtime.__file__).parent
+# the file MLflow runs to load a model (models from code), beside the shipped runtime
+ENTRY_FILE = "kedro_pipeline_model.py"
+ENTRY_TEMPLATE = '''"""What MLflow runs to load this model (a model from code): the pipeline runtime shipped
+beside it in code/{package}, which imports nothing of kedro_mlflow_magic."""
+
+import mlflow
+
+from {package}.model import PipelineModel
+
+mlflow.models.set_model(PipelineModel())
+'''
+
+
+@functools.cache
+def shipped_runtime_name() -> str:
+    """The name the runtime package ships under: derived from its content, so that a model
+    runs its own runtime even where another release's is imported (a module in ``sys.modules``
+    wins over a model's ``code_paths``), and two models with one name run the same code."""
+    digest = hashlib.blake2b(digest_size=6)
+    for path in sorted(RUNTIME_PACKAGE.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return f"kedro_mlflow_magic_runtime_{digest.hexdigest()}"
+
+
+def stage_runtime(staging: Path) -> tuple[Path, Path]:
+    """The runtime's source (its ``.py`` files only) under its shipped name, and the entry
+    file that loads it. Returns (entry file, package folder) for MLflow's ``python_model``
+    and ``code_paths``."""
+    package = staging / ".runtime" / shipped_runtime_name()
+    package.mkdir(parents=True)
+    for path in RUNTIME_PACKAGE.glob("*.py"):
+        shutil.copy2(path, package / path.name)
+    entry = staging / ".runtime" / ENTRY_FILE
+    entry.write_text(ENTRY_TEMPLATE.format(package=package.name))
+    return entry, package
+
+
+@contextlib.contextmanager
+def runtime_importable(package: Path) -> Iterator[None]:
+    """While MLflow logs the model (it runs the entry file once, at save time), the staged
+    runtime is importable; afterwards it is forgotten, so that loading the logged model
+    imports the copy inside it."""
+    sys.path.insert(0, str(package.parent))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(package.parent))
+        for name in [name for name in sys.modules if name.partition(".")[0] == package.name]:
+            del sys.modules[name]

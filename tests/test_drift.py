@@ -107,7 +107,7 @@ def test_a_node_that_copies_before_changing_logs_and_predicts_the_same_each_call
     for answer in answers:
         assert list(answer["code"]) == [1, 2, 3]
         assert list(answer["scaled"]) == [5.0, 10.0, 15.0]
-    assert model.unwrap_python_model().constants["vocab"] == {"<pad>": 0}
+    assert model.unwrap_python_model().artifacts["vocab"] == {"<pad>": 0}
 
 
 def test_a_changed_value_is_told_apart_from_a_changed_layout() -> None:

@@ -19,6 +19,7 @@ from servers import run_python
 
 from kedro_mlflow_magic import log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.errors import IncludeError
+from kedro_mlflow_magic.staging import ENTRY_FILE, RUNTIME_PACKAGE, shipped_runtime_name
 
 NODES = '''
 import json
@@ -89,13 +90,18 @@ def test_only_the_python_source_ships_and_the_model_stays_small(project) -> None
     info = log_pipeline_model(project.pipelines["score"], project.catalog, "rows", ROWS)
     folder = model_folder(info.model_uri)
 
+    runtime = shipped_runtime_name()
     assert files_under(folder / "code") == {
         f"{package}/{name}"
         for name in (
             "__init__.py", "nodes.py", "pipeline_registry.py", "settings.py",
             "helpers/__init__.py", "helpers/scaling.py",
         )
+    } | {
+        # the runtime's source under its shipped name
+        f"{runtime}/{path.name}" for path in RUNTIME_PACKAGE.glob("*.py")
     }  # fmt: skip
+    assert (folder / ENTRY_FILE).is_file()  # the entry file MLflow runs, at the model's top
     # the 20 MB binary beside the code stays out: the whole model is a few hundred kB
     assert size_of(folder) < 1024 * 1024, size_of(folder)
     assert manifest_of(folder)["included_files"] == []

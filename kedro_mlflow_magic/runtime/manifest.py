@@ -1,0 +1,98 @@
+"""The manifest a model carries: its layout, and how it sits in the model's ``model_config``.
+
+Written by the core (``kedro_mlflow_magic.manifest``), read here at load time, only through
+``read_manifest``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+MANIFEST_FORMAT = 1
+# The manifest sits under this one key of the model's ``model_config``. MLflow logs a
+# models-from-code ``model_config`` as run params, flattening nested dicts into one param per
+# key; the manifest is therefore wrapped in a one-item list, so that it adds a single param,
+# ``kedro_mlflow_magic``, that cannot collide with a training run's own params.
+MANIFEST_KEY = "kedro_mlflow_magic"
+
+NodeInterface = str | list[str] | dict[str, str] | None
+
+
+class NodeEntry(TypedDict):
+    """One node: its name, its function as ``module:qualname``, and its inputs and outputs in
+    the form they were declared (a name, a list or a dict)."""
+
+    name: str
+    function: str
+    inputs: NodeInterface
+    outputs: NodeInterface
+
+
+class ArtifactEntry(TypedDict):
+    """One artifact: the dataset re-created at load time from its type and load settings, its
+    files at ``<artifact>/<file>`` inside the model (a frozen one is a pickle of its value)."""
+
+    dataset: str
+    type: str
+    artifact: str
+    file: str
+    path_key: str
+    config: dict[str, Any]
+    frozen: bool
+
+
+class ParameterEntry(TypedDict):
+    """One overridable parameter leaf (``model.C``): its path, schema default and encoding
+    (``plain``, or ``json`` for values MLflow's parameter schema cannot hold)."""
+
+    name: str
+    path: list[str]
+    default: Any
+    encoding: str
+
+
+class Manifest(TypedDict):
+    """Everything a model runs; written by ``kedro_mlflow_magic.manifest``."""
+
+    format: int
+    data_input: str
+    output: str
+    # the column a 1-D array or Series output becomes (``frames.as_output_frame``); None:
+    # returned as it is. Manifests written before it existed lack the key, which reads as None.
+    output_column: str | None
+    nodes: list[NodeEntry]
+    artifacts: list[ArtifactEntry]
+    parameters: list[ParameterEntry]
+    parameter_inputs: dict[str, list[str]]
+    included_files: list[str]
+    versions: dict[str, str]
+
+
+def model_config_of(manifest: Manifest) -> dict[str, Any]:
+    """The ``model_config`` a model is logged with: the manifest under its one key."""
+    return {MANIFEST_KEY: [manifest]}
+
+
+def read_manifest(model_config: Mapping[str, Any] | None) -> Manifest | None:
+    """The manifest of a model's ``model_config``; None for a model this package did not log."""
+    wrapped = (model_config or {}).get(MANIFEST_KEY)
+    if not isinstance(wrapped, list) or len(wrapped) != 1 or not isinstance(wrapped[0], dict):
+        return None
+    return wrapped[0]
+
+
+def dataset_key(name: str) -> str:
+    """The key of a dataset in the values flowing through the pipeline (transcoding stripped)."""
+    return name.split("@", 1)[0]
+
+
+def interface_names(declared: NodeInterface) -> list[str]:
+    """The dataset names of a node's inputs or outputs, whatever form they were declared in."""
+    if declared is None:
+        return []
+    if isinstance(declared, str):
+        return [declared]
+    if isinstance(declared, dict):
+        return list(declared.values())
+    return list(declared)
