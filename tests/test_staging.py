@@ -44,24 +44,14 @@ return {"flow": flow, "__default__": flow}
 """
 
 CATALOG = """\
-model:
-  type: pickle.PickleDataset
-  filepath: data/06_models/model.pkl
-weights:
-  type: pickle.PickleDataset
-  filepath: data/06_models/weights.pkl
-  versioned: true
+model: {type: pickle.PickleDataset, filepath: data/06_models/model.pkl}
+weights: {type: pickle.PickleDataset, filepath: data/06_models/weights.pkl, versioned: true}
 regions:
   type: partitions.PartitionedDataset
   path: data/regions
-  dataset:
-    type: pandas.CSVDataset
-    load_args:
-      sep: ";"
+  dataset: {type: pandas.CSVDataset, load_args: {sep: ";"}}
   filename_suffix: .csv
-lookup:
-  type: pandas.CSVDataset
-  filepath: data/lookup.csv
+lookup: {type: pandas.CSVDataset, filepath: data/lookup.csv}
 """
 
 
