@@ -6,6 +6,7 @@ Everything happens in one process, in a temporary folder, with a sqlite MLflow s
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import statistics
@@ -187,7 +188,8 @@ def runtime_own_cost(contenders: Contenders, frame: Any) -> float:
     runtime_model = contenders.ours.unwrap_python_model()
     return own_time_per_call(
         lambda: runtime_model.predict(None, frame, dict(contenders.defaults)),
-        owner=("runtime/model.py", "predict"),
+        # the model's own copy of the runtime (code/kedro_mlflow_magic_runtime_<hash>/model.py)
+        owner=(inspect.getfile(type(runtime_model)), "predict"),
         inner=set(NODE_FUNCTIONS),
         calls=40 if len(frame) == 1 else 1,
     )
