@@ -7,6 +7,7 @@ demo project, trained once) -> ``demo`` (its catalog and pipelines, loaded per t
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import uuid
@@ -228,7 +229,13 @@ def spark() -> Iterator:
             .getOrCreate()
         )
         session.sparkContext.setLogLevel("ERROR")
+        # py4j logs each command to the JVM at DEBUG, from whatever thread collects a Java
+        # object: a test that listens at DEBUG (caplog) would hear it while the session lives
+        py4j = logging.getLogger("py4j")
+        level = py4j.level
+        py4j.setLevel(logging.WARNING)
         try:
             yield session
         finally:
             session.stop()
+            py4j.setLevel(level)
