@@ -22,6 +22,7 @@ from kedro_mlflow_magic.errors import (
     SessionMismatchError,
     UnknownDataInputError,
 )
+from kedro_mlflow_magic.options import LogOptions
 from kedro_mlflow_magic.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ __all__ = [
     "Artifact",
     "Comparison",
     "KedroMlflowMagicError",
+    "LogOptions",
     "LoggedModel",
     "OutputNotChosenError",
     "PackagingError",

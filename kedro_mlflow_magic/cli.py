@@ -353,10 +353,14 @@ def log(
     say = terminal_progress(verbose)
     with reported(verbose):
         from kedro_mlflow_magic import progress as steps
-        from kedro_mlflow_magic.prepared import check_log_options, prepare_pipeline
+        from kedro_mlflow_magic.options import LogOptions
+        from kedro_mlflow_magic.prepared import prepare_pipeline
         from kedro_mlflow_magic.project import find_project, open_project
 
-        check_log_options(example_rows, register, alias)
+        options = LogOptions(
+            name=name, example_rows=example_rows, experiment=experiment,
+            registered_model_name=register, alias=alias, run_id=run_id, run_name=run_name,
+        )  # fmt: skip
         root = find_project(project)
         say("opening the Kedro project")
         with open_project(root, env) as opened:
@@ -368,11 +372,7 @@ def log(
                 freeze=names(freeze), include=names(include), project_path=root,
             )  # fmt: skip
             with mlflow_prints_hidden(verbose):
-                logged = prepared.log(
-                    name=name, example_rows=example_rows, experiment=experiment,
-                    registered_model_name=register, alias=alias, run_id=run_id,
-                    run_name=run_name, progress=say,
-                )  # fmt: skip
+                logged = prepared.log(options, progress=say)
     click.echo(str(logged))
 
 
@@ -410,15 +410,15 @@ def predict(
     say = terminal_progress(verbose)
     with reported(verbose):
         from kedro_mlflow_magic import prediction, tracking
-        from kedro_mlflow_magic.project import find_project
+        from kedro_mlflow_magic.project import find_project, find_project_root
 
         target = Path(output).expanduser() if output is not None else None
         if target is not None and target.suffix.lower() not in OUTPUT_SUFFIXES:
             raise ShellInputError(f"--output {output}: give a file ending in .csv or .parquet")
         frame = read_frame(Path(data).expanduser(), "--data", DATA_SUFFIXES)
-        if project is not None or tracking.find_project_root(Path.cwd()) is not None:
+        if project is not None or find_project_root(Path.cwd()) is not None:
             tracking.use_project_tracking(find_project(project))
-        elif not tracking.user_chose_tracking_uri():
+        elif tracking.resolve_tracking_uri(None).ours:  # no project: only the user's URI will do
             raise ShellInputError(
                 "no Kedro project here to find the models in: run inside the project, pass "
                 "--project PATH, or set MLFLOW_TRACKING_URI"

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from kedro.io import DataCatalog
     from kedro.pipeline import Pipeline
 
+    from kedro_mlflow_magic.options import LogOptions
     from kedro_mlflow_magic.prepared import LoggedModel
 
 logger = logging.getLogger("kedro_mlflow_magic")
@@ -144,12 +145,15 @@ class LogModelHook:
             )  # fmt: skip
         return not skipped
 
-    def check_options(self) -> None:
-        """Options that are wrong whatever the run wrote: checked before the run, so that a
-        long training does not end in a failure the settings already showed."""
-        from kedro_mlflow_magic.prepared import check_log_options
+    def log_options(self) -> LogOptions:
+        """This hook's options of the log, checked (so before the run too, so that a long
+        training does not end in a failure the settings already showed)."""
+        from kedro_mlflow_magic.options import LogOptions
 
-        check_log_options(self.example_rows, self.registered_model_name, self.alias)
+        return LogOptions(
+            name=self.name, example_rows=self.example_rows, experiment=self.experiment,
+            registered_model_name=self.registered_model_name, alias=self.alias,
+        )  # fmt: skip
 
     def log(self, catalog: DataCatalog, project_path: Path) -> LoggedModel:
         """Log ``pipeline`` with the artifacts in ``catalog`` (the run's catalog)."""
@@ -166,10 +170,8 @@ class LogModelHook:
             include=self.include, project_path=project_path,
         )  # fmt: skip
         return prepared.log(
-            name=self.name, example_rows=self.example_rows, experiment=self.experiment,
-            registered_model_name=self.registered_model_name, alias=self.alias,
-            progress=lambda step: logger.debug("LogModelHook: %s", step),
-        )  # fmt: skip
+            self.log_options(), progress=lambda step: logger.debug("LogModelHook: %s", step)
+        )
 
     def report(self, logged: LoggedModel) -> None:
         logger.info(
@@ -222,7 +224,7 @@ class LogModelHook:
             return
         hook = self.in_environment()
         try:
-            hook.check_options()
+            hook.log_options()
         except Exception as error:
             failure = hook.failure(error)
             if failure is not None:

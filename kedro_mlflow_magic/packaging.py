@@ -13,8 +13,9 @@ from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.manifest import build_manifest
-from kedro_mlflow_magic.requirements import pinned_requirements
-from kedro_mlflow_magic.roles import PipelineInputs, load_quietly
+from kedro_mlflow_magic.quiet import load_quietly
+from kedro_mlflow_magic.requirements import pinned_requirements, staged_value_module
+from kedro_mlflow_magic.roles import PipelineInputs
 from kedro_mlflow_magic.signature import ParameterLeaf
 from kedro_mlflow_magic.staging import (
     CODE_FOLDER,
@@ -29,6 +30,21 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
+
+
+def artifact_value_modules(
+    catalog: DataCatalog, staged: list[runtime.ArtifactEntry], staging: Path
+) -> list[str]:
+    """The module of each artifact's value type, for the requirements: read from its staged
+    entry (``staged_value_module``); an artifact is loaded again only when that says nothing
+    (a dataset that declares no type and is no plain pickle)."""
+    modules = []
+    for entry in staged:
+        name = entry["dataset"]
+        staged_file = staging / entry["artifact"] / entry["file"]
+        module = staged_value_module(type(catalog.get(name)), staged_file)
+        modules.append(module or type(load_quietly(catalog, name)).__module__)
+    return modules
 
 
 def write_model(
@@ -66,7 +82,7 @@ def write_model(
             node_modules={node.func.__module__ for node in pipeline.nodes},
             shipped_packages=set(packages),
             artifact_types=[artifact["type"] for artifact in staged],
-            artifact_objects=[load_quietly(catalog, name) for name in roles.artifacts],
+            artifact_modules=artifact_value_modules(catalog, staged, staging),
         )
         with runtime_importable(runtime_package):
             return mlflow.pyfunc.log_model(

@@ -32,7 +32,9 @@ class Comparison:
         return self.agree
 
 
-def as_frame(value: Any) -> pd.DataFrame | None:
+def comparable_frame(value: Any) -> pd.DataFrame | None:
+    """A result as a frame to compare cell by cell (a frame, Series or 1-D/2-D array); None for
+    any other value, which is compared as a whole."""
     if isinstance(value, pd.DataFrame):
         return value
     if isinstance(value, pd.Series):
@@ -44,7 +46,7 @@ def as_frame(value: Any) -> pd.DataFrame | None:
 
 def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5) -> Comparison:
     """Compare the model's prediction with the pipeline's output (numbers with a tiny tolerance)."""
-    model_frame, pipeline_frame = as_frame(model_result), as_frame(pipeline_result)
+    model_frame, pipeline_frame = comparable_frame(model_result), comparable_frame(pipeline_result)
     if model_frame is None or pipeline_frame is None:
         try:
             same = bool(np.all(model_result == pipeline_result))
@@ -86,8 +88,8 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
         return Comparison(True, f"all {len(pipeline_frame)} rows agree")
     rows = pd.concat(
         {
-            "model": as_frame(model_result).iloc[differs.to_numpy()].head(rows_shown),
-            "pipeline": as_frame(pipeline_result).iloc[differs.to_numpy()].head(rows_shown),
+            "model": comparable_frame(model_result).iloc[differs.to_numpy()].head(rows_shown),
+            "pipeline": comparable_frame(pipeline_result).iloc[differs.to_numpy()].head(rows_shown),
         },
         axis=1,
     )

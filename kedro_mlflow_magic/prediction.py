@@ -3,7 +3,6 @@ by the model's signature, and one-line errors for a frame or parameter that does
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -20,8 +19,8 @@ from kedro_mlflow_magic.errors import (
     http_status,
     one_line,
 )
+from kedro_mlflow_magic.parameters import is_text, json_text, read_text, typed_value
 from kedro_mlflow_magic.runtime import read_manifest
-from kedro_mlflow_magic.signature_edits import is_text, read_text, typed_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -131,7 +130,7 @@ def parse_params(texts: Iterable[str], model: PyFuncModel) -> dict[str, Any]:
             )
         spec, value = specs[name], read_text(raw)
         if name in encoded_as_json:
-            params[name] = value if isinstance(value, str) else json.dumps(value)
+            params[name] = value if isinstance(value, str) else json_text(value)
             continue
         if is_text(spec):
             params[name] = value if isinstance(value, str) else raw.strip()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,23 +27,23 @@ from kedro_mlflow_magic.errors import (
     OutputNotChosenError,
     PackagingError,
     ParityError,
-    RegistrationError,
     SampleError,
     UnknownDataInputError,
 )
 from kedro_mlflow_magic.manifest import leaf_entries, parameter_input_paths
+from kedro_mlflow_magic.options import LogOptions, log_options
 from kedro_mlflow_magic.packaging import write_model
 from kedro_mlflow_magic.parity import Comparison, compare_results
 from kedro_mlflow_magic.progress import Progress, no_progress
-from kedro_mlflow_magic.quiet import quiet_third_party
+from kedro_mlflow_magic.quiet import load_quietly, quiet_third_party
 from kedro_mlflow_magic.roles import (
     PipelineInputs,
     inspect_pipeline,
-    load_quietly,
     model_pipeline,
 )
 from kedro_mlflow_magic.runner import run_in_session
 from kedro_mlflow_magic.runs import (
+    RunChoice,
     failed_model_marked,
     last_model_id,
     logging_run,
@@ -60,7 +59,12 @@ from kedro_mlflow_magic.signature import (
     to_frame,
 )
 from kedro_mlflow_magic.signature_edits import conform_to_signature
-from kedro_mlflow_magic.staging import project_root_for, resolve_includes, shipped_packages
+from kedro_mlflow_magic.staging import (
+    IncludedFile,
+    project_root_for,
+    resolve_includes,
+    shipped_packages,
+)
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -98,16 +102,6 @@ def default_sample(catalog: DataCatalog, data_input: str) -> Any:
         "pass a sample: sample=... in Python, --sample EXPR (a DataFrame in the notebook) "
         "or --sample DATASET (a catalog dataset) in a magic"
     )
-
-
-def check_log_options(
-    example_rows: int, registered_model_name: str | None, alias: str | None
-) -> None:
-    """Options of a log that are wrong whatever the pipeline (checked before any work)."""
-    if example_rows < 1:
-        raise SampleError(f"example_rows must be at least 1, not {example_rows}")
-    if alias and not registered_model_name:
-        raise RegistrationError(alias)
 
 
 def parameter_values(leaves: list[ParameterLeaf], names: list[str]) -> dict[str, Any]:
@@ -159,6 +153,18 @@ class SummarizedModelInfo(Summary, ModelInfo):
 
     def summary_html(self) -> str:
         return logged_html(self.logged)
+
+
+@dataclass(frozen=True)
+class ModelContent:
+    """What one log puts in the model: the signature, the sample it holds for (the input
+    example's rows), the parameter leaves with its defaults, the packages and files shipped."""
+
+    signature: ModelSignature
+    frame: pd.DataFrame
+    leaves: list[ParameterLeaf]
+    packages: dict[str, Path]
+    included: list[IncludedFile]
 
 
 @dataclass(frozen=True)
@@ -236,115 +242,133 @@ class PreparedPipeline:
 
     def log(
         self,
+        options: LogOptions | None = None,
         *,
-        name: str = "model",
-        signature: ModelSignature | None = None,
-        example_rows: int = 5,
-        experiment: str | None = None,
-        registered_model_name: str | None = None,
-        alias: str | None = None,
-        run_id: str | None = None,
-        run_name: str | None = None,
         progress: Progress | None = None,
+        **changes: Any,
     ) -> LoggedModel:
         """Log the pipeline as an MLflow pyfunc model, reload it and check parity on the sample
         (up to ``PARITY_ROWS`` rows), then register it when asked.
 
-        The model goes into ``run_id`` when given, else the active run when it is live, else a
-        new run (``run_name``) in ``experiment`` or the project's experiment (SPEC 7).
+        ``options`` (a ``LogOptions``; the defaults when None), with any of its fields given as
+        keywords (``log(name="churn", example_rows=3)``). The model goes into ``run_id`` when
+        given, else the active run when it is live, else a new run (``run_name``) in
+        ``experiment`` or the project's experiment (SPEC 7).
         """
-        check_log_options(example_rows, registered_model_name, alias)
+        options = log_options(options, **changes)
         with quiet_third_party() as notes:
-            logged = self.log_quietly(
-                name=name, signature=signature, example_rows=example_rows,
-                experiment=experiment, registered_model_name=registered_model_name, alias=alias,
-                run_id=run_id, run_name=run_name, progress=progress,
-            )  # fmt: skip
+            logged = self.log_quietly(options, progress)
         logged.notes = (*logged.notes, *notes)
         return logged
 
-    def log_quietly(
-        self,
-        *,
-        name: str,
-        signature: ModelSignature | None,
-        example_rows: int,
-        experiment: str | None,
-        registered_model_name: str | None,
-        alias: str | None,
-        run_id: str | None,
-        run_name: str | None,
-        progress: Progress | None,
-    ) -> LoggedModel:
+    def log_quietly(self, options: LogOptions, progress: Progress | None = None) -> LoggedModel:
         """``log`` without the quiet: Kedro's and MLflow's logging and warnings as they come."""
         say = progress or no_progress
-
         say(steps.INFERRING)
+        content = self.model_content(options.signature)
+        destination = self.destination(content.packages, options.experiment)
+        say(steps.LOGGING)
+        with (
+            tracking_access(destination.tracking_uri, lambda: refused(options, destination)),
+            logging_run(
+                destination.experiment, run_id=options.run_id, run_name=options.run_name
+            ) as run,
+            failed_model_marked(last_model_id()),
+        ):
+            info = self.write(options, content)
+            say(steps.VERIFYING)
+            comparison = self.verify_logged(info.model_uri, content, run.run_id)
+            version = self.register_verified(info, options, destination, say)
+        say(steps.DONE)
+        return self.summarise(info, comparison, run, destination, options, version)
+
+    def model_content(self, signature: ModelSignature | None) -> ModelContent:
+        """What the model is made of: the signature (inferred when None) with the sample it
+        holds for and the parameter leaves with its defaults, and the code that ships."""
         frame = self.sample
         if signature is None:
             signature = self.signature()
         elif signature.inputs is not None and signature.inputs.has_input_names():
             # an edited column type (long -> double) must hold for the example MLflow checks
             frame = conform_to_signature(frame, signature)
-        leaves = leaves_from_signature(self.leaves, signature)
-
         packages = shipped_packages(self.pipeline)
-        included = resolve_includes(packages, self.include)
+        return ModelContent(
+            signature, frame, leaves_from_signature(self.leaves, signature), packages,
+            resolve_includes(packages, self.include),
+        )  # fmt: skip
+
+    def destination(
+        self, packages: dict[str, Path], experiment: str | None
+    ) -> tracking.Destination:
+        """Where the model goes: the project's tracking (unless the user chose one) and the
+        experiment of a new run, the asked one or the project's (SPEC 7)."""
         project_root = project_root_for(packages, self.project_path)
-        tracking_uri = tracking.use_project_tracking(project_root, self.config_loader)
+        package = next(iter(packages), None)
+        return tracking.log_destination(project_root, self.config_loader, experiment, package)
 
-        def experiment_id() -> str | None:
-            if experiment is not None:
-                return tracking.experiment_id_named(experiment, project_root)
-            return tracking.experiment_id_for(project_root, next(iter(packages), None))
+    def write(self, options: LogOptions, content: ModelContent) -> ModelInfo:
+        """Stage and log the model into the active run."""
+        return write_model(
+            self.pipeline, self.catalog, self.roles, self.output,
+            name=options.name, signature=content.signature,
+            example=content.frame.head(options.example_rows), leaves=content.leaves,
+            packages=content.packages, included=content.included,
+            output_column=self.output_column,
+        )  # fmt: skip
 
-        def refused_experiment() -> str:
-            if run_id is not None:
-                return f"run {run_id}"
-            named = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-            named = named or next(iter(packages), None)
-            return f"experiment '{named}'" if named else "the experiment"
+    def verify_logged(self, model_uri: str, content: ModelContent, run_id: str) -> Comparison:
+        """``verify`` on the first ``PARITY_ROWS`` rows, its result tagged on the run."""
+        frame = content.frame
+        checked = frame if len(frame) <= PARITY_ROWS else frame.head(PARITY_ROWS)
+        comparison = self.verify(model_uri, checked, content.leaves)
+        mlflow.MlflowClient().set_tag(run_id, PARITY_TAG, comparison.detail)
+        return comparison
 
-        say(steps.LOGGING)
-        with (
-            tracking_access(tracking_uri, refused_experiment),
-            logging_run(
-                experiment_id, experiment_named=experiment, run_id=run_id, run_name=run_name
-            ) as run,
-            failed_model_marked(last_model_id()),
-        ):
-            info = write_model(
-                self.pipeline, self.catalog, self.roles, self.output,
-                name=name, signature=signature, example=frame.head(example_rows),
-                leaves=leaves, packages=packages, included=included,
-                output_column=self.output_column,
-            )  # fmt: skip
-            say(steps.VERIFYING)
-            checked = frame if len(frame) <= PARITY_ROWS else frame.head(PARITY_ROWS)
-            comparison = self.verify(info.model_uri, checked, leaves)
-            mlflow.MlflowClient().set_tag(run.run_id, PARITY_TAG, comparison.detail)
-            version = None
-            if registered_model_name:
-                say(steps.REGISTERING)
-                with tracking_access(
-                    tracking_uri, lambda: f"registered model '{registered_model_name}'"
-                ):
-                    version = int(register(info.model_uri, registered_model_name, alias).version)
-                info.registered_model_version = version
-        say(steps.DONE)
-        logged = LoggedModel(
+    def register_verified(
+        self,
+        info: ModelInfo,
+        options: LogOptions,
+        destination: tracking.Destination,
+        say: Progress,
+    ) -> int | None:
+        """Register the verified model when asked (and set the alias); its version or None."""
+        name = options.registered_model_name
+        if not name:
+            return None
+        say(steps.REGISTERING)
+        with tracking_access(destination.tracking_uri, lambda: f"registered model '{name}'"):
+            version = int(register(info.model_uri, name, options.alias).version)
+        info.registered_model_version = version
+        return version
+
+    def summarise(
+        self,
+        info: ModelInfo,
+        comparison: Comparison,
+        run: RunChoice,
+        destination: tracking.Destination,
+        options: LogOptions,
+        version: int | None,
+    ) -> LoggedModel:
+        return LoggedModel(
             model_info=info,
             comparison=comparison,
             run_id=run.run_id,
             run_reason=run.reason,
-            tracking_uri=tracking_uri,
+            tracking_uri=destination.tracking_uri,
             experiment_id=mlflow.MlflowClient().get_run(run.run_id).info.experiment_id,
-            registered_model_name=registered_model_name,
+            registered_model_name=options.registered_model_name,
             registered_version=version,
-            alias=alias,
+            alias=options.alias,
             notes=(self.roles.note,) if self.roles.note else (),
         )
-        return logged
+
+
+def refused(options: LogOptions, destination: tracking.Destination) -> str:
+    """What a tracking server refused (403) when a log's run was started or written."""
+    if options.run_id is not None:
+        return f"run {options.run_id}"
+    return destination.experiment.described()
 
 
 def prepare_pipeline(
@@ -411,30 +435,25 @@ def log_pipeline_model(
     sample: Any,
     *,
     output: str | None = None,
-    name: str = "model",
-    signature: ModelSignature | None = None,
-    example_rows: int = 5,
-    registered_model_name: str | None = None,
-    alias: str | None = None,
     freeze: tuple[str, ...] | list[str] = (),
     project_path: str | Path | None = None,
     include: tuple[str, ...] | list[str] | str = (),
     progress: Progress | None = None,
+    options: LogOptions | None = None,
+    **changes: Any,
 ) -> ModelInfo:
     """Log ``pipeline`` as an MLflow pyfunc model predicting on ``data_input``, check that the
     reloaded model gives what the pipeline gives on the sample, and return its ModelInfo.
 
-    A short wrapper over ``prepare_pipeline(...).log(...)``; logs into the active run, or into a
-    new one in the project's experiment (SPEC 7).
+    A short wrapper over ``prepare_pipeline(...).log(options)``: the log's options are a
+    ``LogOptions`` and/or its fields as keywords (``name``, ``signature``, ``example_rows``,
+    ``registered_model_name``, ``alias``, ...), checked before any work. Logs into the active
+    run, or into a new one in the project's experiment (SPEC 7).
     """
-    check_log_options(example_rows, registered_model_name, alias)
+    options = log_options(options, **changes)
     (progress or no_progress)(steps.COLLECTING)
     prepared = prepare_pipeline(
         pipeline, catalog, data_input, sample, output=output, freeze=freeze,
         project_path=project_path, include=include,
     )  # fmt: skip
-    logged = prepared.log(
-        name=name, signature=signature, example_rows=example_rows,
-        registered_model_name=registered_model_name, alias=alias, progress=progress,
-    )  # fmt: skip
-    return logged.model_info
+    return prepared.log(options, progress=progress).model_info

@@ -19,12 +19,20 @@ from kedro_mlflow_magic.errors import (
     UnknownPipelineError,
     one_line,
 )
-from kedro_mlflow_magic.roles import load_quietly
-from kedro_mlflow_magic.tracking import find_project_root
+from kedro_mlflow_magic.quiet import load_quietly
 
 if TYPE_CHECKING:
     from kedro.io import DataCatalog
     from kedro.pipeline import Pipeline
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` whose pyproject.toml has a [tool.kedro] table."""
+    for folder in [start, *start.parents]:
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "[tool.kedro]" in pyproject.read_text(encoding="utf-8"):
+            return folder
+    return None
 
 
 def find_project(path: str | Path | None = None) -> Path:

@@ -1,6 +1,8 @@
 """Quiet calls (SPEC 6): while our code runs, Kedro's and MLflow's logging, warnings and
 progress bars stay out of the notebook; a warning that matters to the user becomes a note in our
 own words. Nothing changes outside the call: the user's own logs, prints and warnings still show.
+Our own reads of the catalog (``load_quietly``) and runs of a pipeline (``quiet_kedro``) keep
+Kedro's INFO lines about every load and node to themselves.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kedro.io import DataCatalog
 
 # Loggers of the libraries we call; silenced only for the duration of one of our calls.
 THIRD_PARTY_LOGGERS = ("kedro", "mlflow", "alembic", "sqlalchemy", "py4j", "urllib3", "git")
@@ -100,3 +106,36 @@ def restore_variable(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
+
+
+@contextlib.contextmanager
+def quiet_kedro() -> Iterator[None]:
+    """Kedro logs every load and node at INFO; our internal reads should not flood the notebook."""
+    kedro_logger = logging.getLogger("kedro")
+    level = kedro_logger.level
+    kedro_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        kedro_logger.setLevel(level)
+
+
+def load_quietly(catalog: DataCatalog, name: str) -> Any:
+    with quiet_kedro():
+        return catalog.load(name)
+
+
+@contextlib.contextmanager
+def records_dropped(logger_name: str) -> Iterator[None]:
+    """Every record of one logger dropped for the duration, whatever its level (a message of
+    a library that means nothing where we call it)."""
+    logger = logging.getLogger(logger_name)
+
+    def drop(record: logging.LogRecord) -> bool:
+        return False
+
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)

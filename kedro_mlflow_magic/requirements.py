@@ -1,11 +1,15 @@
-"""Pinned requirements of a model, read from what its code imports (no subprocess inference)."""
+"""Pinned requirements of a model, read from what its code imports and what its artifacts
+hold (no subprocess inference, no second load of an artifact)."""
 
 from __future__ import annotations
 
 import ast
 import importlib.metadata
 import importlib.util
+import pickletools
 import sys
+import types
+import typing
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -109,16 +113,85 @@ def third_party_modules(start_modules: Iterable[str], shipped_packages: set[str]
     return third_party
 
 
+# What a dataset class may declare it loads that names no one class.
+UNKNOWN_TYPES = (typing.Any, typing.Union, types.UnionType)
+
+
+def declared_load_module(dataset_class: type) -> str | None:
+    """The module of the type a Kedro dataset class declares it loads (the second argument of
+    ``AbstractDataset[SaveType, LoadType]`` in its bases); None when it declares no class
+    (``Any``, a union, a type variable)."""
+    from kedro.io import AbstractDataset
+
+    for cls in dataset_class.__mro__:
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            origin, arguments = typing.get_origin(base), typing.get_args(base)
+            if not (isinstance(origin, type) and issubclass(origin, AbstractDataset)):
+                continue
+            if len(arguments) != 2 or isinstance(arguments[1], typing.TypeVar):
+                continue  # generic here: a subclass's bases say more, else a base class's
+            loaded = typing.get_origin(arguments[1]) or arguments[1]  # dict[str, Any]: a dict
+            if loaded in UNKNOWN_TYPES or not isinstance(loaded, type):
+                return None
+            return loaded.__module__
+    return None
+
+
+# Opcodes that may precede the class of a pickle's top object: the protocol, framing, the
+# module and class names (pushed as strings for STACK_GLOBAL) and their memoisation.
+PICKLE_PRELUDE = frozenset({"PROTO", "FRAME", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"})
+PICKLE_STRINGS = frozenset(
+    {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING"}
+)
+
+
+def pickled_module(path: Path) -> str | None:
+    """The module of the class of the object a pickle file holds, read from the first opcodes
+    of its stream without unpickling it: ``builtins`` when the object is built from opcodes
+    (a dict, a list, a number...). None when the file is not a pickle of protocol 2 or later
+    (it starts with PROTO), e.g. a compressed one."""
+    try:
+        with path.open("rb") as stream:
+            strings: list[str] = []
+            for index, (opcode, argument, _position) in enumerate(pickletools.genops(stream)):
+                if index == 0 and opcode.name != "PROTO":
+                    return None
+                if opcode.name == "STOP":  # a string, bytes or None alone
+                    return "builtins"
+                if opcode.name in ("GLOBAL", "INST"):
+                    return str(argument).split(" ")[0]
+                if opcode.name == "STACK_GLOBAL":
+                    return strings[-2] if len(strings) >= 2 else None
+                if opcode.name in PICKLE_STRINGS:
+                    strings.append(str(argument))
+                elif opcode.name not in PICKLE_PRELUDE:
+                    return "builtins"
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def staged_value_module(dataset_class: type, staged_file: Path) -> str | None:
+    """The module of the type an artifact's value has, from what its staged entry says: the
+    type its dataset class declares it loads, else the class its pickle holds; None when
+    neither tells (then only loading it would)."""
+    module = declared_load_module(dataset_class)
+    if module is None and staged_file.is_file():
+        module = pickled_module(staged_file)
+    return module
+
+
 def pinned_requirements(
     node_modules: Iterable[str],
     shipped_packages: set[str],
     artifact_types: Iterable[str] = (),
-    artifact_objects: Iterable[object] = (),
+    artifact_modules: Iterable[str] = (),
 ) -> list[str]:
-    """``name==version`` for everything loading and predicting the model imports."""
+    """``name==version`` for everything loading and predicting the model imports:
+    ``artifact_modules`` are the modules of the artifacts' value types."""
     distributions = list(BASE_DISTRIBUTIONS)
     modules = third_party_modules(node_modules, shipped_packages)
-    modules.update(type(value).__module__.split(".")[0] for value in artifact_objects)
+    modules.update(module.split(".")[0] for module in artifact_modules)
     for dataset_type in artifact_types:
         modules.add(dataset_type.split(".")[0])
         distributions += [

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +12,7 @@ from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic.display import Summary, roles_html, roles_text
 from kedro_mlflow_magic.errors import UnknownDataInputError
+from kedro_mlflow_magic.quiet import load_quietly
 
 PATH_KEYS = ("filepath", "path")
 
@@ -95,23 +94,6 @@ def node_problems(pipeline: Pipeline) -> list[Problem]:
             )
         )
     return problems
-
-
-@contextlib.contextmanager
-def quiet_kedro() -> Iterator[None]:
-    """Kedro logs every load and node at INFO; our internal reads should not flood the notebook."""
-    kedro_logger = logging.getLogger("kedro")
-    level = kedro_logger.level
-    kedro_logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        kedro_logger.setLevel(level)
-
-
-def load_quietly(catalog: DataCatalog, name: str) -> Any:
-    with quiet_kedro():
-        return catalog.load(name)
 
 
 def parameter_value(catalog: DataCatalog, name: str) -> tuple[bool, Any]:

@@ -23,6 +23,8 @@ from kedro_mlflow_magic.errors import (
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
+    from kedro_mlflow_magic.tracking import ExperimentChoice
+
 logger = logging.getLogger(__name__)
 
 # MLflow prints "View run ... at: <server URL>" when a run ends on a tracking server; the URL
@@ -124,15 +126,11 @@ def started_run(
 
 @contextlib.contextmanager
 def logging_run(
-    experiment: Callable[[], str | None],
-    *,
-    experiment_named: str | None = None,
-    run_id: str | None = None,
-    run_name: str | None = None,
+    experiment: ExperimentChoice, *, run_id: str | None = None, run_name: str | None = None
 ) -> Iterator[RunChoice]:
     """The run to log into: ``run_id`` when given; else the active run when the store has it
-    live; else a new run (named ``run_name``) in the experiment that ``experiment()`` gives
-    (called only then, or to check the active run against a chosen ``experiment_named``)."""
+    live (refused when it is in another experiment than one the caller asked for); else a new
+    run (named ``run_name``) in the chosen experiment (looked up only then)."""
     active = mlflow.active_run()
     if run_id is not None:
         if active is not None and active.info.run_id == run_id and live(run_id):
@@ -142,10 +140,10 @@ def logging_run(
             yield choice
         return
     if active is not None and live(active.info.run_id):
-        if experiment_named is not None and active.info.experiment_id != experiment():
+        if experiment.asked and active.info.experiment_id != experiment.experiment_id():
             raise ExperimentError(
                 f"run {active.info.run_id} is active in another experiment than "
-                f"'{experiment_named}'; end it (mlflow.end_run()) or leave out the experiment"
+                f"'{experiment.name}'; end it (mlflow.end_run()) or leave out the experiment"
             )
         yield RunChoice(active.info.run_id, "the active run")
         return
@@ -155,7 +153,7 @@ def logging_run(
             f"a new run: the active run {active.info.run_id} had already ended "
             "(another tool left it on MLflow's run stack)"
         )
-    with started_run(experiment(), None, run_name, reason) as choice:
+    with started_run(experiment.experiment_id(), None, run_name, reason) as choice:
         yield choice
 
 

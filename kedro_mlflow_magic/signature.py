@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -16,6 +14,8 @@ from mlflow.models import ModelSignature, infer_signature
 
 from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.errors import ParameterError, SampleError
+from kedro_mlflow_magic.parameters import from_json_text, json_text
+from kedro_mlflow_magic.quiet import note_for, records_dropped
 
 SPARK_SAMPLE_ROWS = 10_000
 
@@ -53,7 +53,7 @@ class ParameterLeaf:
 
     @property
     def schema_default(self) -> Any:
-        return json.dumps(self.value) if self.encoding == "json" else self.value
+        return json_text(self.value) if self.encoding == "json" else self.value
 
 
 def parameter_path(input_name: str) -> tuple[str, ...]:
@@ -105,7 +105,7 @@ def parameter_leaves(parameters: dict[str, Any]) -> list[ParameterLeaf]:
             leaves[path] = ParameterLeaf(name, path, value, "plain")
             return
         try:
-            json.dumps(value, allow_nan=False)
+            json_text(value, allow_nan=False)
         except (TypeError, ValueError) as error:
             raise ParameterError(
                 f"parameter '{name}' holds a {type(value).__name__} that can be stored neither "
@@ -138,7 +138,7 @@ def leaves_from_signature(
         default = defaults[leaf.name]
         if leaf.encoding == "json":
             with contextlib.suppress(TypeError, ValueError):
-                default = json.loads(default)
+                default = from_json_text(default)
         edited.append(ParameterLeaf(leaf.name, leaf.path, plain(default), leaf.encoding))
     return edited
 
@@ -147,8 +147,6 @@ def infer_model_signature(
     frame: pd.DataFrame, output: Any, leaves: list[ParameterLeaf]
 ) -> ModelSignature:
     """Inputs from the sample, outputs from the pipeline's result on it, parameters with defaults."""
-
-    from kedro_mlflow_magic.quiet import note_for
 
     params = {leaf.name: leaf.schema_default for leaf in leaves} or None
     with warnings.catch_warnings(record=True) as caught:
@@ -165,11 +163,6 @@ def infer_model_signature(
     return signature
 
 
-class DropAll(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return False
-
-
 def output_column(output: Any, name: str) -> str | None:
     """The column the pipeline's output becomes in the model (``runtime.as_output_frame``):
     ``name`` (the output dataset's) for a 1-D array or a Series whose values MLflow types as one
@@ -179,14 +172,8 @@ def output_column(output: Any, name: str) -> str | None:
     if frame is output:
         return None
     # MLflow logs a warning when it cannot type the values; here that only means "keep them"
-    signature_logger = logging.getLogger("mlflow.models.signature")
-    quiet = DropAll()
-    signature_logger.addFilter(quiet)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            schema = infer_signature(model_output=frame).outputs
-    finally:
-        signature_logger.removeFilter(quiet)
+    with records_dropped("mlflow.models.signature"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        schema = infer_signature(model_output=frame).outputs
     typed = schema is not None and schema.has_input_names() and schema.input_names() == [name]
     return name if typed else None

@@ -3,7 +3,6 @@ defaults typed as text. The signature editor widget is a view over these functio
 
 from __future__ import annotations
 
-import ast
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from mlflow.types import DataType
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from kedro_mlflow_magic.errors import KedroMlflowMagicError, ParameterError
+from kedro_mlflow_magic.parameters import is_text, parameter_type, type_name, typed_value
 
 
 class SignatureEditError(KedroMlflowMagicError, ValueError):
@@ -73,16 +73,6 @@ def column_rows(schema: Any) -> list[ColumnRow]:
     ]
 
 
-def type_name(data_type: Any) -> str:
-    return getattr(data_type, "name", None) or str(data_type)
-
-
-def parameter_type(spec: ParamSpec) -> str:
-    """``double`` for a scalar, ``double[]`` for a 1-D list."""
-    suffix = "[]" if spec.shape == (-1,) else ""
-    return f"{type_name(spec.dtype)}{suffix}"
-
-
 def default_text(spec: ParamSpec) -> str:
     """A parameter's default as text a person can edit: strings as they are, the rest as JSON."""
     if is_text(spec):
@@ -99,69 +89,10 @@ def parameter_rows(signature: ModelSignature) -> list[ParameterRow]:
     ]
 
 
-def read_text(text: str) -> Any:
-    """Text typed by a person as a Python value: JSON first (``true``, ``[1, 2]``), then a
-    Python literal (``True``, ``'a'``), else the text itself."""
-    for reader in (json.loads, ast.literal_eval):
-        try:
-            return reader(text.strip())
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-    return text
-
-
-def is_text(spec: ParamSpec) -> bool:
-    """Whether the parameter is one string (its value is the text itself)."""
-
-    return spec.dtype == DataType.string and spec.shape is None
-
-
-def typed_value(spec: ParamSpec, text: str) -> Any:
-    """``text`` read as a value of the parameter's type (JSON or a Python literal; text for a
-    string), checked by MLflow's own parameter validation; ParameterError names the parameter
-    when it does not fit."""
-
-    text_types = (DataType.string, DataType.datetime)
-    if is_text(spec):
-        return text
-    value = read_text(text)
-    expected = parameter_type(spec)
-    misread = (isinstance(value, str) and spec.dtype not in text_types) or (
-        isinstance(value, bool) and type_name(spec.dtype) in NUMERIC_TYPES
-    )
-    try:
-        if misread:
-            raise ValueError(expected)
-        return ParamSpec.validate_type_and_shape(repr(spec), value, spec.dtype, spec.shape)
-    except Exception:
-        raise ParameterError(
-            f"parameter '{spec.name}': {text!r} is not a {expected}; type a {example(expected)}"
-        ) from None
-
-
 def parse_default(spec: ParamSpec, text: str) -> ParamSpec:
     """The parameter with a new default read from ``text`` (see ``typed_value``)."""
 
     return ParamSpec(spec.name, spec.dtype, typed_value(spec, text), spec.shape)
-
-
-NUMERIC_TYPES = ("integer", "long", "float", "double")
-
-
-EXAMPLES = {
-    "boolean": "true or false",
-    "integer": "whole number such as 3",
-    "long": "whole number such as 3",
-    "float": "number such as 0.5",
-    "double": "number such as 0.5",
-    "datetime": "date such as 2024-01-31",
-}
-
-
-def example(expected: str) -> str:
-    if expected.endswith("[]"):
-        return f"JSON list of {expected[:-2]} values such as [1, 2]"
-    return EXAMPLES.get(expected, "value")
 
 
 def default_problems(signature: ModelSignature, edits: SignatureEdits) -> dict[str, str]:

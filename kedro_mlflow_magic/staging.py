@@ -18,9 +18,11 @@ from typing import Any
 from kedro.io import AbstractDataset, DataCatalog
 from kedro.pipeline import Pipeline
 
-from kedro_mlflow_magic import runtime, tracking
+from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.errors import ArtifactCopyError, IncludeError
-from kedro_mlflow_magic.roles import Artifact, load_quietly
+from kedro_mlflow_magic.project import find_project_root
+from kedro_mlflow_magic.quiet import load_quietly
+from kedro_mlflow_magic.roles import Artifact
 from kedro_mlflow_magic.runtime import ArtifactEntry
 
 FROZEN_FILE = "value.pkl"
@@ -173,10 +175,10 @@ def project_root_for(packages: dict[str, Path], project_path: str | Path | None)
     if project_path is not None:
         return Path(project_path).resolve()
     for location in packages.values():
-        root = tracking.find_project_root(location)
+        root = find_project_root(location)
         if root is not None:
             return root
-    return tracking.find_project_root(Path.cwd())
+    return find_project_root(Path.cwd())
 
 
 # ---- the project's source: only code ships, plus the files the user names (include) --------

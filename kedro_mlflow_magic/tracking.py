@@ -9,8 +9,9 @@ import logging
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 from kedro_mlflow_magic.compat import active_experiment_id
@@ -19,15 +20,6 @@ from kedro_mlflow_magic.errors import ExperimentError
 logger = logging.getLogger(__name__)
 
 MLFLOW_CONFIG_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
-
-
-def find_project_root(start: Path) -> Path | None:
-    """The nearest folder at or above ``start`` whose pyproject.toml has a [tool.kedro] table."""
-    for folder in [start, *start.parents]:
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "[tool.kedro]" in pyproject.read_text(encoding="utf-8"):
-            return folder
-    return None
 
 
 def default_tracking_uri(project_root: Path) -> str:
@@ -159,16 +151,25 @@ def set_by_kedro_mlflow_as_written(project_root: Path, config_loader: Any = None
     )
 
 
-def resolve_tracking_uri(project_root: Path | None, config_loader: Any = None) -> str:
-    """MLFLOW_TRACKING_URI or ``mlflow.set_tracking_uri`` when set; else the project's
-    mlflow.yml (a relative sqlite path resolved from the project root, also when
-    kedro-mlflow's hook set it as written); else ``sqlite:///<project root>/mlflow.db``."""
+class TrackingChoice(NamedTuple):
+    """The tracking URI a log uses, and whether we chose it (the project's: we point MLflow at
+    it) or the user did (MLflow is left as it is)."""
+
+    uri: str
+    ours: bool
+
+
+def resolve_tracking_uri(project_root: Path | None, config_loader: Any = None) -> TrackingChoice:
+    """MLFLOW_TRACKING_URI or ``mlflow.set_tracking_uri`` when set (the user's choice); else
+    ours: the project's mlflow.yml (a relative sqlite path resolved from the project root, also
+    when kedro-mlflow's hook set it as written), else ``sqlite:///<project root>/mlflow.db``."""
     import mlflow
 
     root = project_root or Path.cwd()
     if user_chose_tracking_uri() and not set_by_kedro_mlflow_as_written(root, config_loader):
-        return mlflow.get_tracking_uri()
-    return configured_tracking_uri(root, config_loader) or default_tracking_uri(root)
+        return TrackingChoice(mlflow.get_tracking_uri(), ours=False)
+    uri = configured_tracking_uri(root, config_loader) or default_tracking_uri(root)
+    return TrackingChoice(uri, ours=True)
 
 
 # The environment variables export_server_credentials set, and to what: a project's values
@@ -227,12 +228,11 @@ def use_project_tracking(project_root: Path | None, config_loader: Any = None) -
 
     if project_root is not None:
         project_server_credentials(project_root, config_loader)
-    uri = resolve_tracking_uri(project_root, config_loader)
-    root = project_root or Path.cwd()
-    if not user_chose_tracking_uri() or set_by_kedro_mlflow_as_written(root, config_loader):
-        mlflow.set_tracking_uri(uri)
-        project_uri_set = uri
-    return uri
+    choice = resolve_tracking_uri(project_root, config_loader)
+    if choice.ours:
+        mlflow.set_tracking_uri(choice.uri)
+        project_uri_set = choice.uri
+    return choice.uri
 
 
 def user_chose_experiment() -> bool:
@@ -241,12 +241,58 @@ def user_chose_experiment() -> bool:
     return bool(active_experiment_id())
 
 
-def experiment_id_for(project_root: Path | None, package_name: str | None) -> str | None:
-    """The experiment a new run goes to: the user's active one (None: MLflow's choice), else
-    one named after the project's package."""
-    if user_chose_experiment() or not package_name:
-        return None
-    return experiment_id_named(package_name, project_root)
+@dataclass(frozen=True)
+class ExperimentChoice:
+    """The experiment of a log's new run, chosen once: ``name`` when the caller named it
+    (``asked``); else None when the user chose one (MLflow's active experiment); else the one
+    named after the project's package. ``shown`` is the name a refusal names."""
+
+    name: str | None
+    asked: bool
+    shown: str | None
+    project_root: Path | None
+
+    def experiment_id(self) -> str | None:
+        """The id of the named experiment (created when missing; None: MLflow's active one),
+        looked up only when a new run needs it."""
+        if self.name is None:
+            return None
+        return experiment_id_named(self.name, self.project_root)
+
+    def described(self) -> str:
+        return f"experiment '{self.shown}'" if self.shown else "the experiment"
+
+
+def choose_experiment(
+    asked: str | None, project_root: Path | None, package_name: str | None
+) -> ExperimentChoice:
+    """The experiment a new run goes to: ``asked`` when given; else the user's active one;
+    else one named after the project's package (SPEC 7)."""
+    if asked is not None:
+        return ExperimentChoice(asked, asked=True, shown=asked, project_root=project_root)
+    name = None if user_chose_experiment() else package_name
+    shown = os.environ.get("MLFLOW_EXPERIMENT_NAME") or package_name
+    return ExperimentChoice(name, asked=False, shown=shown, project_root=project_root)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a log goes: the tracking URI (MLflow pointed at it) and the experiment."""
+
+    tracking_uri: str
+    experiment: ExperimentChoice
+
+
+def log_destination(
+    project_root: Path | None,
+    config_loader: Any,
+    experiment: str | None,
+    package_name: str | None,
+) -> Destination:
+    """Point MLflow at the project's tracking (``use_project_tracking``) and choose the
+    experiment of a new run (``choose_experiment``), once for the whole log."""
+    uri = use_project_tracking(project_root, config_loader)
+    return Destination(uri, choose_experiment(experiment, project_root, package_name))
 
 
 def experiment_id_named(name: str, project_root: Path | None) -> str:

@@ -21,6 +21,7 @@ import threading
 import uuid
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -165,10 +166,9 @@ def warm(
     from kedro_mlflow_magic import compat, requirements, tracking
 
     with this_thread_unheard(), this_thread_unwarned():
-        if tracking.user_chose_tracking_uri():
-            uri = mlflow.get_tracking_uri()
-        else:
-            uri = tracking.resolve_tracking_uri(project_root, config_loader)
+        # the log's own choice: the user's URI, else the project's (also when kedro-mlflow's
+        # hook set mlflow.yml's relative sqlite URI as written, which SQLite would open here)
+        uri = tracking.resolve_tracking_uri(project_root, config_loader).uri
         create_store_quickly(uri)  # a new local store (MLflow would create it, slowly, below)
         # a client of its own: MLflow's global tracking URI stays as it is; read-only requests
         client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -188,31 +188,47 @@ def warm(
             fill()
 
 
+@dataclass
+class WarmUp:
+    """A warm-up running or done: its thread, the event it sets once its imports are done,
+    and the one a waiting log sets to have it skip the caches it has not filled yet."""
+
+    thread: threading.Thread
+    imported: threading.Event = field(default_factory=threading.Event)
+    hurry: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, imports_only: bool = False) -> None:
+        """See ``wait_for_warm_up``."""
+        if self.thread is threading.current_thread():
+            return
+        if imports_only:
+            self.imported.wait()
+            return
+        self.hurry.set()  # the caches left to fill: the caller fills what it needs itself
+        self.thread.join()
+
+
+# The warm-up running or done last: a log waits for it rather than open the store beside it.
+current: WarmUp | None = None
+
+
 def warm_in_background(
     project_root: Path, config_loader: Any = None, experiment: str | None = None
 ) -> threading.Thread:
     """Start ``warm`` in a daemon thread; a failure is only logged at debug level (the log
     itself will meet it and say what is wrong)."""
-    global current, current_imports, current_hurry
-    imported, hurry = threading.Event(), threading.Event()
+    global current
 
     def run() -> None:
         try:
-            warm(project_root, config_loader, experiment, imported, hurry)
+            warm(project_root, config_loader, experiment, started.imported, started.hurry)
         except Exception:
             logger.debug("warming up for the first log failed", exc_info=True)
 
-    thread = threading.Thread(target=run, name=THREAD_NAME, daemon=True)
-    current, current_imports, current_hurry = thread, imported, hurry
-    thread.start()
-    return thread
-
-
-# The warm-up running or done last, and the event it sets once its imports are done: a log
-# waits for it rather than open the store beside it.
-current: threading.Thread | None = None
-current_imports: threading.Event | None = None
-current_hurry: threading.Event | None = None
+    started = WarmUp(threading.Thread(target=run, name=THREAD_NAME, daemon=True))
+    current = started
+    started.thread.start()
+    return started.thread
 
 
 def wait_for_warm_up(imports_only: bool = False) -> None:
@@ -220,11 +236,5 @@ def wait_for_warm_up(imports_only: bool = False) -> None:
     sqlite store at once), skipping the caches it has not filled yet; or let it finish only
     its imports (no module may be imported by two threads at once), for what needs no
     tracking store and should not wait for a slow server's answers."""
-    if current is None or current is threading.current_thread():
-        return
-    if imports_only and current_imports is not None:
-        current_imports.wait()
-        return
-    if current_hurry is not None:
-        current_hurry.set()  # the caches left to fill: the caller fills what it needs itself
-    current.join()
+    if current is not None:
+        current.wait(imports_only)

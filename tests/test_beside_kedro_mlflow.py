@@ -50,12 +50,12 @@ def test_kedro_mlflow_s_relative_uri_is_the_project_s_store(make_project, monkey
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri("sqlite:///mlruns.db")
     expected = f"sqlite:///{root.as_posix()}/mlruns.db"
-    assert resolve_tracking_uri(root) == expected
+    assert resolve_tracking_uri(root).uri == expected
     assert use_project_tracking(root) == expected
     assert mlflow.get_tracking_uri() == expected
     # a URI of the user's own stays theirs
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path.as_posix()}/mine.db")
-    assert resolve_tracking_uri(root) == f"sqlite:///{tmp_path.as_posix()}/mine.db"
+    assert resolve_tracking_uri(root).uri == f"sqlite:///{tmp_path.as_posix()}/mine.db"
 
 
 def test_the_hook_gives_kedro_mlflow_the_absolute_uri(make_project, monkeypatch, tmp_path):

@@ -17,7 +17,7 @@ from IPython.core.error import UsageError
 from kedro_mlflow_magic import prediction
 from kedro_mlflow_magic.display import ComparisonView, LoggingProgress
 from kedro_mlflow_magic.errors import one_line
-from kedro_mlflow_magic.magics.shell import frame_from, unquoted
+from kedro_mlflow_magic.magics.common import frame_from, unquoted
 from kedro_mlflow_magic.parity import compare_results
 
 KEDRO_NAMES = ("session", "context", "catalog", "pipelines")
@@ -497,7 +497,7 @@ def test_a_text_sample_in_a_cell_keeps_working_after_a_mistake(shell, logged):
     ],
 )
 def test_expression_options_take_what_was_typed(line, expression, rest):
-    from kedro_mlflow_magic.magics.shell import split_expressions
+    from kedro_mlflow_magic.magics.common import split_expressions
 
     parsed, expressions = split_expressions(line)
     assert list(expressions.values()) == [expression]

@@ -72,10 +72,10 @@ def test_default_is_sqlite_in_the_project_with_the_experiment_named_after_the_pa
 def test_kedro_mlflow_yml_is_honoured(make_project, no_tracking_uri, tmp_path: Path) -> None:
     absolute = f"sqlite:///{tmp_path / 'team.db'}"
     root = make_project(nodes=NODES, pipelines=PIPELINES, files=mlflow_yml(absolute))
-    assert resolve_tracking_uri(root) == absolute
+    assert resolve_tracking_uri(root).uri == absolute
 
     relative = make_project(nodes=NODES, pipelines=PIPELINES, files=mlflow_yml("sqlite:///x.db"))
-    assert resolve_tracking_uri(relative) == f"sqlite:///{relative}/x.db"
+    assert resolve_tracking_uri(relative).uri == f"sqlite:///{relative}/x.db"
 
 
 @pytest.mark.parametrize("file_store", ["mlruns", "file:///tmp/mlruns", "./mlruns"])
@@ -84,7 +84,7 @@ def test_a_file_store_in_mlflow_yml_is_refused_with_a_warning(
 ) -> None:
     root = make_project(nodes=NODES, pipelines=PIPELINES, files=mlflow_yml(file_store))
     with caplog.at_level(logging.WARNING, logger="kedro_mlflow_magic"):
-        assert resolve_tracking_uri(root) == f"sqlite:///{root}/mlflow.db"
+        assert resolve_tracking_uri(root).uri == f"sqlite:///{root}/mlflow.db"
     assert any(
         "file store" in record.getMessage() and file_store in record.getMessage()
         for record in caplog.records
@@ -101,11 +101,11 @@ def test_the_users_choice_wins_over_mlflow_yml(
     )
     chosen = f"sqlite:///{tmp_path / 'env.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", chosen)
-    assert resolve_tracking_uri(root) == chosen
+    assert resolve_tracking_uri(root).uri == chosen
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'set.db'}")
-    assert resolve_tracking_uri(root) == f"sqlite:///{tmp_path / 'set.db'}"
+    assert resolve_tracking_uri(root).uri == f"sqlite:///{tmp_path / 'set.db'}"
 
 
 def test_an_active_run_is_used(make_project, mlflow_store: str, tmp_path: Path) -> None:

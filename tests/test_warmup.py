@@ -135,3 +135,40 @@ def test_a_waiting_log_makes_the_warm_up_skip_the_caches_it_has_not_filled(
     warmup.warm(root, None, root.name, hurry=hurry)
     assert (root / "mlflow.db").is_file()
     assert requirements.module_distributions.cache_info().currsize == 0
+
+
+def test_mlflow_ymls_relative_store_set_as_written_is_warmed_in_the_project(
+    make_project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With our plugin hook disabled, kedro-mlflow's hook sets mlflow.yml's relative sqlite URI
+    as written: the warm-up opens the project's store, as the log does, not one in the
+    notebook's folder."""
+    import mlflow
+
+    yml = {"conf/local/mlflow.yml": "server:\n  mlflow_tracking_uri: sqlite:///mlruns.db\n"}
+    root = make_project(NODES, PIPELINES, files=yml)
+    notebook_folder = tmp_path / "notebooks"
+    notebook_folder.mkdir()
+    monkeypatch.chdir(notebook_folder)
+    mlflow.set_tracking_uri("sqlite:///mlruns.db")  # what kedro-mlflow's hook does
+    hurry = threading.Event()
+    hurry.set()
+    warmup.warm(root, None, root.name, hurry=hurry)
+    assert (root / "mlruns.db").is_file()
+    assert not (notebook_folder / "mlruns.db").exists()
+    assert mlflow.get_tracking_uri() == "sqlite:///mlruns.db"  # left as it was
+
+
+def test_the_warm_up_is_one_object_a_log_waits_for(
+    make_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(NODES, PIPELINES)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    thread = warmup.warm_in_background(root, None, root.name)
+    try:
+        assert warmup.current is not None and warmup.current.thread is thread
+        warmup.wait_for_warm_up()
+        assert warmup.current.hurry.is_set() and warmup.current.imported.is_set()
+        assert not thread.is_alive()
+    finally:
+        warmup.wait_for_warm_up()

@@ -305,7 +305,7 @@ def test_magic_mistakes_are_one_line_usage_errors(shell, line, message):
 
 
 def test_the_magics_show_the_editor_as_a_widget_not_as_text(editor):
-    from kedro_mlflow_magic.magics.shell import bundle
+    from kedro_mlflow_magic.magics.common import bundle
 
     shown = bundle(editor)
     assert shown["application/vnd.jupyter.widget-view+json"]["model_id"] == editor.model_id

@@ -19,7 +19,7 @@ from IPython.core.magic import needs_local_scope
 from kedro_mlflow_magic.magics.inputs import kedro_inputs
 from kedro_mlflow_magic.magics.log_model import kedro_log_model
 from kedro_mlflow_magic.magics.predict import kedro_predict
-from kedro_mlflow_magic.tracking import find_project_root
+from kedro_mlflow_magic.project import find_project_root
 
 __all__ = ["kedro_inputs", "kedro_log_model", "kedro_predict", "load_extension"]
 

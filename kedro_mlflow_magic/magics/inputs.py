@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic_arguments import magic_arguments
 
-from kedro_mlflow_magic.magics.shell import (
+from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
     FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from kedro_mlflow_magic.magics.shell import (
+from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
     FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
 
+    from kedro_mlflow_magic.options import LogOptions
+
 
 def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | None:
     """``--signature VAR``: a ``ModelSignature``, or an object (the editor) with a ``.signature``."""
@@ -43,6 +45,18 @@ def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | No
             "ModelSignature or the editor that %kedro_signature returned"
         )
     return signature
+
+
+def log_options_from(arguments: Any) -> LogOptions:
+    """The ``LogOptions`` of a parsed line (but its ``--signature``, an expression evaluated
+    later, once the line's options are known to be right)."""
+    from kedro_mlflow_magic.options import LogOptions
+
+    return LogOptions(
+        name=arguments.name, example_rows=arguments.example_rows,
+        experiment=arguments.experiment, registered_model_name=arguments.register,
+        alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
+    )  # fmt: skip
 
 
 @magic_arguments()
@@ -86,17 +100,18 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
     wait_for_warm_up()  # MLflow's imports must not run in two threads at once
     from kedro_mlflow_magic import progress as steps
     from kedro_mlflow_magic.display import LoggingProgress
-    from kedro_mlflow_magic.prepared import check_log_options, prepare_pipeline
+    from kedro_mlflow_magic.prepared import prepare_pipeline
 
     arguments = parse_line(kedro_log_model, line)
     with user_errors():
-        check_log_options(arguments.example_rows, arguments.register, arguments.alias)
+        options = log_options_from(arguments)
     state = kedro_state(local_ns)
     pipeline = state.pipeline(arguments.pipeline)
     sample = None
     if arguments.sample is not None:
         sample = frame_from(arguments.sample, local_ns, "--sample", state.catalog)
-    signature = signature_from(arguments.signature, local_ns)
+    if arguments.signature is not None:
+        options = options.but(signature=signature_from(arguments.signature, local_ns))
 
     progress = LoggingProgress(arguments.name, registering=arguments.register is not None)
     handle = show(progress)
@@ -114,12 +129,7 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
                 include=tuple(arguments.include),
                 config_loader=state.config_loader, pipelines=state.pipelines,
             )  # fmt: skip
-            logged = prepared.log(
-                name=arguments.name, signature=signature, example_rows=arguments.example_rows,
-                experiment=arguments.experiment, registered_model_name=arguments.register,
-                alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
-                progress=advance,
-            )  # fmt: skip
+            logged = prepared.log(options, progress=advance)
     except BaseException:
         progress.fail()
         update(handle, progress)

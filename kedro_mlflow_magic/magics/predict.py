@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.errors import MODEL_URI_FORMS
-from kedro_mlflow_magic.magics.shell import (
+from kedro_mlflow_magic.magics.common import (
     KedroState,
     frame_from,
     kedro_state,

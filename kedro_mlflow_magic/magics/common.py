@@ -235,36 +235,24 @@ def load_dataset(catalog: DataCatalog, name: str, option: str) -> Any:
         return load_sample_dataset(catalog, name, option)
 
 
-def value_of(
-    expression: str,
-    local_ns: Mapping[str, Any] | None,
-    option: str,
-    catalog: DataCatalog | None = None,
-) -> Any:
-    """A notebook variable or expression, or (when ``catalog`` is given and the text is not a
-    variable) the catalog dataset of that name."""
-    if catalog is not None and not is_variable(expression, local_ns) and expression in catalog:
-        return load_dataset(catalog, expression, option)
-    return evaluate(expression, local_ns, option)
-
-
-def as_frame(value: Any, expression: str, option: str) -> pd.DataFrame:
-    """The value as a pandas DataFrame (arrays and Spark frames accepted), or a ``UsageError``."""
-    from kedro_mlflow_magic.signature import to_frame
-
-    with user_errors():
-        return to_frame(value, name=f"{option} {expression!r}")
-
-
 def frame_from(
     expression: str,
     local_ns: Mapping[str, Any] | None,
     option: str,
     catalog: DataCatalog | None = None,
 ) -> pd.DataFrame:
-    """``--sample``/``--data``: an expression (or catalog dataset) that must give a frame."""
+    """``--sample``/``--data``: a notebook variable or expression, or (when ``catalog`` is given
+    and the text is not a variable) the catalog dataset of that name, that must give a frame (a
+    pandas DataFrame; arrays and Spark frames are converted), else a ``UsageError``."""
+    from kedro_mlflow_magic.signature import to_frame
+
     expression = unquoted(expression)
-    return as_frame(value_of(expression, local_ns, option, catalog), expression, option)
+    if catalog is not None and not is_variable(expression, local_ns) and expression in catalog:
+        value = load_dataset(catalog, expression, option)
+    else:
+        value = evaluate(expression, local_ns, option)
+    with user_errors():
+        return to_frame(value, name=f"{option} {expression!r}")
 
 
 def bundle(value: Any) -> dict[str, Any]:
