@@ -21,13 +21,19 @@ from kedro_mlflow_magic.runs import (
     register,
     tracking_access,
 )
+from kedro_mlflow_magic.tracking import ExperimentChoice
 
 
 @pytest.fixture
-def experiment_id() -> str:
-    import mlflow
+def chosen(tmp_path) -> ExperimentChoice:
+    """An experiment of the test's own, chosen as a log chooses it (not named by the caller)."""
+    name = f"runs-{uuid.uuid4().hex[:8]}"
+    return ExperimentChoice(name, False, name, tmp_path)
 
-    return mlflow.MlflowClient().create_experiment(f"runs-{uuid.uuid4().hex[:8]}")
+
+@pytest.fixture
+def experiment_id(chosen: ExperimentChoice) -> str:
+    return chosen.experiment_id()
 
 
 def status(run_id: str) -> str:
@@ -36,43 +42,42 @@ def status(run_id: str) -> str:
     return mlflow.MlflowClient().get_run(run_id).info.status
 
 
-def test_without_an_active_run_a_new_run_is_started_and_finished(experiment_id: str) -> None:
+def test_without_an_active_run_a_new_run_is_started_and_finished(
+    chosen: ExperimentChoice, experiment_id: str
+) -> None:
     import mlflow
 
-    asked = []
-
-    def experiment() -> str:
-        asked.append(True)
-        return experiment_id
-
-    with logging_run(experiment, run_name="logged") as choice:
+    with logging_run(chosen, run_name="logged") as choice:
         assert choice.reason == "a new run"
         assert mlflow.active_run().info.run_id == choice.run_id
         run = mlflow.get_run(choice.run_id)
         assert run.info.status == "RUNNING" and run.info.experiment_id == experiment_id
         assert run.info.run_name == "logged"
-    assert asked == [True]
     assert status(choice.run_id) == "FINISHED"
     assert mlflow.active_run() is None, "the run is not left on the user's stack"
 
 
-def test_an_active_live_run_is_used_and_left_running(experiment_id: str) -> None:
+def test_an_active_live_run_is_used_and_left_running(
+    chosen: ExperimentChoice, experiment_id: str
+) -> None:
     import mlflow
 
     active = mlflow.start_run(experiment_id=experiment_id)
-    with logging_run(lambda: pytest.fail("no experiment is needed")) as choice:
+    with logging_run(chosen) as choice:
         assert choice == type(choice)(active.info.run_id, "the active run")
     assert mlflow.active_run().info.run_id == active.info.run_id
     assert status(active.info.run_id) == "RUNNING"
     mlflow.end_run()
 
 
-def test_an_active_run_another_tool_ended_is_passed_over_saying_so(experiment_id: str) -> None:
+def test_an_active_run_another_tool_ended_is_passed_over_saying_so(
+    chosen: ExperimentChoice, experiment_id: str
+) -> None:
     import mlflow
 
     active = mlflow.start_run(experiment_id=experiment_id)
     mlflow.MlflowClient().set_terminated(active.info.run_id)  # as another process would
-    with logging_run(lambda: experiment_id) as choice:
+    with logging_run(chosen) as choice:
         assert choice.run_id != active.info.run_id
     assert f"the active run {active.info.run_id} had already ended" in choice.reason
     assert mlflow.active_run().info.run_id == active.info.run_id, "the stack is as it was"
@@ -80,12 +85,14 @@ def test_an_active_run_another_tool_ended_is_passed_over_saying_so(experiment_id
     mlflow.end_run()
 
 
-def test_a_run_asked_for_is_resumed_and_finished(experiment_id: str) -> None:
+def test_a_run_asked_for_is_resumed_and_finished(
+    chosen: ExperimentChoice, experiment_id: str
+) -> None:
     import mlflow
 
     earlier = mlflow.MlflowClient().create_run(experiment_id)
     mlflow.MlflowClient().set_terminated(earlier.info.run_id)
-    with logging_run(lambda: experiment_id, run_id=earlier.info.run_id) as choice:
+    with logging_run(chosen, run_id=earlier.info.run_id) as choice:
         assert choice.run_id == earlier.info.run_id and choice.reason == "the run asked for"
         assert status(earlier.info.run_id) == "RUNNING"
     assert status(earlier.info.run_id) == "FINISHED"
@@ -93,7 +100,7 @@ def test_a_run_asked_for_is_resumed_and_finished(experiment_id: str) -> None:
 
 
 def test_an_active_run_in_another_experiment_than_the_named_one_is_an_error(
-    experiment_id: str,
+    chosen: ExperimentChoice,
 ) -> None:
     import mlflow
 
@@ -101,16 +108,18 @@ def test_an_active_run_in_another_experiment_than_the_named_one_is_an_error(
     active = mlflow.start_run(experiment_id=other)
     with (
         pytest.raises(ExperimentError, match=rf"run {active.info.run_id} is active in another .*'chosen'; end it"),
-        logging_run(lambda: experiment_id, experiment_named="chosen"),
+        logging_run(ExperimentChoice("chosen", True, "chosen", chosen.project_root)),
     ):  # fmt: skip
         pytest.fail("no run is chosen")
     mlflow.end_run()
 
 
-def test_a_failed_log_fails_its_run_and_the_error_stands(experiment_id: str) -> None:
+def test_a_failed_log_fails_its_run_and_the_error_stands(
+    chosen: ExperimentChoice, experiment_id: str
+) -> None:
     import mlflow
 
-    with pytest.raises(ValueError, match="the log broke"), logging_run(lambda: experiment_id) as choice:  # fmt: skip
+    with pytest.raises(ValueError, match="the log broke"), logging_run(chosen) as choice:  # fmt: skip
         raise ValueError("the log broke")
     assert status(choice.run_id) == "FAILED"
     assert mlflow.active_run() is None
