@@ -7,6 +7,7 @@ demo project, trained once) -> ``demo`` (its catalog and pipelines, loaded per t
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import uuid
@@ -97,23 +98,56 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(autouse=True)
 def clean_mlflow(mlflow_store: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts with the shared store, no active run and no chosen experiment."""
+    """Every test starts with the shared store, no active run, no chosen experiment, no
+    tracking credentials, no project URI or credentials remembered by our tracking module, and
+    ends with none of them left behind, whatever the order of the tests: the environment is put
+    back as it was (``mlflow.set_experiment`` exports MLFLOW_EXPERIMENT_ID, a project's
+    ``server.credentials`` export MLFLOW_TRACKING_USERNAME..., which a later test's kernels and
+    subprocesses would inherit), and a warm-up thread a magic started has finished."""
     import mlflow
     import mlflow.tracking._tracking_service.utils as tracking_utils
     import mlflow.tracking.fluent as fluent
 
+    from kedro_mlflow_magic import tracking
+
+    environment = dict(os.environ)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    for name in MLFLOW_CHOICES:
+        monkeypatch.delenv(name, raising=False)
+    # what a previous test's project made our tracking module remember (raising=False: the
+    # names may move as the module changes)
+    monkeypatch.setattr(tracking, "project_uri_set", None, raising=False)
+    monkeypatch.setattr(tracking, "exported_credentials", {}, raising=False)
     yield
+    wait_for_warm_up()
     while mlflow.active_run() is not None:
         mlflow.end_run()
     tracking_utils._tracking_uri = None
     fluent._active_experiment_id = None
-    # mlflow.set_experiment also exports MLFLOW_EXPERIMENT_ID: a later test's kernels and
-    # subprocesses would inherit an experiment of this test's store
-    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
-        os.environ.pop(name, None)
+    os.environ.clear()
+    os.environ.update(environment)
+
+
+# MLflow's choices a test's environment starts without (the store is the shared one).
+MLFLOW_CHOICES = (
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+)
+
+
+def wait_for_warm_up() -> None:
+    """Let a warm-up thread started by the test finish (it would otherwise open stores and
+    import modules during the next test)."""
+    from kedro_mlflow_magic import warmup
+
+    wait = getattr(warmup, "wait_for_warm_up", None)
+    if wait is not None:
+        wait()
 
 
 @pytest.fixture(scope="session")
@@ -171,6 +205,41 @@ def text_project(tmp_path: Path) -> LoadedProject:
     root = write_text_project(tmp_path / f"project_{uuid.uuid4().hex[:10]}")
     train(root)
     return load_project(root)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator:
+    """One small local Spark session (``local[2]``) for the test session, its Python workers
+    running this interpreter, bound to 127.0.0.1 and without its web UI; stopped at the end.
+    Skips where the spark extra is not installed."""
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    from pyspark.sql import SparkSession
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYSPARK_PYTHON", sys.executable)
+        patch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("kedro-mlflow-magic-tests")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", "512m")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        # py4j logs each command to the JVM at DEBUG, from whatever thread collects a Java
+        # object: a test that listens at DEBUG (caplog) would hear it while the session lives
+        py4j = logging.getLogger("py4j")
+        level = py4j.level
+        py4j.setLevel(logging.WARNING)
+        try:
+            yield session
+        finally:
+            session.stop()
+            py4j.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,9 @@ source_dir = "src"
 
 SETTINGS = '"""Default settings."""\n'
 
+# Parameter overrides of the shipped demo project that change its predictions and their form.
+DEMO_OVERRIDES = {"threshold": 0.2, "scoring.labels.positive": "leaving", "scoring.decimals": 1}
+
 
 def write_project(
     root: Path,
@@ -184,24 +187,3 @@ def write_text_project(root: Path) -> Path:
             "data/01_raw/labels.pkl": pd.Series(REVIEW_LABELS * 3),
         },
     )  # fmt: skip
-
-
-def execute_notebook(client: Any) -> None:
-    """Run a notebook with nbclient; when a cell fails, the error names what the cell printed
-    (a UsageError reaches a kernel's reply with an empty traceback, so nbclient's own message
-    shows the cell's source alone)."""
-    from nbclient.exceptions import CellExecutionError
-
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        printed = [
-            output.get("text", "") or f"{output.get('ename')}: {output.get('evalue')}"
-            for cell in client.nb.cells
-            for output in cell.get("outputs", [])
-            if output.get("name") == "stderr" or output.get("output_type") == "error"
-        ]
-        raise AssertionError(
-            f"{error}\n{error.ename}: {error.evalue}\nwhat the cells printed on stderr:\n"
-            + "".join(printed[-5:])
-        ) from error

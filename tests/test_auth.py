@@ -9,8 +9,6 @@ import contextlib
 import io
 import os
 import re
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ import requests
 from conftest import load_project
 from IPython.core.error import UsageError
 from mlflow.entities import LoggedModelStatus
-from test_serving import VENV_BIN, clean_environment, free_port, stop
+from servers import clean_environment, mlflow_server, running_server
 
 from kedro_mlflow_magic import log_pipeline_model, tracking
 from kedro_mlflow_magic.errors import TrackingAccessError, masked_url
@@ -62,18 +60,6 @@ class AuthServer:
         return self.url.replace("http://", f"http://{user}:{password}@")
 
 
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 240) -> None:
-    """Wait for ``url`` to answer 200 (a busy machine may answer slowly at first)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the server exited:\n{log.read_text()[-3000:]}"
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=10).status_code == 200:
-                return
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer in {timeout}s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     """A basic-auth MLflow server (its user store and runs in a temporary folder), a second
@@ -88,22 +74,11 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer
         "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-csrf-key",
     }
-    port = free_port()
-    command = [
-        str(VENV_BIN / "mlflow"), "server", "--app-name", "basic-auth",
-        "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-        "--artifacts-destination", str(folder / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
-    log = folder / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=folder, env=environment, stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    server = AuthServer(f"http://127.0.0.1:{port}")
-    try:
-        wait_until_up(f"{server.url}/health", process, log)
+    with running_server(
+        mlflow_server(folder, "--app-name", "basic-auth"), "/health", folder / "server.log",
+        cwd=folder, env=environment,
+    ) as running:  # fmt: skip
+        server = AuthServer(running.url)
         admin = (ADMIN, ADMIN_PASSWORD)
         created = requests.post(
             f"{server.url}/api/2.0/mlflow/users/create",
@@ -120,8 +95,6 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer
         )
         assert guarded.status_code == 200, guarded.text
         yield server
-    finally:
-        stop(process)
 
 
 @pytest.fixture

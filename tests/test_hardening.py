@@ -352,9 +352,9 @@ weights:
 @pytest.fixture
 def fault_project(make_project) -> LoadedProject:
     root = make_project(
-        nodes=NODES,
-        pipelines=FAULT_PIPELINES,
-        catalog=FAULT_CATALOG,
+        NODES,
+        FAULT_PIPELINES,
+        FAULT_CATALOG,
         parameters="factor: 2.0\n",
         credentials=CREDENTIALS,
     )
@@ -493,6 +493,14 @@ def tree(folder: Path) -> set[str]:
     return {str(path.relative_to(folder)) for path in folder.rglob("*")}
 
 
+def state(path: Path) -> set[tuple[str, int]]:
+    """What is at ``path`` (outside the test's folders: another program may own it), each file
+    and folder with its modification time: empty when nothing is there."""
+    if not path.exists():
+        return set()
+    return {(str(item), item.stat().st_mtime_ns) for item in [path, *path.rglob("*")]}
+
+
 def test_logging_writes_nothing_outside_the_model_whatever_the_names(
     make_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -515,6 +523,8 @@ def test_logging_writes_nothing_outside_the_model_whatever_the_names(
     staging.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(staging))
     before = tree(tmp_path)
+    # the absolute dataset names point at /tmp, which the whole machine shares
+    absolute_before = {name: state(Path(name)) for name in ("/tmp/x", "/tmp/out")}
 
     info = log_pipeline_model(project.pipelines["p"], project.catalog, "../rows", sample_frame())
 
@@ -532,7 +542,7 @@ def test_logging_writes_nothing_outside_the_model_whatever_the_names(
     }  # fmt: skip
     assert outside == set()
     assert tree(staging) == set()  # the staging folder is gone
-    assert not Path("/tmp/x").exists() and not Path("/tmp/out").exists()
+    assert {name: state(Path(name)) for name in absolute_before} == absolute_before
     assert not (root.parent / "x").exists() and not (root / "data" / "x").exists()
     predicted = mlflow.pyfunc.load_model(info.model_uri).predict(sample_frame(3))
     # each weigh node recomputes ``weighted`` from ``scaled``: the last artifact decides it

@@ -3,15 +3,13 @@ neither the project folder, nor the project's package, nor this package (SPEC 1)
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import LoadedProject
+from servers import run_python
 
 from kedro_mlflow_magic import log_pipeline_model
 
@@ -36,18 +34,6 @@ LOADER = textwrap.dedent(
 )
 
 
-def clean_environment(tracking_uri: str) -> dict[str, str]:
-    """The parent's environment without anything that points at the project or its source."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP") and not key.startswith("KEDRO")
-    }
-    environment["MLFLOW_TRACKING_URI"] = tracking_uri
-    environment["PYTHONNOUSERSITE"] = "1"
-    return environment
-
-
 @pytest.mark.slow
 def test_the_model_loads_and_predicts_in_a_process_without_the_project(
     demo: LoadedProject, demo_sample: pd.DataFrame, mlflow_store: str, tmp_path: Path
@@ -66,21 +52,13 @@ def test_the_model_loads_and_predicts_in_a_process_without_the_project(
     elsewhere.mkdir()
     demo_sample.to_parquet(elsewhere / "sample.parquet")
     (elsewhere / "load.py").write_text(LOADER.format(package=demo.package))
-    finished = subprocess.run(
-        [sys.executable, "load.py", info.model_uri],
-        cwd=elsewhere,
-        env=clean_environment(mlflow_store),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
+    printed = run_python(["load.py", info.model_uri], elsewhere, mlflow_store)
 
-    shipped_from = finished.stdout.split("project package from:", 1)[1].splitlines()[0].strip()
+    shipped_from = printed.split("project package from:", 1)[1].splitlines()[0].strip()
     # the copy shipped inside the model (whose files live wherever the artifact store is)
     assert not shipped_from.startswith(str(demo.root / "src"))
     assert f"/code/{demo.package}/" in shipped_from
-    assert "kedro_mlflow_magic: None" in finished.stdout
+    assert "kedro_mlflow_magic: None" in printed
     pd.testing.assert_frame_equal(pd.read_parquet(elsewhere / "default.parquet"), expected_default)
     pd.testing.assert_frame_equal(
         pd.read_parquet(elsewhere / "low_threshold.parquet"), expected_low

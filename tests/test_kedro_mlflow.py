@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from kedro_mlflow_env import KEDRO_MLFLOW_KERNEL
-from projects import execute_notebook
+from kernels import cell_text, code_notebook, run_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -67,48 +67,22 @@ def kedro_mlflow_project(python: Path, parent: Path, tracking_uri: str) -> Path:
     return root
 
 
-def run_notebook(python: Path, folder: Path, cells: list[str]) -> list[nbformat.NotebookNode]:
+def run_cells(python: Path, folder: Path, cells: list[str]) -> list[nbformat.NotebookNode]:
     """Run the cells on a kernel of the kedro-mlflow venv, in ``folder``; errors are kept as
     outputs (a cell's UsageError is what some tests look for)."""
-    from nbclient import NotebookClient
-
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(textwrap.dedent(cell)) for cell in cells]
-    environment = {
-        "JUPYTER_PATH": str(python.parent.parent / "share" / "jupyter"),
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in environment.items():
-            patch.setenv(name, value)
-        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
-            patch.delenv(name, raising=False)
-        client = NotebookClient(
-            notebook,
-            timeout=300,
-            kernel_name=KERNEL,
-            allow_errors=True,
-            resources={"metadata": {"path": str(folder)}},
-        )
-        execute_notebook(client)
+    notebook = code_notebook(textwrap.dedent(cell) for cell in cells)
+    environment = {"JUPYTER_PATH": str(python.parent.parent / "share" / "jupyter")}
+    run_notebook(
+        notebook, folder, kernel_name=KERNEL, environment=environment, allow_errors=True,
+        timeout=300,
+    )  # fmt: skip
     return notebook.cells
 
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
 def text_of(cell: nbformat.NotebookNode) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        if output["output_type"] == "stream":
-            parts.append(output["text"])
-        elif output["output_type"] == "error":
-            parts.append(f"{output['ename']}: {output['evalue']}")
-            parts.append("\n".join(output.get("traceback", [])))
-        else:
-            parts.append(str(output.get("data", {}).get("text/plain", "")))
-    return ANSI.sub("", "\n".join(parts))
+    """What the cell showed, streams joined as Jupyter shows them, errors with their traceback,
+    without colour codes."""
+    return cell_text(cell, tracebacks=True, ansi=False)
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +173,7 @@ NOTEBOOK = [
 @pytest.fixture(scope="module")
 def executed(kedro_mlflow_python: Path, workspace: Path) -> tuple[Path, list]:
     root = kedro_mlflow_project(kedro_mlflow_python, workspace, "sqlite:///mlruns.db")
-    cells = run_notebook(kedro_mlflow_python, root / "notebooks", NOTEBOOK)
+    cells = run_cells(kedro_mlflow_python, root / "notebooks", NOTEBOOK)
     return root, cells
 
 

@@ -8,30 +8,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from projects import execute_notebook
+from kernels import THIRD_PARTY_NOISE, cell_starting, cell_text, empty_outputs, run_notebook
 
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "quickstart.ipynb"
 
 
 def output_text(cell: nbformat.NotebookNode) -> str:
-    """Everything a cell showed: streams, results and displays (HTML and text), errors."""
-    parts = []
-    for output in cell.get("outputs", []):
-        if output["output_type"] == "stream":
-            parts.append(output["text"])
-        elif output["output_type"] == "error":
-            parts.append(f"{output['ename']}: {output['evalue']}")
-        else:
-            data = output.get("data", {})
-            parts.extend(str(data.get(kind, "")) for kind in ("text/html", "text/plain"))
-    return "\n".join(parts)
-
-
-# What Kedro's and MLflow's logging, warnings and progress bars look like in a cell.
-THIRD_PARTY_NOISE = re.compile(
-    r"INFO mlflow|WARNING|register_new_resolver|Downloading artifacts|Validating input example"
-    r"|Successfully registered|Created version|UserWarning|FutureWarning|DeprecationWarning"
-)
+    """Everything a cell showed: streams (as Jupyter joins them), results and displays (HTML
+    and text), errors."""
+    return cell_text(cell, html=True)
 
 
 def magic_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
@@ -42,33 +27,6 @@ def magic_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
         for cell in notebook.cells
         if cell.cell_type == "code" and ours.match(cell.source.splitlines()[0])
     ]
-
-
-def empty_outputs(cell: nbformat.NotebookNode) -> list[dict]:
-    """Outputs that show nothing (rich's empty ``<pre></pre>`` displays, empty streams)."""
-    empty = []
-    for output in cell.get("outputs", []):
-        if output["output_type"] == "stream":
-            shown = output["text"]
-        elif output["output_type"] == "error":
-            continue
-        else:
-            data = output.get("data", {})
-            shown = re.sub(r"<[^>]+>", "", str(data.get("text/html", ""))) + str(
-                data.get("text/plain", "")
-            )
-            shown += "".join(str(value) for kind, value in data.items() if "widget" in kind)
-        if not shown.strip():
-            empty.append(output)
-    return empty
-
-
-def cell_starting(notebook: nbformat.NotebookNode, source_start: str) -> nbformat.NotebookNode:
-    return next(
-        cell
-        for cell in notebook.cells
-        if cell.cell_type == "code" and cell.source.startswith(source_start)
-    )
 
 
 def test_quickstart_is_saved_without_outputs():
@@ -82,21 +40,9 @@ def test_quickstart_is_saved_without_outputs():
 def executed(tmp_path_factory) -> tuple[nbformat.NotebookNode, Path]:
     """The quickstart run top to bottom on a python3 kernel, in a folder of its own, with
     MLflow left to the project's default store (SPEC 7)."""
-    from nbclient import NotebookClient
-
     workspace = tmp_path_factory.mktemp("quickstart")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KEDRO_MLFLOW_QUICKSTART_DIR", str(workspace))
-        patch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        client = NotebookClient(
-            notebook,
-            timeout=600,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(workspace)}},
-        )
-        execute_notebook(client)
+    run_notebook(notebook, workspace, environment={"KEDRO_MLFLOW_QUICKSTART_DIR": str(workspace)})
     return notebook, workspace / "churn-demo"
 
 

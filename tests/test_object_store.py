@@ -5,10 +5,8 @@ model serves with the S3 server stopped."""
 
 from __future__ import annotations
 
-import io
 import pickle
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import load_project
 from model_files import assert_model_is_clean, credential_values, model_problems
-from test_serving import VENV_BIN, clean_environment, free_port, stop, wait_for_http
+from servers import VENV_BIN, predict_in_fresh_process, running_server, stop
 
 from kedro_mlflow_magic import log_pipeline_model
 
@@ -70,13 +68,6 @@ regions:
 # Latin-1 bytes, ';'-separated: a re-save with the save settings would change them.
 LABELS = "customer_id;label\n1;société\n2;café\n".encode("latin-1")
 
-LOAD_AND_PREDICT = """
-import sys
-import mlflow, pandas as pd
-frame = pd.read_json(sys.stdin, orient="split")
-print(mlflow.pyfunc.load_model(sys.argv[1]).predict(frame).to_json(orient="split"))
-"""
-
 
 @dataclass(frozen=True)
 class ObjectStore:
@@ -89,18 +80,11 @@ def object_store(tmp_path: Path) -> Iterator[ObjectStore]:
     """A moto S3 server on 127.0.0.1, holding the project's files."""
     import s3fs
 
-    port = free_port()
-    log = tmp_path / "moto.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    store = ObjectStore(f"http://127.0.0.1:{port}", process)
-    try:
-        wait_for_http(f"{store.endpoint}/moto-api/", process, log)
+    def command(port: int) -> list[str]:
+        return [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+
+    with running_server(command, "/moto-api/", tmp_path / "moto.log") as server:
+        store = ObjectStore(server.url, server.process)
         filesystem = s3fs.S3FileSystem(
             key=ACCESS_KEY, secret=SECRET_KEY, client_kwargs={"endpoint_url": store.endpoint}
         )
@@ -110,8 +94,6 @@ def object_store(tmp_path: Path) -> Iterator[ObjectStore]:
         filesystem.pipe(f"{BUCKET}/regions/a.csv", b"customer_id,region\n1,north\n")
         filesystem.pipe(f"{BUCKET}/regions/b.csv", b"customer_id,region\n2,south\n")
         yield store
-    finally:
-        stop(process)
 
 
 def test_remote_artifacts_arrive_as_they_are_and_serve_without_the_store(
@@ -120,9 +102,9 @@ def test_remote_artifacts_arrive_as_they_are_and_serve_without_the_store(
     import mlflow
 
     root = make_project(
-        nodes=NODES,
-        pipelines=PIPELINES,
-        catalog=CATALOG,
+        NODES,
+        PIPELINES,
+        CATALOG,
         credentials=f"""\
             object_store:
               key: {ACCESS_KEY}
@@ -165,15 +147,5 @@ def test_remote_artifacts_arrive_as_they_are_and_serve_without_the_store(
     assert mlflow.pyfunc.load_model(info.model_uri).predict(frame).to_dict("list") == expected
 
     stop(object_store.process)
-    loaded = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_PREDICT, info.model_uri],
-        input=frame.to_json(orient="split"),
-        cwd=tmp_path,
-        env=clean_environment(mlflow.get_tracking_uri()),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
-    served = pd.read_json(io.StringIO(loaded.stdout.strip().splitlines()[-1]), orient="split")
+    served = predict_in_fresh_process(info.model_uri, frame, mlflow.get_tracking_uri(), tmp_path)
     assert served.to_dict("list") == expected

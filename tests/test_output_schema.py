@@ -6,8 +6,6 @@ checked for parity against Kedro's runner on the same conversion."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,7 +17,7 @@ from conftest import LoadedProject, load_project, train
 from kedro.io import MemoryDataset
 from kedro.runner import SequentialRunner
 from projects import write_text_project
-from test_serving import VENV_BIN, clean_environment, free_port, stop, wait_for_http
+from servers import clean_environment, model_server, running_server
 
 from kedro_mlflow_magic import prepare_pipeline
 from kedro_mlflow_magic.parity import compare_with_session
@@ -195,23 +193,11 @@ def test_an_older_manifest_without_the_field_returns_the_raw_output(
 def served_labels(text_models: TextModels, tmp_path_factory: pytest.TempPathFactory):
     """``mlflow models serve`` on the text classifier's string-array model."""
     folder = tmp_path_factory.mktemp("serve-text")
-    log = folder / "server.log"
-    port = free_port()
-    command = [
-        str(VENV_BIN / "mlflow"), "models", "serve", "-m", text_models.model_uris["inference"],
-        "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port),
-    ]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=folder, env=clean_environment(text_models.tracking_uri),
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/ping", process, log)
-        yield url
-    finally:
-        stop(process)
+    with running_server(
+        model_server(text_models.model_uris["inference"]), "/ping", folder / "server.log",
+        cwd=folder, env=clean_environment(text_models.tracking_uri),
+    ) as server:  # fmt: skip
+        yield server.url
 
 
 @pytest.mark.slow
@@ -236,35 +222,20 @@ def test_served_json_has_one_record_per_row_keyed_by_the_output(
 
 
 @pytest.mark.slow
-def test_spark_udf_gives_a_string_column_without_a_result_type(text_models: TextModels) -> None:
+def test_spark_udf_gives_a_string_column_without_a_result_type(
+    spark, text_models: TextModels
+) -> None:
     """A tensor of objects was refused by ``spark_udf`` ("tensor spec type object is not
     supported"); the named string column is a Spark string column."""
-    pytest.importorskip("pyspark", reason="the spark extra is not installed")
     import mlflow
-    from pyspark.sql import SparkSession
     from pyspark.sql.functions import struct
     from pyspark.sql.types import StringType
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYSPARK_PYTHON", sys.executable)
-        patch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
-        spark = (
-            SparkSession.builder.master("local[1]")
-            .appName("kedro-mlflow-magic-output-schema")
-            .config("spark.ui.enabled", "false")
-            .config("spark.driver.memory", "512m")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .getOrCreate()
-        )
-        try:
-            uri = text_models.model_uris["inference"]
-            predict = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local")
-            assert predict.returnType == StringType()
-            frame = text_models.sample.head(6)
-            scored = spark.createDataFrame(frame).withColumn("label", predict(struct("text")))
-            labels = [row["label"] for row in scored.select("label").collect()]
-        finally:
-            spark.stop()
+    uri = text_models.model_uris["inference"]
+    predict = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local")
+    assert predict.returnType == StringType()
+    frame = text_models.sample.head(6)
+    scored = spark.createDataFrame(frame).withColumn("label", predict(struct("text")))
+    labels = [row["label"] for row in scored.select("label").collect()]
     local = mlflow.pyfunc.load_model(uri).predict(frame)
     assert labels == list(local["sentiment"])

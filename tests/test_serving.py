@@ -4,12 +4,8 @@ clear 4xx answers for bad requests, and a server that keeps serving after them."
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
+from projects import DEMO_OVERRIDES
+from servers import Server, clean_environment, model_server, running_server
 
 pytestmark = pytest.mark.slow
-
-VENV_BIN = Path(sys.executable).parent
-OVERRIDES = {"threshold": 0.2, "scoring.labels.positive": "leaving", "scoring.decimals": 1}
 
 
 @dataclass(frozen=True)
@@ -52,53 +47,6 @@ def logged_demo(trained_demo: Path, mlflow_store: str) -> Iterator[LoggedDemo]:
     mlflow.set_tracking_uri(None)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def clean_environment(tracking_uri: str) -> dict[str, str]:
-    """The server's environment: the venv's tools on PATH, the store, and no PYTHONPATH, so that
-    the project's package can only come from the model."""
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    environment["PATH"] = f"{VENV_BIN}{os.pathsep}{environment.get('PATH', '')}"
-    environment["MLFLOW_TRACKING_URI"] = tracking_uri
-    return environment
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    process: subprocess.Popen
-
-
-def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    """Wait until ``url`` answers 200, failing with the server's log if it exits or never does."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # not listening yet, or too busy starting to answer in time: ask again
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer in {timeout}s:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a server started with ``start_new_session`` and its children (its process group)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def outside_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("outside-the-project")
@@ -106,28 +54,12 @@ def outside_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(logged_demo: LoggedDemo, outside_folder: Path) -> Iterator[Server]:
-    port = free_port()
-    log = outside_folder / "server.log"
-    command = [
-        str(VENV_BIN / "mlflow"), "models", "serve", "-m", logged_demo.model_uri,
-        "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port),
-    ]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=outside_folder,
-            env=clean_environment(logged_demo.tracking_uri),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = Server(f"http://127.0.0.1:{port}", process)
-    try:
-        wait_for_http(f"{running.url}/ping", process, log)
+    with running_server(
+        model_server(logged_demo.model_uri), "/ping", outside_folder / "server.log", cwd=outside_folder,
+        env=clean_environment(logged_demo.tracking_uri),
+    ) as running:  # fmt: skip
         yield running
-    finally:
-        stop(process)
-    assert process.poll() is not None
+    assert running.process.poll() is not None
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +103,7 @@ def test_the_project_package_is_not_importable_where_the_server_runs(
 
 
 @pytest.mark.parametrize("orient", ["split", "records"])
-@pytest.mark.parametrize("params", [None, OVERRIDES], ids=["defaults", "overrides"])
+@pytest.mark.parametrize("params", [None, DEMO_OVERRIDES], ids=["defaults", "overrides"])
 def test_json_predictions_over_http_equal_local_ones(
     server: Server, local_model, logged_demo: LoggedDemo, orient: str, params: dict | None
 ):
@@ -219,8 +151,8 @@ def test_the_server_keeps_serving_after_bad_requests(
     invoke(server, "{not json")
     invoke(server, json_body(logged_demo.frame.drop(columns=["plan"]), "records", None))
     invoke(server, json_body(logged_demo.frame, "records", {"scoring.decimals": "many"}))
-    served = served_frame(invoke(server, json_body(logged_demo.frame, "records", OVERRIDES)))
-    expected = local_model.predict(logged_demo.frame, params=OVERRIDES)
+    served = served_frame(invoke(server, json_body(logged_demo.frame, "records", DEMO_OVERRIDES)))
+    expected = local_model.predict(logged_demo.frame, params=DEMO_OVERRIDES)
     pd.testing.assert_frame_equal(served, expected, check_dtype=False)
     assert server.process.poll() is None
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 from conftest import load_project
 from IPython.core.error import UsageError
 from model_files import DOTENV_TOKEN, NOTEBOOK_TOKEN, manifest_of, model_folder, model_problems
-from test_isolation import clean_environment
+from servers import run_python
 
 from kedro_mlflow_magic import log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.errors import IncludeError
@@ -161,17 +159,9 @@ def test_the_included_file_is_read_from_the_model_in_a_process_without_the_proje
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "load.py").write_text(LOADER)
-    finished = subprocess.run(
-        [sys.executable, "load.py", info.model_uri, project.package],
-        cwd=elsewhere,
-        env=clean_environment(mlflow_store),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    assert "labels: banana,apple" in finished.stdout
-    read_from = finished.stdout.split("read from:", 1)[1].strip()
+    printed = run_python(["load.py", info.model_uri, project.package], elsewhere, mlflow_store)
+    assert "labels: banana,apple" in printed
+    read_from = printed.split("read from:", 1)[1].strip()
     assert f"/code/{project.package}/data/lookup.json" in read_from
     # (the model's files sit under the project's mlartifacts/, never in its package folder)
     assert not read_from.startswith(str(package_folder(project.root)))

@@ -3,43 +3,17 @@ DataFrames through ``mlflow.pyfunc.spark_udf`` exactly as it scores pandas frame
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from projects import DEMO_OVERRIDES
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
 
 pytestmark = pytest.mark.slow
-
-OVERRIDES = {"threshold": 0.2, "scoring.labels.positive": "leaving", "scoring.decimals": 1}
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator:
-    """A small local Spark session whose Python workers run the venv's interpreter."""
-    from pyspark.sql import SparkSession
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYSPARK_PYTHON", sys.executable)
-        patch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
-        session = (
-            SparkSession.builder.master("local[2]")
-            .appName("kedro-mlflow-magic-tests")
-            .config("spark.ui.enabled", "false")
-            .config("spark.driver.memory", "512m")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.sql.shuffle.partitions", "2")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .getOrCreate()
-        )
-        session.sparkContext.setLogLevel("ERROR")
-        yield session
-        session.stop()
 
 
 @dataclass(frozen=True)
@@ -100,7 +74,7 @@ def test_a_spark_dataframe_is_a_sample(spark_logged: SparkLoggedDemo):
     assert outputs == ["customer_id", "churn_probability", "label"]
 
 
-@pytest.mark.parametrize("params", [None, OVERRIDES], ids=["defaults", "overrides"])
+@pytest.mark.parametrize("params", [None, DEMO_OVERRIDES], ids=["defaults", "overrides"])
 def test_spark_udf_scores_like_the_pandas_path(
     spark, spark_logged: SparkLoggedDemo, params: dict | None
 ):

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from projects import execute_notebook
-from test_notebooks import THIRD_PARTY_NOISE, empty_outputs, output_text
+from kernels import (
+    THIRD_PARTY_NOISE,
+    cell_starting,
+    cell_text,
+    code_notebook,
+    empty_outputs,
+    run_notebook,
+)
 
 # Beyond the quickstart's noise: any log line of Kedro's or MLflow's (their level names).
 LOG_LEVELS = re.compile(r"\b(INFO|WARNING|DEBUG|ERROR)\b|Traceback")
@@ -30,7 +36,7 @@ def text_notebook(project: Path) -> nbformat.NotebookNode:
         "print(info.model_uri)",
         f"%kedro_predict --data pd.DataFrame({{'text': {TEXTS}}})",
     ]
-    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    return code_notebook(sources)
 
 
 @pytest.fixture(scope="module")
@@ -49,27 +55,14 @@ def executed_text_notebook(trained_text_root: Path) -> nbformat.NotebookNode:
     """The notebook run top to bottom on a python3 kernel in a folder beside the project (so
     that ``%reload_kedro <project>`` loads it), with MLflow left to the project's own (new)
     sqlite store."""
-    from nbclient import NotebookClient
-
     notebooks = trained_text_root.parent / "notebooks"
     notebooks.mkdir()
-    notebook = text_notebook(trained_text_root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        patch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
-        patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-        client = NotebookClient(
-            notebook,
-            timeout=600,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(notebooks)}},
-        )
-        execute_notebook(client)
-    return notebook
+    return run_notebook(text_notebook(trained_text_root), notebooks)
 
 
-def cell(notebook: nbformat.NotebookNode, source_start: str) -> nbformat.NotebookNode:
-    return next(cell for cell in notebook.cells if cell.source.startswith(source_start))
+def output_text(cell: nbformat.NotebookNode) -> str:
+    """Everything a cell showed (streams as Jupyter joins them, HTML displays too)."""
+    return cell_text(cell, html=True)
 
 
 @pytest.mark.slow
@@ -77,19 +70,19 @@ def test_magics_on_the_text_project_find_the_persisted_data_input(
     executed_text_notebook: nbformat.NotebookNode, trained_text_root: Path
 ) -> None:
     notebook = executed_text_notebook
-    roles = output_text(cell(notebook, "%kedro_inputs"))
+    roles = output_text(cell_starting(notebook, "%kedro_inputs"))
     assert "reviews" in roles and "data input" in roles
     assert "ready to log" in roles and "problem" not in roles  # found, and nothing contradicts it
     for artifact in ("tokenizer", "encoder", "model", "settings"):
         assert artifact in roles
 
-    logged = output_text(cell(notebook, "info = %kedro_log_model"))
+    logged = output_text(cell_starting(notebook, "info = %kedro_log_model"))
     assert re.search(r"models:/m-[0-9a-f]+", logged)
     assert "all 18 rows agree" in logged  # the persisted frame was loaded as the sample
-    assert re.search(r"models:/m-[0-9a-f]+", output_text(cell(notebook, "print(info")))
+    assert re.search(r"models:/m-[0-9a-f]+", output_text(cell_starting(notebook, "print(info")))
     assert (trained_text_root / "mlflow.db").is_file()  # the project's own store
 
-    predicted = output_text(cell(notebook, "%kedro_predict"))
+    predicted = output_text(cell_starting(notebook, "%kedro_predict"))
     # the output's exact form (array or one-column frame) may change; the labels may not
     assert re.search(r"\bgood\b", predicted) and re.search(r"\bbad\b", predicted)
 
@@ -102,7 +95,7 @@ def test_text_project_magic_cells_show_only_our_display(
     or progress bar of Kedro's or MLflow's, no empty output (rich's ``<pre></pre>``)."""
     notebook = executed_text_notebook
     ours = [
-        cell(notebook, start)
+        cell_starting(notebook, start)
         for start in ("%load_ext", "%kedro_inputs", "info = %kedro_log_model", "%kedro_predict")
     ]
     for checked in ours:

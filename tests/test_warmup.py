@@ -70,13 +70,13 @@ def test_warnings_of_the_warm_up_thread_alone_are_not_shown() -> None:
         with warmup.this_thread_unwarned():
             warnings.warn("from the warm-up", UserWarning, stacklevel=1)
             inside.set()
-            notebook_warned.wait(10)
+            notebook_warned.wait(120)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         thread = threading.Thread(target=warm_up)
         thread.start()
-        inside.wait(10)
+        assert inside.wait(120), "the thread never warned"
         warnings.warn("from the notebook", UserWarning, stacklevel=1)
         notebook_warned.set()
         thread.join()
@@ -101,6 +101,7 @@ def test_warm_up_fills_the_first_log_caches_quietly_without_touching_mlflow_stat
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     store = root / "mlflow.db"
     caplog.set_level(logging.DEBUG)
+    requirements.module_distributions.cache_clear()  # filled by the warm-up, not a test before
     thread = warmup.warm_in_background(root, None, package)
     try:
         warmup.wait_for_warm_up(imports_only=True)
