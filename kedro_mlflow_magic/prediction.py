@@ -62,19 +62,26 @@ def pinned_uri(model_uri: str) -> str:
 
 
 class ModelCache:
-    """Loaded models by URI (an alias resolved to its current version), the least recently used
-    dropped beyond ``size``."""
+    """Loaded models by store and URI (an alias resolved to its current version), the least
+    recently used dropped beyond ``size``. ``models:/churn/1`` of one store is not that of
+    another: a notebook that switches its tracking URI gets the other store's model."""
 
     def __init__(self, size: int = CACHED_MODELS) -> None:
         self.size = size
-        self.models: OrderedDict[str, PyFuncModel] = OrderedDict()
+        self.models: OrderedDict[tuple[str, str, str], PyFuncModel] = OrderedDict()
+
+    @staticmethod
+    def key(model_uri: str) -> tuple[str, str, str]:
+        """Where ``model_uri`` is looked up (the tracking and registry stores), and the URI."""
+        return (mlflow.get_tracking_uri(), mlflow.get_registry_uri(), model_uri)
 
     def load(self, model_uri: str) -> PyFuncModel:
         """The pyfunc model at ``model_uri``; ModelLoadError says why it cannot be loaded."""
         try:
-            key = pinned_uri(model_uri)
+            pinned = pinned_uri(model_uri)
+            key = self.key(pinned)
             if key not in self.models:
-                self.models[key] = mlflow.pyfunc.load_model(key)
+                self.models[key] = mlflow.pyfunc.load_model(pinned)
         except Exception as error:
             status = http_status(error)
             if status in (401, 403):
@@ -91,7 +98,7 @@ class ModelCache:
         return self.models[key]
 
     def __contains__(self, model_uri: str) -> bool:
-        return model_uri in self.models
+        return self.key(model_uri) in self.models
 
     def __len__(self) -> int:
         return len(self.models)

@@ -410,11 +410,12 @@ def test_predict_without_uri_uses_the_last_logged_model_and_caches_it(shell, log
     import mlflow
 
     last = mlflow.last_logged_model().model_uri
-    prediction.models.models.pop(last, None)
+    key = prediction.models.key(last)
+    prediction.models.models.pop(key, None)
     first = shell.run_line_magic("kedro_predict", "--data sample.head(3)")
-    cached = prediction.models.models[last]
+    cached = prediction.models.models[key]
     second = shell.run_line_magic("kedro_predict", "--data sample.head(3)")
-    assert prediction.models.models[last] is cached
+    assert prediction.models.models[key] is cached
     pd.testing.assert_frame_equal(first, second)
 
 

@@ -32,6 +32,32 @@ def test_the_cache_keeps_the_most_recently_used_models_up_to_its_size(model, dem
         cache.load("runs:/nope/model")
 
 
+class ConstantModel(mlflow.pyfunc.PythonModel):
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    def predict(self, context, model_input, params=None):
+        return [self.answer] * len(model_input)
+
+
+def test_the_cache_keeps_each_stores_models_apart(tmp_path):
+    """``models:/scorer/1`` of two stores: after switching the tracking URI, the other one."""
+    import pandas as pd
+
+    cache = ModelCache()
+    answers = {}
+    for store in ("first", "second"):
+        mlflow.set_tracking_uri(f"sqlite:///{tmp_path / store}.db")
+        mlflow.set_experiment(store)
+        with mlflow.start_run():
+            mlflow.pyfunc.log_model(
+                name="scorer", python_model=ConstantModel(store), registered_model_name="scorer"
+            )
+        answers[store] = list(cache.load("models:/scorer/1").predict(pd.DataFrame({"x": [1]})))
+    assert answers == {"first": ["first"], "second": ["second"]}
+    assert len(cache) == 2 and "models:/scorer/1" in cache
+
+
 def test_params_are_typed_by_the_signature(model):
     _, loaded = model
     params = parse_params(
