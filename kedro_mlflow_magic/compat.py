@@ -139,3 +139,13 @@ def all_project_pipelines() -> Any:
     if getattr(pipelines, "_requested_pipelines", None) is not None:
         pipelines.set_requested(None)
     return pipelines
+
+
+def model_name_and_version(client: Any, models_uri: str) -> tuple[str, ...]:
+    """What a ``models:/`` URI names now: ``(model_id,)`` for ``models:/<model id>``, else
+    ``(name, version)`` with an alias, a stage or ``latest`` resolved to its version, as MLflow
+    resolves it when loading. MLflow's ``mlflow.store.artifact.utils.models
+    .get_model_name_and_version`` has no public counterpart."""
+    from mlflow.store.artifact.utils.models import get_model_name_and_version
+
+    return tuple(str(part) for part in get_model_name_and_version(client, models_uri))

@@ -55,7 +55,12 @@ def role_rows(inputs: PipelineInputs) -> list[tuple[str, str, str]]:
     if inputs.data_input:
         rows.append((inputs.data_input, "data input", "the frame to predict on"))
     for artifact in inputs.artifacts.values():
+        if artifact.mlflow_model is not None:
+            rows.append((artifact.name, "artifact", artifact.mlflow_model.describe()))
+            continue
         where = "current value, pickled" if artifact.frozen else artifact.path or ""
+        if artifact.from_run is not None:
+            where += f", from run {artifact.from_run.run_id}"
         rows.append((artifact.name, "artifact", f"{artifact.dataset_type} ({where})"))
     for name, value in inputs.parameters.items():
         rows.append((name, "parameter", f"default {short_value(value)}"))
@@ -188,6 +193,7 @@ def logged_facts(logged: LoggedModel) -> list[tuple[str, str]]:
         if logged.alias:
             registered += f" (alias {logged.alias})"
         facts.append(("registered", registered))
+    facts += [(f"artifact {name}", source) for name, source in logged.sources]
     facts.append(("parity check", logged.comparison.detail))
     facts += [("note", note) for note in logged.notes]
     return facts

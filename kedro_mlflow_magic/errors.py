@@ -144,12 +144,13 @@ class PipelineRunError(KedroMlflowMagicError, RuntimeError):
 class ArtifactCopyError(PackagingError):
     """An artifact's files could not be copied into the model while it was being logged."""
 
-    def __init__(self, dataset: str, source: str, error: OSError):
+    def __init__(self, dataset: str, source: str, error: Exception):
         self.problems = [dataset]
+        reason = getattr(error, "strerror", None) or error
         KedroMlflowMagicError.__init__(
             self,
             f"could not copy the files of artifact '{dataset}' from {source} into the model: "
-            f"{error.strerror or error}; check that the file exists and is readable, then log again",
+            f"{reason}; check that the file exists and is readable, then log again",
         )
 
 

@@ -13,6 +13,7 @@ from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.manifest import build_manifest
+from kedro_mlflow_magic.mlflow_models import merge_requirements, model_requirements
 from kedro_mlflow_magic.quiet import load_quietly
 from kedro_mlflow_magic.requirements import pinned_requirements, staged_value_module
 from kedro_mlflow_magic.roles import PipelineInputs
@@ -40,6 +41,8 @@ def artifact_value_modules(
     (a dataset that declares no type and is no plain pickle)."""
     modules = []
     for entry in staged:
+        if entry.get("flavor"):
+            continue  # an MLflow model: its own requirements say (nested_model_requirements)
         name = entry["dataset"]
         staged_file = staging / entry["artifact"] / entry["file"]
         module = staged_value_module(type(catalog.get(name)), staged_file)
@@ -60,10 +63,12 @@ def write_model(
     packages: dict[str, Path],
     included: list[IncludedFile] | None = None,
     output_column: str | None = None,
+    notes: list[str] | None = None,
 ) -> ModelInfo:
     """Stage the artifacts and a clean copy of the project's code (its Python source and the
     ``included`` files), write the manifest and requirements, and log the model from code into
-    the active run. ``output_column``: the column a 1-D output becomes (see the manifest)."""
+    the active run. ``output_column``: the column a 1-D output becomes (see the manifest);
+    ``notes`` receives what the check of the nested MLflow models' requirements found."""
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
         staging = Path(staging_folder)
         taken: set[str] = {CODE_FOLDER}
@@ -81,9 +86,11 @@ def write_model(
         requirements = pinned_requirements(
             node_modules={node.func.__module__ for node in pipeline.nodes},
             shipped_packages=set(packages),
-            artifact_types=[artifact["type"] for artifact in staged],
+            # an MLflow model's catalog type (kedro-mlflow's) is not what loads it: its flavor is
+            artifact_types=[entry["type"] for entry in staged if not entry.get("flavor")],
             artifact_modules=artifact_value_modules(catalog, staged, staging),
         )
+        requirements = nested_model_requirements(requirements, staged, staging, notes)
         with runtime_importable(runtime_package):
             return mlflow.pyfunc.log_model(
                 name=name,
@@ -95,3 +102,22 @@ def write_model(
                 input_example=example,
                 pip_requirements=requirements,
             )
+
+
+def nested_model_requirements(
+    requirements: list[str],
+    staged: list[runtime.ArtifactEntry],
+    staging: Path,
+    notes: list[str] | None,
+) -> list[str]:
+    """Our requirements merged with those of each MLflow model shipped as an artifact, pinned
+    to this environment's versions; what the check against this environment found goes to
+    ``notes``."""
+    for entry in staged:
+        if not entry.get("flavor"):
+            continue
+        nested = model_requirements(staging / entry["artifact"] / entry["file"], entry["dataset"])
+        requirements = merge_requirements(requirements, nested.pinned)
+        if notes is not None:
+            notes.extend(note for note in nested.notes if note not in notes)
+    return requirements

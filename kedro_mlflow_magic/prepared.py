@@ -109,6 +109,15 @@ def parameter_values(leaves: list[ParameterLeaf], names: list[str]) -> dict[str,
     return runtime.Parameters(leaf_entries(leaves), parameter_input_paths(names)).values(None)
 
 
+def artifact_sources(roles: PipelineInputs) -> tuple[tuple[str, str], ...]:
+    """Each MLflow model artifact and its pinned source, as the log summary shows them."""
+    return tuple(
+        (name, artifact.mlflow_model.describe())
+        for name, artifact in roles.artifacts.items()
+        if artifact.mlflow_model is not None
+    )
+
+
 @dataclass(repr=False)
 class LoggedModel(Summary):
     """What one log produced: MLflow's ``ModelInfo`` (shown as this summary), the parity
@@ -124,6 +133,8 @@ class LoggedModel(Summary):
     registered_version: int | None = None
     alias: str | None = None
     notes: tuple[str, ...] = field(default=())
+    # (artifact, where it comes from) for each MLflow model shipped as an artifact (SPEC 12)
+    sources: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
         self.model_info = SummarizedModelInfo.of(self.model_info, self)
@@ -268,6 +279,7 @@ class PreparedPipeline:
         content = self.model_content(options.signature)
         destination = self.destination(content.packages, options.experiment)
         say(steps.LOGGING)
+        requirement_notes: list[str] = []
         with (
             tracking_access(destination.tracking_uri, lambda: refused(options, destination)),
             logging_run(
@@ -275,12 +287,14 @@ class PreparedPipeline:
             ) as run,
             failed_model_marked(last_model_id()),
         ):
-            info = self.write(options, content)
+            info = self.write(options, content, requirement_notes)
             say(steps.VERIFYING)
             comparison = self.verify_logged(info.model_uri, content, run.run_id)
             version = self.register_verified(info, options, destination, say)
         say(steps.DONE)
-        return self.summarise(info, comparison, run, destination, options, version)
+        logged = self.summarise(info, comparison, run, destination, options, version)
+        logged.notes = (*logged.notes, *requirement_notes)
+        return logged
 
     def model_content(self, signature: ModelSignature | None) -> ModelContent:
         """What the model is made of: the signature (inferred when None) with the sample it
@@ -306,14 +320,17 @@ class PreparedPipeline:
         package = next(iter(packages), None)
         return tracking.log_destination(project_root, self.config_loader, experiment, package)
 
-    def write(self, options: LogOptions, content: ModelContent) -> ModelInfo:
-        """Stage and log the model into the active run."""
+    def write(
+        self, options: LogOptions, content: ModelContent, notes: list[str] | None = None
+    ) -> ModelInfo:
+        """Stage and log the model into the active run; ``notes`` receives what the check of
+        the nested MLflow models' requirements found."""
         return write_model(
             self.pipeline, self.catalog, self.roles, self.output,
             name=options.name, signature=content.signature,
             example=content.frame.head(options.example_rows), leaves=content.leaves,
             packages=content.packages, included=content.included,
-            output_column=self.output_column,
+            output_column=self.output_column, notes=notes,
         )  # fmt: skip
 
     def verify_logged(self, model_uri: str, content: ModelContent, run_id: str) -> Comparison:
@@ -361,6 +378,7 @@ class PreparedPipeline:
             registered_version=version,
             alias=options.alias,
             notes=(self.roles.note,) if self.roles.note else (),
+            sources=artifact_sources(self.roles),
         )
 
 

@@ -10,8 +10,10 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import is_parameter
 from kedro.pipeline import Pipeline
 
+from kedro_mlflow_magic import mlflow_models
 from kedro_mlflow_magic.display import Summary, roles_html, roles_text
 from kedro_mlflow_magic.errors import UnknownDataInputError
+from kedro_mlflow_magic.mlflow_models import InnerDataset, ModelSource
 from kedro_mlflow_magic.quiet import load_quietly
 
 PATH_KEYS = ("filepath", "path")
@@ -27,6 +29,10 @@ class Artifact:
     config: dict[str, Any] = field(default_factory=dict, repr=False)
     path_key: str = "filepath"
     frozen: bool = False
+    # an MLflow model (SPEC 12): where it comes from, pinned; its files are the model's own
+    mlflow_model: ModelSource | None = None
+    # a kedro-mlflow MlflowArtifactDataset that reads its file from a run: that run
+    from_run: InnerDataset | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,17 @@ def classify(
     if frozen:
         return Artifact(name, "kedro_datasets.pickle.PickleDataset", None, frozen=True)
     config = {key: value for key, value in configs.get(name, {}).items() if key != "credentials"}
+    if mlflow_models.is_artifact_wrapper(dataset, config):
+        return wrapped_artifact(name, catalog, dataset)
+    if mlflow_models.is_model_entry(dataset, config):
+        return mlflow_model_artifact(name, dataset, dataset_type, config)
+    return file_artifact(name, dataset, dataset_type, config)
+
+
+def file_artifact(
+    name: str, dataset: Any, dataset_type: str, config: dict[str, Any]
+) -> Artifact | Problem:
+    """A dataset persisted to files: the artifact is its files, type and load settings."""
     path_key = next((key for key in PATH_KEYS if isinstance(config.get(key), str)), None)
     if path_key is None:
         return Problem(
@@ -172,6 +189,61 @@ def classify(
             "run the pipeline that produces it (kedro run) or fix its path in the catalog.",
         )
     return Artifact(name, config.pop("type", dataset_type), path, config, path_key)
+
+
+def wrapped_artifact(name: str, catalog: DataCatalog, dataset: Any) -> Artifact | Problem:
+    """A kedro-mlflow ``MlflowArtifactDataset`` is the dataset it wraps: its type, load
+    settings and files (fetched from its run at log time when it reads from one)."""
+    inner = mlflow_models.inner_dataset(catalog, name, dataset)
+    if inner is None:
+        return Problem(
+            name,
+            "not-in-files",
+            "is a kedro-mlflow MlflowArtifactDataset whose wrapped dataset is not in the "
+            "catalog's configuration (made in code?).",
+            "declare it in conf/base/catalog.yml (type: kedro_mlflow.io.artifacts."
+            f"MlflowArtifactDataset, dataset: ...), or freeze it (--freeze {name}).",
+        )
+    config = dict(inner.config)
+    dataset_type = mlflow_models.full_type(config.pop("type"))
+    if inner.run_id:
+        path_key = next((key for key in PATH_KEYS if isinstance(config.get(key), str)), None)
+        if path_key is None:
+            return Problem(
+                name,
+                "not-in-files",
+                f"wraps a {dataset_type.rsplit('.', 1)[-1]} whose data are not in files.",
+                f"freeze it (freeze=['{name}'] or --freeze {name}) to store its current value.",
+            )
+        path = config.pop(path_key)
+        return Artifact(name, dataset_type, path, config, path_key, from_run=inner)
+    return file_artifact(name, dataset, dataset_type, config)
+
+
+def mlflow_model_artifact(
+    name: str, dataset: Any, dataset_type: str, config: dict[str, Any]
+) -> Artifact | Problem:
+    """An MLflow model entry: an artifact whose files are the MLflow model's, pinned now (an
+    alias or stage resolved to the version it names), loaded with its flavor in the model."""
+    try:
+        source = mlflow_models.resolve_source(dataset, config)
+    except mlflow_models.UnresolvedModel as error:
+        return Problem(
+            name,
+            "mlflow-model",
+            f"is an MLflow model ({dataset_type.rsplit('.', 1)[-1]}) that {error}.",
+            "point it at a logged or registered model (load_args.model_uri: models:/..., "
+            "model_name and alias) or at a saved model folder, or run the pipeline that "
+            "saves it.",
+        )
+    return Artifact(
+        name,
+        config.get("type", dataset_type),
+        source.pinned_uri,
+        {"load_args": source.load_args} if source.load_args else {},
+        path_key="",
+        mlflow_model=source,
+    )
 
 
 FRAME_DATASET_PREFIXES = ("pandas.", "spark.", "polars.")

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -20,6 +21,7 @@ from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.errors import ArtifactCopyError, IncludeError
+from kedro_mlflow_magic.mlflow_models import MLMODEL_FILE, InnerDataset, ModelSource
 from kedro_mlflow_magic.project import find_project_root
 from kedro_mlflow_magic.quiet import load_quietly
 from kedro_mlflow_magic.roles import Artifact
@@ -126,8 +128,23 @@ def stage_artifact(
             dataset=artifact.name, type=artifact.dataset_type, artifact=key, file=FROZEN_FILE,
             path_key="filepath", config={}, frozen=True,
         )  # fmt: skip
+    if artifact.mlflow_model is not None:
+        return stage_mlflow_model(artifact, artifact.mlflow_model, folder, key)
     config = dict(artifact.config)
     source = str(artifact.path)
+    if artifact.from_run is not None:
+        # a kedro-mlflow MlflowArtifactDataset reading from a run: its file, from that run
+        file_name = os.path.basename(source.rstrip("/")) or "data"
+        try:
+            fetch_run_file(artifact.from_run, file_name, folder / file_name)
+        except Exception as error:
+            raise ArtifactCopyError(
+                artifact.name, f"run {artifact.from_run.run_id}", error
+            ) from error
+        return ArtifactEntry(
+            dataset=artifact.name, type=artifact.dataset_type, artifact=key, file=file_name,
+            path_key=artifact.path_key, config=config, frozen=False,
+        )  # fmt: skip
     if config.pop("versioned", False):
         load_version = catalog.get(artifact.name).resolve_load_version()
         source = f"{source.rstrip('/')}/{load_version}/{os.path.basename(source.rstrip('/'))}"
@@ -146,6 +163,61 @@ def stage_artifact(
     return ArtifactEntry(
         dataset=artifact.name, type=artifact.dataset_type, artifact=key, file=file_name,
         path_key=artifact.path_key, config=config, frozen=False,
+    )  # fmt: skip
+
+
+def copy_model(source: ModelSource, destination: Path) -> None:
+    """The MLflow model's files into ``destination`` (a new folder): hard links of a local
+    folder, else a download of the pinned URI from its store."""
+    if source.is_local:
+        copy_path(source.pinned_uri.removeprefix("file://"), destination)
+        return
+    import mlflow
+
+    destination.mkdir()
+    mlflow.artifacts.download_artifacts(artifact_uri=source.pinned_uri, dst_path=str(destination))
+    if not (destination / MLMODEL_FILE).is_file():
+        # some stores download into a sub-folder named after the model's artifact path
+        (inner,) = [path for path in destination.iterdir() if (path / MLMODEL_FILE).is_file()]
+        for path in inner.iterdir():
+            path.rename(destination / path.name)
+        inner.rmdir()
+
+
+def fetch_run_file(inner: InnerDataset, file_name: str, destination: Path) -> None:
+    """The file an ``MlflowArtifactDataset`` reads from its run (``run_id``), as kedro-mlflow
+    downloads it, into ``destination``."""
+    import mlflow
+
+    folder = (inner.artifact_path or "").rstrip("/")
+    artifact_path = f"{folder}/{file_name}" if folder else file_name
+    with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-run-file-") as scratch:
+        downloaded = mlflow.artifacts.download_artifacts(
+            run_id=inner.run_id, artifact_path=artifact_path, dst_path=scratch
+        )
+        if os.path.isdir(downloaded):
+            shutil.copytree(downloaded, destination)
+        else:
+            shutil.copy2(downloaded, destination)
+
+
+# the folder an MLflow model artifact's files go to, inside its artifact folder
+MLFLOW_MODEL_FOLDER = "mlflow_model"
+
+
+def stage_mlflow_model(
+    artifact: Artifact, source: ModelSource, folder: Path, key: str
+) -> ArtifactEntry:
+    """An MLflow model's files (copied from its folder, or downloaded from its store at the
+    pinned URI) under ``folder``, and its manifest entry: its flavor and its lineage."""
+    try:
+        copy_model(source, folder / MLFLOW_MODEL_FOLDER)
+    except Exception as error:
+        raise ArtifactCopyError(artifact.name, source.pinned_uri, error) from error
+    return ArtifactEntry(
+        dataset=artifact.name, type=artifact.dataset_type, artifact=key,
+        file=MLFLOW_MODEL_FOLDER, path_key="", config=dict(artifact.config), frozen=False,
+        flavor=source.flavor, source=source.lineage(),
     )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from kedro_mlflow_env import kedro_mlflow_venv_python
 from model_files import (
     PLANTED_TOKENS,
     assert_model_is_clean,
@@ -239,3 +240,10 @@ def spark() -> Iterator:
         finally:
             session.stop()
             py4j.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def kedro_mlflow_python() -> Path:
+    """The Python of a venv with kedro-mlflow 2.x and this checkout (``kedro_mlflow_env``),
+    built once and cached (a few minutes the first time)."""
+    return kedro_mlflow_venv_python()

@@ -108,15 +108,23 @@ def manifest_of(model: Path) -> dict | None:
 
 def model_problems(model: Path, secrets: set[str]) -> list[str]:
     """What is wrong with one model folder: a secret in a file, or a pickle that is neither a
-    pickle artifact of the project nor a frozen input named in its manifest."""
+    pickle artifact of the project, nor a frozen input named in its manifest, nor inside an
+    MLflow model artifact's own files."""
     manifest = manifest_of(model)
     allowed = set()
+    # an MLflow model artifact's own files (its flavor may pickle the model): the project's
+    nested: list[Path] = []
     if manifest is not None:
         allowed = {
             model / "artifacts" / entry["artifact"] / entry["file"]
             for entry in manifest["artifacts"]
             if entry["frozen"] or "pickle" in entry["type"].lower()
         }
+        nested = [
+            model / "artifacts" / entry["artifact"] / entry["file"]
+            for entry in manifest["artifacts"]
+            if entry.get("flavor")
+        ]
     problems = []
     if manifest is not None:
         # only Python source and the files the user included ship under code/
@@ -130,7 +138,8 @@ def model_problems(model: Path, secrets: set[str]) -> list[str]:
         problems += [
             f"{path}: holds the secret {secret!r}" for secret in secrets if secret.encode() in data
         ]
-        if manifest is not None and is_pickle(path) and path not in allowed:
+        in_nested_model = any(path.is_relative_to(folder) for folder in nested)
+        if manifest is not None and is_pickle(path) and path not in allowed and not in_nested_model:
             problems.append(f"{path}: a pickle the manifest does not name")
     if (model / "python_model.pkl").exists():
         problems.append(f"{model}: has a python_model.pkl")

@@ -158,3 +158,21 @@ def test_configure_mlflow_loggers_sets_the_level_mlflow_logging_level_says(monke
         monkeypatch.delenv("MLFLOW_LOGGING_LEVEL")
         configure_mlflow_loggers()
     assert logger.level == logging.INFO
+
+
+def test_model_name_and_version_resolves_an_alias_a_stage_latest_and_a_model_id(tmp_path):
+    """``mlflow.store.artifact.utils.models.get_model_name_and_version``."""
+    import mlflow
+    from sklearn.dummy import DummyClassifier
+
+    experiment = mlflow.create_experiment("compat-aliases", artifact_location=tmp_path.as_uri())
+    model = DummyClassifier().fit([[0], [1]], [0, 1])
+    with mlflow.start_run(experiment_id=experiment):
+        first = mlflow.sklearn.log_model(model, name="m", registered_model_name="compat-m")
+        mlflow.sklearn.log_model(model, name="m", registered_model_name="compat-m")
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias("compat-m", "champion", "1")
+    assert compat.model_name_and_version(client, "models:/compat-m@champion") == ("compat-m", "1")
+    assert compat.model_name_and_version(client, "models:/compat-m/latest") == ("compat-m", "2")
+    assert compat.model_name_and_version(client, "models:/compat-m/2") == ("compat-m", "2")
+    assert compat.model_name_and_version(client, f"models:/{first.model_id}") == (first.model_id,)

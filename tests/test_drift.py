@@ -34,6 +34,12 @@ def encode_safely(rows: pd.DataFrame, vocab: dict) -> pd.DataFrame:
     return rows.assign(code=[vocab.setdefault(word, len(vocab)) for word in rows["word"]])
 
 
+def weigh(rows: pd.DataFrame, weights):
+    if (rows["word"] == "boost").any():
+        weights *= 2  # changes the shared array in place, on some inputs only
+    return rows.assign(weight=float(weights[0]))
+
+
 def scale(rows: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """Reads a frame artifact (pandas may reorganise its blocks; that is no change)."""
     return rows.assign(scaled=rows["code"] * float(table.values.sum()))
@@ -44,6 +50,7 @@ PIPELINES = """return {
         node(nodes.count_known, ["rows", "vocab"], "counted", name="count_known"),
         node(nodes.encode, ["counted", "vocab"], "encoded", name="encode"),
     ]),
+    "weighing": pipeline([node(nodes.weigh, ["rows", "weights"], "weighed", name="weigh")]),
     "steady": pipeline([
         node(nodes.count_known, ["rows", "vocab"], "counted", name="count_known"),
         node(nodes.encode_safely, ["counted", "vocab"], "encoded", name="encode_safely"),
@@ -55,6 +62,9 @@ CATALOG = """
 vocab:
   type: pickle.PickleDataset
   filepath: data/vocab.pkl
+weights:
+  type: pickle.PickleDataset
+  filepath: data/weights.pkl
 table:
   type: pandas.CSVDataset
   filepath: data/table.csv
@@ -72,6 +82,7 @@ def project(make_project):
         files={"data/table.csv": "a,b\n1,0.5\n2,1.5\n"},
     )
     (root / "data" / "vocab.pkl").write_bytes(pickle.dumps({"<pad>": 0}))
+    (root / "data" / "weights.pkl").write_bytes(pickle.dumps(np.ones(10_000)))
     return load_project(root)
 
 
@@ -81,7 +92,14 @@ def runs_with_status(status: str) -> int:
     return int((mlflow.search_runs(search_all_experiments=True)["status"] == status).sum())
 
 
-def test_a_node_growing_a_shared_artifact_is_refused_naming_it_and_the_fix(project) -> None:
+# Too large to copy on every call (runtime/sharing.py): shared, so a change in place would drift
+LARGE_VOCAB = {"<pad>": 0} | {f"word-{index}": index + 1 for index in range(3000)}
+
+
+def test_a_node_growing_a_large_shared_artifact_is_refused_naming_it_and_the_fix(
+    project,
+) -> None:
+    (project.root / "data" / "vocab.pkl").write_bytes(pickle.dumps(LARGE_VOCAB))
     failed_before = runs_with_status("FAILED")
     with pytest.raises(ArtifactChangedError) as raised:
         log_pipeline_model(project.pipelines["drifting"], project.catalog, "rows", ROWS)
@@ -93,7 +111,20 @@ def test_a_node_growing_a_shared_artifact_is_refused_naming_it_and_the_fix(proje
     assert raised.value.changes == {"vocab": ["encode"]}
     assert runs_with_status("FAILED") == failed_before + 1
     # the project's own file is untouched
-    assert pickle.loads((project.root / "data" / "vocab.pkl").read_bytes()) == {"<pad>": 0}
+    assert pickle.loads((project.root / "data" / "vocab.pkl").read_bytes()) == LARGE_VOCAB
+
+
+def test_a_node_growing_a_small_artifact_gets_its_own_copy_on_every_call(project) -> None:
+    """A small vocabulary is copied for each node that reads it, on every call, as Kedro's
+    runner loads it afresh: the node that grows it changes no later answer, on any input."""
+    import mlflow
+
+    info = log_pipeline_model(project.pipelines["drifting"], project.catalog, "rows", ROWS)
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    unseen = pd.DataFrame({"word": ["yak", "gnu"]})
+    for frame, codes in ((ROWS, [1, 2, 3]), (unseen, [1, 2]), (unseen, [1, 2]), (ROWS, [1, 2, 3])):
+        assert list(model.predict(frame)["code"]) == codes
+    assert model.unwrap_python_model().artifacts["vocab"] == {"<pad>": 0}
 
 
 def test_a_node_that_copies_before_changing_logs_and_predicts_the_same_each_call(
@@ -153,3 +184,23 @@ def test_a_cache_an_artifact_fills_on_first_use_is_no_drift(make_project) -> Non
     expected = list(vectorizer.transform(texts["text"]).sum(axis=1).A1)
     assert expected == [2, 3, 2]
     assert [list(model.predict(texts)["words"]) for _ in range(2)] == [expected] * 2
+
+
+def test_a_large_array_artifact_is_read_only_so_a_change_raises_naming_node_and_artifact(
+    project,
+) -> None:
+    """Too large to copy per call, an array is handed out read-only: a node changing it on an
+    input the sample did not hold fails at once, naming itself and the artifact, and the next
+    calls answer as before."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    info = log_pipeline_model(project.pipelines["weighing"], project.catalog, "rows", ROWS)
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    assert list(model.predict(ROWS)["weight"]) == [1.0, 1.0, 1.0]
+    with pytest.raises(MlflowException) as raised:
+        model.predict(pd.DataFrame({"word": ["boost"]}))
+    message = raised.value.message
+    assert message.startswith("node 'weigh' failed writing into the artifact 'weights'")
+    assert "read-only" in message and ".copy()" in message
+    assert list(model.predict(ROWS)["weight"]) == [1.0, 1.0, 1.0]

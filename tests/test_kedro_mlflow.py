@@ -6,68 +6,23 @@ running that environment's Python, in a notebook folder that is not the project 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator
-from importlib.metadata import version
 from pathlib import Path
 
 import nbformat
 import pytest
+from kedro_mlflow_env import KEDRO_MLFLOW_KERNEL
 from kernels import cell_text, code_notebook, run_notebook
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
-KEDRO_MLFLOW = "kedro-mlflow>=2,<3"
-KERNEL = "kedro-mlflow-magic-beside-kedro-mlflow"
-
-
-def venv_folder() -> Path:
-    """One environment per Python, Kedro, MLflow, kedro-mlflow range and checkout."""
-    key = "|".join(
-        [sys.version, version("kedro"), version("mlflow"), KEDRO_MLFLOW, str(REPO)]
-    ).encode()
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "kedro-mlflow-magic" / f"kedro-mlflow-venv-{hashlib.sha1(key).hexdigest()[:12]}"
-
-
-@pytest.fixture(scope="session")
-def kedro_mlflow_python() -> Path:
-    """A venv with this checkout (editable), kedro-mlflow 2.x and ipykernel, the same Kedro and
-    MLflow as the main environment, and a kernelspec for it. Built once (a few minutes)."""
-    folder = venv_folder()
-    python = folder / "bin" / "python"
-    if not (folder / ".ready").is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
-        subprocess.run(
-            [
-                str(python), "-m", "pip", "install", "-q", "-e", str(REPO), KEDRO_MLFLOW,
-                f"kedro=={version('kedro')}", f"mlflow=={version('mlflow')}", "ipykernel",
-            ],
-            check=True,
-        )  # fmt: skip
-        (folder / ".ready").write_text("")
-    spec = folder / "share" / "jupyter" / "kernels" / KERNEL
-    spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "kedro-mlflow beside kedro-mlflow-magic",
-                "language": "python",
-            }
-        )
-    )
-    return python
+KERNEL = KEDRO_MLFLOW_KERNEL
 
 
 def kedro_mlflow_project(python: Path, parent: Path, tracking_uri: str) -> Path:

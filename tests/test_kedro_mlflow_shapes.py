@@ -3,8 +3,10 @@
 dict node interfaces, transcoding, nested and list parameters): an artifact shared by several
 nodes, a namespaced modular pipeline with remapped inputs and parameters, a custom dataset type
 from the project's package, and a persisted data input that is not shipped. kedro-mlflow's
-MLflow-model-as-artifact shape needs its MlflowModel datasets, which are not installed here (and
-kedro_datasets has none); it is left out. Also: a pipeline without output."""
+MLflow-model-as-artifact shape needs its MlflowModel datasets, which are not installed here: it
+is in test_kedro_mlflow_datasets.py (a venv with kedro-mlflow). Also: kedro-mlflow's copy-mode
+shape (a node mutating an artifact in place, repeated calls on unseen inputs) and a pipeline
+without output."""
 
 from __future__ import annotations
 
@@ -64,6 +66,12 @@ def weigh(rows: pd.DataFrame, encoder: dict, weights: dict, bins: list) -> pd.Da
 
 def log_only(rows: pd.DataFrame) -> None:
     print(len(rows))
+
+
+def index_categories(rows: pd.DataFrame, vocabulary: dict) -> list:
+    # adds unseen categories to the vocabulary artifact in place (kedro-mlflow's copy-mode
+    # shape): Kedro's runner loads the vocabulary afresh on every run
+    return [[vocabulary.setdefault(category, len(vocabulary))] for category in rows["category"]]
 """
 
 PIPELINES = """
@@ -83,6 +91,8 @@ scoring = pipeline(
 return {
     "scoring": scoring,
     "silent": pipeline([node(nodes.log_only, "rows", None, name="log_only")]),
+    "indexing": pipeline([node(nodes.index_categories, ["rows", "vocabulary"], "indexes",
+                               name="index_categories")]),
 }
 """
 
@@ -94,6 +104,9 @@ encoder:
 customers:
   type: pandas.CSVDataset
   filepath: data/01_raw/customers.csv
+vocabulary:
+  type: json.JSONDataset
+  filepath: data/06_models/vocabulary.json
 """
 
 PARAMETERS = """
@@ -116,6 +129,7 @@ def project(make_project) -> LoadedProject:
     (root / "conf" / "base" / "catalog.yml").write_text(CATALOG.format(package=package.name))
     for relative, text in {
         "data/06_models/encoder.json": json.dumps(ENCODER),
+        "data/06_models/vocabulary.json": json.dumps({"a": 0, "b": 1}),
         "data/01_raw/customers.csv": CUSTOMERS,
     }.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -181,3 +195,31 @@ def test_a_pipeline_without_output_says_so_and_names_its_nodes(project: LoadedPr
         assert "a model must return something" in message
         assert "several outputs" not in message
         assert isinstance(raised.value, OutputNotChosenError)  # callers catching it still do
+
+
+def test_copy_mode_a_node_mutating_an_artifact_in_place_repeated_calls(
+    project: LoadedProject,
+) -> None:
+    """``kpm/copy-mode``: the node adds unseen categories to the vocabulary in place. The sample
+    holds known categories only (the log-time check sees no change); later calls bring unseen
+    ones, and each call answers as Kedro's runner does on that input, every time."""
+    import mlflow
+
+    pipeline = project.pipelines["indexing"]
+    sample = pd.DataFrame({"category": ["a", "b", "a"]})
+    info = log_pipeline_model(pipeline, project.catalog, "rows", sample)
+    model = mlflow.pyfunc.load_model(info.model_uri)
+
+    def runner(frame: pd.DataFrame) -> list:
+        catalog = project.session.load_context().catalog
+        catalog["rows"] = MemoryDataset(frame)
+        return SequentialRunner().run(pipeline, catalog)["indexes"].load()
+
+    calls = [
+        (["c"], [[2]]), (["d"], [[2]]), (["c", "d"], [[2], [3]]), (["a", "e"], [[0], [2]]),
+        (["d"], [[2]]),  # not [[3]]: no drift from the calls before
+    ]  # fmt: skip
+    for categories, answer in calls:
+        frame = pd.DataFrame({"category": categories})
+        assert runner(frame) == answer
+        assert model.predict(frame) == answer, categories

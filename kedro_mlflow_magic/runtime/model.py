@@ -16,6 +16,7 @@ from .frames import as_output_frame
 from .manifest import MANIFEST_FORMAT, dataset_key, interface_names, read_manifest
 from .nodes import Step, compile_step, import_function
 from .parameters import Parameters
+from .sharing import ArtifactCopies, copy_artifacts, hand_out_read_only, per_call_copiers
 
 # called after each node with its name, while observing (``PipelineModel.observe``)
 StepObserver = Callable[[str], None]
@@ -25,7 +26,8 @@ class PipelineModel(PythonModel):
     """An MLflow pyfunc model that runs the Kedro nodes listed in its manifest.
 
     Everything a call does is decided in ``load_context``: the steps, which node gets its own
-    copy of which input, and the artifacts, loaded once and shared by every call."""
+    copy of which input, and the artifacts, loaded once and shared by every call (those whose
+    copy is cheap copied for each reading node, larger arrays read-only: ``sharing``)."""
 
     def load_context(self, context: Any) -> None:
         manifest = read_manifest(context.model_config)
@@ -45,31 +47,49 @@ class PipelineModel(PythonModel):
             for node in manifest["nodes"]
         ]
         artifact_keys = {dataset_key(entry["dataset"]) for entry in manifest["artifacts"]}
-        # Only the output is seen after the call. The caller's frame is not: through
-        # mlflow.pyfunc the model gets a frame of its own (MLflow's schema enforcement builds it).
-        copies = copy_plan(
-            interfaces,
-            observed_after={self.output},
-            parameter_paths=manifest["parameter_inputs"],
-            shared=artifact_keys | self.parameters.immutable_inputs(),
-        )
-        self.copies_at_start, self.step_copies = schedule_copies(
-            copies, [outputs for _, outputs in interfaces]
-        )
-        self.functions = [import_function(node["function"]) for node in manifest["nodes"]]
-        self.steps: list[Step] = [
-            compile_step(node, function, node_copies)
-            for node, function, node_copies in zip(
-                manifest["nodes"], self.functions, self.step_copies, strict=True
-            )
-        ]
-        # Artifacts are loaded once, here; each call reads the same objects (no copies).
+        # Artifacts are loaded once, here; each call reads the same objects, but for those
+        # whose copy is cheap: each reading node gets its own copy on every call (sharing.py)
         self.constants = {
             dataset_key(entry["dataset"]): load_artifact(
                 entry, context.artifacts[entry["artifact"]]
             )
             for entry in manifest["artifacts"]
         }
+        copiers = per_call_copiers(
+            self.constants,
+            {
+                dataset_key(entry["dataset"]): None
+                if entry.get("flavor")  # an MLflow model is never copied
+                else context.artifacts[entry["artifact"]]
+                for entry in manifest["artifacts"]
+            },
+        )
+        self.read_only = frozenset(
+            key
+            for key, value in self.constants.items()
+            if key not in copiers and hand_out_read_only(value)
+        )
+        # Only the output is seen after the call, and the artifacts copied per call (by the
+        # next calls). The caller's frame is not: through mlflow.pyfunc the model gets a frame
+        # of its own (MLflow's schema enforcement builds it).
+        copies = copy_plan(
+            interfaces,
+            observed_after={self.output, *copiers},
+            parameter_paths=manifest["parameter_inputs"],
+            shared=(artifact_keys - set(copiers)) | self.parameters.immutable_inputs(),
+        )
+        at_start, self.step_copies = schedule_copies(copies, [outputs for _, outputs in interfaces])
+        self.copies_at_start = tuple(order for order in at_start if order[1] not in copiers)
+        self.artifact_copies: ArtifactCopies = tuple(
+            (reader, key, copiers[key]) for reader, key in at_start if key in copiers
+        )
+        self.functions = [import_function(node["function"]) for node in manifest["nodes"]]
+        self.steps: list[Step] = [
+            compile_step(node, function, node_copies, self.read_only)
+            for node, function, node_copies in zip(
+                manifest["nodes"], self.functions, self.step_copies, strict=True
+            )
+        ]
 
     @property
     def artifacts(self) -> Mapping[str, Any]:
@@ -81,7 +101,9 @@ class PipelineModel(PythonModel):
         """From now on, call ``observer`` with each node's name right after the node ran
         (the core's artifact-drift check uses it on a fresh load; a served model never)."""
         self.steps = [
-            observed(compile_step(node, function, node_copies), node["name"], observer)
+            observed(
+                compile_step(node, function, node_copies, self.read_only), node["name"], observer
+            )
             for node, function, node_copies in zip(
                 self.nodes, self.functions, self.step_copies, strict=True
             )
@@ -96,6 +118,8 @@ class PipelineModel(PythonModel):
         data[self.data_input] = model_input
         pending: Pending = {}
         make_copies(data, self.copies_at_start, pending)
+        if self.artifact_copies:
+            copy_artifacts(self.constants, self.artifact_copies, pending)
         for step in self.steps:
             step(data, pending)
         return as_output_frame(data[self.output], self.output_column)

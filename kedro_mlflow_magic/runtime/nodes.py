@@ -6,14 +6,15 @@ decided here, once, so that a call is dict lookups."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from .copies import NO_COPIES, Data, Pending, StepCopies, make_copies, writable_value
-from .manifest import NodeEntry, NodeInterface, dataset_key
+from .manifest import NodeEntry, NodeInterface, dataset_key, interface_names
+from .sharing import changed_read_only
 
 Step = Callable[[Data, Pending], None]
 # one input of a node: (the call's values, the node's own copies) -> the value it gets
@@ -103,12 +104,19 @@ def store_outputs(outputs: NodeInterface) -> Callable[[Data, Any], None]:
 
 
 def compile_step(
-    node: NodeEntry, function: Callable[..., Any], copies: StepCopies = NO_COPIES
+    node: NodeEntry,
+    function: Callable[..., Any],
+    copies: StepCopies = NO_COPIES,
+    read_only: Collection[str] = (),
 ) -> Step:
     """Turn one manifest node into a step over the call's values; ``copies``: the node's own
     copies of its inputs, and the copies of its outputs it makes for others (see
-    ``copies.copy_plan`` and ``copies.schedule_copies``)."""
+    ``copies.copy_plan`` and ``copies.schedule_copies``); ``read_only``: the artifacts handed
+    out read-only (``sharing``), named when the node fails changing one."""
     name = node["name"]
+    reads_read_only = sorted(
+        {dataset_key(item) for item in interface_names(node["inputs"])} & set(read_only)
+    )
     index, copied, writable, made_after = copies
     store = store_outputs(node["outputs"])
 
@@ -132,6 +140,15 @@ def compile_step(
         except MlflowException:
             raise
         except Exception as error:
+            if reads_read_only and changed_read_only(error):
+                artifacts = "', '".join(reads_read_only)
+                raise MlflowException(
+                    f"node '{name}' failed writing into the artifact '{artifacts}', which the "
+                    "model hands out read-only so that no call changes the answers of later "
+                    "calls: let the node change a copy (.copy()). "
+                    f"{type(error).__name__}: {error}",
+                    error_code=INVALID_PARAMETER_VALUE,
+                ) from error
             raise MlflowException(
                 f"node '{name}' failed: {type(error).__name__}: {error}",
                 error_code=INVALID_PARAMETER_VALUE,
