@@ -7,7 +7,7 @@ Written by the core (``kedro_mlflow_magic.manifest``), read here at load time, o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
 
 MANIFEST_FORMAT = 1
 # The manifest sits under this one key of the model's ``model_config``. MLflow logs a
@@ -29,15 +29,7 @@ class NodeEntry(TypedDict):
     outputs: NodeInterface
 
 
-class ArtifactEntry(TypedDict):
-    """One artifact: the dataset re-created at load time from its type and load settings, its
-    files at ``<artifact>/<file>`` inside the model (a frozen one is a pickle of its value).
-
-    An MLflow model (SPEC 12) has a ``flavor`` instead: its files are the MLflow model's, loaded
-    with ``<flavor>.load_model`` and ``config["load_args"]``; ``source`` records where it came
-    from (URI as the catalog names it, the pinned URI, registered name and version, model id,
-    run). Manifests written before these keys existed lack them."""
-
+class _ArtifactEntryKeys(TypedDict):
     dataset: str
     type: str
     artifact: str
@@ -45,8 +37,20 @@ class ArtifactEntry(TypedDict):
     path_key: str
     config: dict[str, Any]
     frozen: bool
-    flavor: NotRequired[str]
-    source: NotRequired[dict[str, Any]]
+
+
+class ArtifactEntry(_ArtifactEntryKeys, total=False):
+    """One artifact: the dataset re-created at load time from its type and load settings, its
+    files at ``<artifact>/<file>`` inside the model (a frozen one is a pickle of its value).
+
+    An MLflow model (SPEC 12) has a ``flavor`` instead: its files are the MLflow model's, loaded
+    with ``<flavor>.load_model`` and ``config["load_args"]``; ``source`` records where it came
+    from (URI as the catalog names it, the pinned URI, registered name and version, model id,
+    run). Manifests written before these keys existed lack them. (Optional keys are declared
+    with ``total=False`` rather than ``NotRequired``, which Python 3.10's ``typing`` lacks.)"""
+
+    flavor: str
+    source: dict[str, Any]
 
 
 class ParameterEntry(TypedDict):
