@@ -326,6 +326,13 @@ def inputs(
 @click.option(
     "--example-rows", type=int, default=5, show_default=True, help="rows in the input example"
 )
+@click.option(
+    "--requirement",
+    multiple=True,
+    metavar="PACKAGE",
+    help="a requirement the scan of the imports misses (repeat it): a bare name is pinned to "
+    "the version installed here, a specifier (pkg>=1.2) kept as given",
+)
 @project_option
 @env_option
 @verbose_option
@@ -343,6 +350,7 @@ def log(
     alias: str | None,
     include: tuple[str, ...],
     example_rows: int,
+    requirement: tuple[str, ...],
     project: str | None,
     env: str | None,
     verbose: bool,
@@ -360,6 +368,7 @@ def log(
         options = LogOptions(
             name=name, example_rows=example_rows, experiment=experiment,
             registered_model_name=register, alias=alias, run_id=run_id, run_name=run_name,
+            extra_requirements=requirement,
         )  # fmt: skip
         root = find_project(project)
         say("opening the Kedro project")

@@ -56,6 +56,7 @@ def log_options_from(arguments: Any) -> LogOptions:
         name=arguments.name, example_rows=arguments.example_rows,
         experiment=arguments.experiment, registered_model_name=arguments.register,
         alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
+        extra_requirements=tuple(arguments.requirement),
     )  # fmt: skip
 
 
@@ -93,6 +94,14 @@ def log_options_from(arguments: Any) -> LogOptions:
     "(src/<package>/): shipped beside the code, which alone ships otherwise",
 )
 @argument("--example-rows", type=int, default=5, metavar="N", help="rows in the input example (5)")
+@argument(
+    "--requirement",
+    action="append",
+    default=[],
+    metavar="PACKAGE",
+    help="a requirement the model needs that the scan of its imports misses (repeat it): a "
+    "bare name is pinned to the version installed here, a specifier (pkg>=1.2) kept as given",
+)
 def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelInfo:
     """Log PIPELINE as a self-contained MLflow pyfunc model predicting on its data input, check
     that the reloaded model gives what the pipeline gives, show a summary and return the
