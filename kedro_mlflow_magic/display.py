@@ -110,9 +110,9 @@ def roles_html(inputs: PipelineInputs) -> str:
 class LoggingProgress(Summary):
     """The steps of a log done so far, for an updatable display."""
 
-    def __init__(self, name: str, registering: bool = False) -> None:
+    def __init__(self, name: str, registering: bool = False, checking: bool = False) -> None:
         self.name = name
-        self.steps = steps_for(registering)
+        self.steps = steps_for(registering, checking)
         self.current: str | None = None
         self.failed = False
 

@@ -234,7 +234,9 @@ def requirement_versions(model_folder: Path, installed: dict[str, str]) -> dict[
     return versions
 
 
-def check_environment(model_uri: str, *, env_manager: str = "uv") -> EnvironmentCheck:
+def check_environment(
+    model_uri: str, *, env_manager: str = "uv", tracking_uri: str | None = None
+) -> EnvironmentCheck:
     """Build (or reuse from the cache) an environment from the model's requirements only, with
     MLflow's environment machinery; load the model there and predict its input example; and
     compare with the answer of this environment.
@@ -242,6 +244,7 @@ def check_environment(model_uri: str, *, env_manager: str = "uv") -> Environment
     Returns the ``EnvironmentCheck`` (agree or differ). ``EnvironmentCheckError``, one line,
     when the model cannot load or predict there: the package it could not import and the fix
     (``--requirement PACKAGE``), or the error; or when the environment cannot be built.
+    ``tracking_uri``: where a ``models:/`` or ``runs:/`` URI is found (default: MLflow's).
     """
     if env_manager not in ENV_MANAGERS:
         raise EnvironmentCheckError(
@@ -257,7 +260,9 @@ def check_environment(model_uri: str, *, env_manager: str = "uv") -> Environment
     ):
         scratch = Path(scratch_folder)
         model_folder = Path(
-            mlflow.artifacts.download_artifacts(model_uri, dst_path=str(scratch / "model"))
+            mlflow.artifacts.download_artifacts(
+                model_uri, dst_path=str(scratch / "model"), tracking_uri=tracking_uri
+            )
         )
         expected = answer_here(model_folder)
         building = time.perf_counter()
