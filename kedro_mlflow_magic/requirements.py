@@ -209,6 +209,19 @@ def staged_value_module(dataset_class: type, staged_file: Path) -> str | None:
     return module
 
 
+def dataset_type_module(dataset_type: str) -> str | None:
+    """The module that defines a catalog's dataset type, as Kedro resolves the type
+    (``pandas.CSVDataset`` is ``kedro_datasets.pandas.csv_dataset``); None when Kedro cannot
+    resolve it here."""
+    from kedro.io.core import parse_dataset_definition
+
+    try:
+        kind, _ = parse_dataset_definition({"type": dataset_type})
+    except Exception:  # an unknown type: the catalog's own error says it elsewhere
+        return None
+    return kind.__module__
+
+
 def pinned_requirements(
     node_modules: Iterable[str],
     shipped_packages: set[str],
@@ -221,7 +234,8 @@ def pinned_requirements(
     artifact_types = list(artifact_types)
     # the dataset types' own modules are read too: what a type imports loads with it (a
     # project's own dataset type importing a library, a kedro-datasets type its engine)
-    type_modules = {dataset_type.rpartition(".")[0] for dataset_type in artifact_types}
+    type_modules = {dataset_type_module(dataset_type) for dataset_type in artifact_types}
+    type_modules.discard(None)
     modules = third_party_modules([*node_modules, *sorted(type_modules)], shipped_packages)
     modules.update(module.split(".")[0] for module in artifact_modules)
     for dataset_type in artifact_types:
@@ -250,8 +264,9 @@ def requirement_added(text: str) -> str:
     try:
         requirement = Requirement(text.strip())
     except InvalidRequirement as error:
+        reason = str(error).splitlines()[0]  # packaging adds the text and a caret below
         raise RequirementError(
-            f"requirement {text!r} is not a requirement ({error}); give a package name "
+            f"requirement {text!r} is not a requirement ({reason}); give a package name "
             "(scikit-learn) or a specifier (scikit-learn>=1.3)"
         ) from None
     if requirement.specifier or requirement.url:
