@@ -74,3 +74,14 @@ def test_the_hook_builds_its_options_with_the_environments_and_checks_them_befor
     assert hook.in_environment().log_options() == LogOptions(
         example_rows=3, registered_model_name="churn", alias="champion"
     )
+
+
+def test_the_hook_passes_its_extra_requirements_pinned():
+    from importlib.metadata import version
+
+    from kedro_mlflow_magic.hooks import LogModelHook
+
+    hook = LogModelHook(after="training", pipeline="inference", extra_requirements=["psutil"])
+    assert hook.log_options().extra_requirements == (f"psutil=={version('psutil')}",)
+    with pytest.raises(TypeError, match="take a list of names"):
+        LogModelHook(after="training", pipeline="inference", extra_requirements="psutil")
