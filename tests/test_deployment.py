@@ -1,13 +1,17 @@
 """From a logged model to where it runs (SPEC 14): ``mlflow models serve --workers 2`` under
 concurrent clients, the Dockerfile ``mlflow models generate-dockerfile`` writes (no Docker
-daemon here: generated and read, not built), and a batch job with ``mlflow models predict`` in
-an environment of the model's own requirements (uv)."""
+daemon here: generated and read, not built), a batch job with ``mlflow models predict`` in an
+environment of the model's own requirements (uv), and MLServer (the runtime behind KServe and
+Seldon) in an environment of the model's requirements and MLServer's."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
+import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,7 +22,7 @@ import pandas as pd
 import psutil
 import pytest
 import requests
-from servers import VENV_BIN, clean_environment, model_server, running_server
+from servers import VENV_BIN, clean_environment, free_port, model_server, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +51,8 @@ def logged_demo(trained_demo: Path, mlflow_store: str) -> Iterator[LoggedDemo]:
         frame = project.catalog.load("customers").drop(columns=["churned"]).head(12)
         info = log_pipeline_model(
             project.pipelines["inference"], project.catalog, "customers_to_score", frame,
-            extra_requirements=["sortedcontainers"],
+            # pandas 2: what MLServer 1.7.1's codec can encode (see test_mlserver_...)
+            extra_requirements=["sortedcontainers", "pandas>=2,<3"],
         )  # fmt: skip
         yield LoggedDemo(info.model_uri, mlflow_store, frame)
     mlflow.set_tracking_uri(None)
@@ -172,3 +177,93 @@ def test_a_batch_job_predicts_in_the_models_own_environment(
     assert predicted["churn_probability"].tolist() == pytest.approx(
         expected["churn_probability"].tolist()
     )
+
+
+# MLServer and its MLflow runtime, with the pin its inference workers need (uvloop 0.23 makes
+# them die at start: "There is no current event loop"); the README lists the versions tried.
+MLSERVER = ("mlserver==1.7.1", "mlserver-mlflow==1.7.1", "uvloop<0.22")
+V2_TYPES = {"i": "INT64", "f": "FP64", "b": "BOOL"}
+
+
+def mlserver_environment(requirements: list[str]) -> Path:
+    """A venv (uv) with the model's requirements and MLServer, kept in the user cache keyed by
+    what it holds, so CI builds it once; a lock keeps concurrent runs from building it twice."""
+    from filelock import FileLock
+
+    from kedro_mlflow_magic.environment import READY_MARKER, environments_root
+
+    lines = sorted({*requirements, *MLSERVER})
+    key = hashlib.sha256("\n".join([sys.version, *lines]).encode()).hexdigest()[:16]
+    folder = environments_root() / "mlserver" / key
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{folder}.lock"):
+        if not (folder / READY_MARKER).is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            uv = str(VENV_BIN / "uv")
+            subprocess.run([uv, "venv", "-q", str(folder), "--python", sys.executable], check=True)
+            installed = subprocess.run(
+                [uv, "pip", "install", "-q", "--python", str(folder / "bin" / "python"), *lines],
+                capture_output=True, text=True, timeout=900,
+            )  # fmt: skip
+            assert installed.returncode == 0, installed.stderr[-3000:]
+            (folder / READY_MARKER).write_text("MLServer for the deployment tests\n")
+    return folder
+
+
+def v2_request(frame: pd.DataFrame) -> dict:
+    """The frame as an Open Inference Protocol (V2) request that MLServer decodes as pandas."""
+    inputs = []
+    for column in frame.columns:
+        values = frame[column]
+        datatype = V2_TYPES.get(values.dtype.kind, "BYTES")
+        inputs.append(
+            {"name": column, "shape": [len(frame)], "datatype": datatype, "data": values.tolist()}
+        )
+    return {"parameters": {"content_type": "pd"}, "inputs": inputs}
+
+
+def test_mlserver_serves_the_model_in_an_environment_of_its_requirements(
+    logged_demo: LoggedDemo, tmp_path: Path
+) -> None:
+    """MLServer 1.7.1 with mlserver-mlflow 1.7.1 beside the supported MLflow: the model's
+    requirements (pandas 2, added by hand, and checked in its own environment first) plus
+    MLServer's; its V2 answers are the local model's."""
+    import mlflow
+
+    from kedro_mlflow_magic import check_environment
+
+    assert check_environment(logged_demo.model_uri).agree  # pandas 2 there, 3 here
+    model = Path(
+        mlflow.artifacts.download_artifacts(logged_demo.model_uri, dst_path=str(tmp_path / "m"))
+    )
+    requirements = (model / "requirements.txt").read_text().split()
+    assert "pandas<3,>=2" in requirements or "pandas>=2,<3" in requirements, requirements
+    environment = mlserver_environment(requirements)
+    settings = tmp_path / "mlserver"
+    settings.mkdir()
+    (settings / "model-settings.json").write_text(json.dumps({
+        "name": "churn", "implementation": "mlserver_mlflow.MLflowRuntime",
+        "parameters": {"uri": str(model)},
+    }))  # fmt: skip
+
+    def command(port: int) -> list[str]:
+        (settings / "settings.json").write_text(json.dumps(
+            {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port()}
+        ))  # fmt: skip
+        return [str(environment / "bin" / "mlserver"), "start", str(settings)]
+
+    frame = logged_demo.frame
+    expected = mlflow.pyfunc.load_model(logged_demo.model_uri).predict(frame)
+    with running_server(
+        command, "/v2/models/churn/ready", tmp_path / "mlserver.log", cwd=tmp_path,
+        env=clean_environment(logged_demo.tracking_uri),
+    ) as server:  # fmt: skip
+        response = requests.post(
+            f"{server.url}/v2/models/churn/infer", json=v2_request(frame), timeout=120
+        )
+        assert response.status_code == 200, response.text[:3000]
+        outputs = {output["name"]: output["data"] for output in response.json()["outputs"]}
+    assert list(outputs) == list(expected.columns)
+    assert outputs["customer_id"] == expected["customer_id"].tolist()
+    assert outputs["label"] == expected["label"].tolist()
+    assert outputs["churn_probability"] == pytest.approx(expected["churn_probability"].tolist())
