@@ -99,6 +99,12 @@ def env_manager_on_path(env_manager: str) -> Iterator[None]:
     """MLflow runs ``uv`` (or ``pyenv`` for virtualenv) from ``PATH``. A venv used without
     being activated has its ``uv`` beside the interpreter only: that folder is put on ``PATH``
     for the duration. Missing altogether: one line with the fix."""
+    if env_manager == "virtualenv" and not shutil.which("pyenv"):
+        raise EnvironmentCheckError(
+            "MLflow's virtualenv environments need pyenv (it installs the model's Python), "
+            "which is not on PATH; install pyenv, or check with --env-manager uv "
+            "(env_manager='uv')"
+        )
     if env_manager != "uv" or shutil.which("uv"):
         yield
         return

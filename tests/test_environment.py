@@ -286,3 +286,19 @@ def test_an_unknown_env_manager_is_refused_and_the_cache_follows_the_variable(
     assert environments_root() == tmp_path
     monkeypatch.delenv("KEDRO_MLFLOW_MAGIC_ENVS")
     assert environments_root().parts[-2:] == ("kedro-mlflow-magic", "envs")
+
+
+def test_a_missing_env_manager_tool_is_one_line_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from kedro_mlflow_magic.environment import env_manager_on_path
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither pyenv nor uv there
+    with (
+        pytest.raises(EnvironmentCheckError, match=r"need pyenv .*--env-manager uv"),
+        env_manager_on_path("virtualenv"),
+    ):
+        pass
+    with env_manager_on_path("uv"):  # uv beside this interpreter (the dev extra) goes on PATH
+        assert os.environ["PATH"].split(os.pathsep)[0] == str(BIN)
+    assert os.environ["PATH"] == str(tmp_path)
