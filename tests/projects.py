@@ -143,29 +143,29 @@ return {"training": training, "inference": inference, "confidence": confidence,
         "word_counts": word_counts, "__default__": training + inference}
 """
 
-TEXT_CATALOG = """\
-reviews:
-  type: pickle.PickleDataset
-  filepath: data/01_raw/reviews.pkl
-labels:
-  type: pickle.PickleDataset
-  filepath: data/01_raw/labels.pkl
-more_reviews:
-  type: pickle.PickleDataset
-  filepath: data/01_raw/reviews.pkl
-tokenizer:
-  type: pickle.PickleDataset
-  filepath: data/06_models/tokenizer.pkl
-encoder:
-  type: pickle.PickleDataset
-  filepath: data/06_models/encoder.pkl
-model:
-  type: pickle.PickleDataset
-  filepath: data/06_models/model.pkl
-settings:
-  type: yaml.YAMLDataset
-  filepath: data/06_models/settings.yml
-"""
+
+def catalog_yaml(entries: dict[str, tuple[str, str]], **extra: dict[str, Any]) -> str:
+    """A ``catalog.yml``: each dataset's type and file path, plus ``extra`` settings by name."""
+    import yaml
+
+    catalog = {
+        name: {"type": kind, "filepath": path, **extra.get(name, {})}
+        for name, (kind, path) in entries.items()
+    }
+    return yaml.safe_dump(catalog, sort_keys=False)
+
+
+TEXT_CATALOG = catalog_yaml(
+    {
+        "reviews": ("pickle.PickleDataset", "data/01_raw/reviews.pkl"),
+        "labels": ("pickle.PickleDataset", "data/01_raw/labels.pkl"),
+        "more_reviews": ("pickle.PickleDataset", "data/01_raw/reviews.pkl"),
+        "tokenizer": ("pickle.PickleDataset", "data/06_models/tokenizer.pkl"),
+        "encoder": ("pickle.PickleDataset", "data/06_models/encoder.pkl"),
+        "model": ("pickle.PickleDataset", "data/06_models/model.pkl"),
+        "settings": ("yaml.YAMLDataset", "data/06_models/settings.yml"),
+    }
+)
 
 REVIEW_TEXTS = [
     "I loved it", "what a waste", "great fun", "boring and long", "loved the cast",

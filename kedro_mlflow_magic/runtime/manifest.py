@@ -46,11 +46,14 @@ class ArtifactEntry(_ArtifactEntryKeys, total=False):
     An MLflow model (SPEC 12) has a ``flavor`` instead: its files are the MLflow model's, loaded
     with ``<flavor>.load_model`` and ``config["load_args"]``; ``source`` records where it came
     from (URI as the catalog names it, the pinned URI, registered name and version, model id,
-    run). Manifests written before these keys existed lack them. (Optional keys are declared
+    run). ``changed_by`` names the nodes that change the artifact in place (found at log time):
+    each call gives its readers copies of their own, as Kedro's runner gives each node a fresh
+    load. Manifests written before these keys existed lack them. (Optional keys are declared
     with ``total=False`` rather than ``NotRequired``, which Python 3.10's ``typing`` lacks.)"""
 
     flavor: str
     source: dict[str, Any]
+    changed_by: list[str]
 
 
 class ParameterEntry(TypedDict):
