@@ -123,10 +123,21 @@ def env_manager_on_path(env_manager: str) -> Iterator[None]:
         os.environ["PATH"] = before
 
 
+# What uv puts before the reason of an error: on a terminal, and piped
+UV_REASON_PREFIXES = ("╰─▶", "cause:", "Caused by:")
+
+
+def reason_of(line: str) -> str:
+    line = line.strip()
+    for prefix in UV_REASON_PREFIXES:
+        line = line.removeprefix(prefix).strip()
+    return line
+
+
 def build_failure(error: Exception) -> EnvironmentCheckError:
     """One line from what uv or pip said when the environment could not be built: why it found
     no solution (uv's "Because ..." line), else its first ``error:`` line, else its last."""
-    lines = [line.strip().lstrip("╰─▶ ").strip() for line in str(error).splitlines()]
+    lines = [reason_of(line) for line in str(error).splitlines()]
     lines = [line for line in lines if line]
     said = next((line for line in lines if line.startswith("Because")), None)
     said = said or next((line for line in lines if line.lower().startswith("error")), None)

@@ -129,6 +129,22 @@ def test_an_environment_left_half_built_is_built_again(plugin_project: LoadedPro
     assert (rebuilt.environment / READY_MARKER).is_file()
 
 
+@pytest.mark.slow
+def test_a_requirement_that_cannot_be_installed_is_one_line_with_uvs_reason(
+    plugin_project: LoadedProject,
+) -> None:
+    model_uri = logged(plugin_project, "rank", extra_requirements=["sortedcontainers==0.0.1"])
+    with pytest.raises(EnvironmentCheckError) as raised:
+        check_environment(model_uri)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "building the model's environment from its requirements failed: Because there is no "
+        "version of sortedcontainers==0.0.1"
+    ), message
+    assert message.endswith("--requirement PACKAGE==VERSION (extra_requirements=[...])")
+
+
 CONCURRENT_CHECK = """\
 import json, sys
 from kedro_mlflow_magic import check_environment
@@ -268,8 +284,16 @@ Failed to run command: uv pip install -r requirements.txt
 """
 
 
-def test_an_environment_that_cannot_be_built_is_one_line_with_uvs_reason() -> None:
-    message = str(build_failure(RuntimeError(UV_NO_SOLUTION)))
+UV_NO_SOLUTION_PIPED = """\
+STDERR:
+error: No solution found when resolving dependencies
+  cause: Because there is no version of pandas==0.0.1 and you require pandas==0.0.1, we can conclude that your requirements are unsatisfiable.
+"""
+
+
+@pytest.mark.parametrize("said", [UV_NO_SOLUTION, UV_NO_SOLUTION_PIPED], ids=["tty", "piped"])
+def test_an_environment_that_cannot_be_built_is_one_line_with_uvs_reason(said: str) -> None:
+    message = str(build_failure(RuntimeError(said)))
     assert message.startswith(
         "building the model's environment from its requirements failed: Because there is no "
         "version of pandas==0.0.1"
