@@ -252,9 +252,7 @@ def requirement_versions(model_folder: Path, installed: dict[str, str]) -> dict[
     return versions
 
 
-def check_environment(
-    model_uri: str, *, env_manager: str = "uv", tracking_uri: str | None = None
-) -> EnvironmentCheck:
+def check_environment(model_uri: str, *, env_manager: str = "uv") -> EnvironmentCheck:
     """Build (or reuse from the cache) an environment from the model's requirements only, with
     MLflow's environment machinery; load the model there and predict its input example; and
     compare with the answer of this environment.
@@ -262,7 +260,8 @@ def check_environment(
     Returns the ``EnvironmentCheck`` (agree or differ). ``EnvironmentCheckError``, one line,
     when the model cannot load or predict there: the package it could not import and the fix
     (``--requirement PACKAGE``), or the error; or when the environment cannot be built.
-    ``tracking_uri``: where a ``models:/`` or ``runs:/`` URI is found (default: MLflow's).
+    A ``models:/`` or ``runs:/`` URI is found in MLflow's tracking store (the one a log or the
+    shell command's ``--project`` points MLflow at).
     """
     if env_manager not in ENV_MANAGERS:
         raise EnvironmentCheckError(
@@ -278,9 +277,7 @@ def check_environment(
     ):
         scratch = Path(scratch_folder)
         model_folder = Path(
-            mlflow.artifacts.download_artifacts(
-                model_uri, dst_path=str(scratch / "model"), tracking_uri=tracking_uri
-            )
+            mlflow.artifacts.download_artifacts(model_uri, dst_path=str(scratch / "model"))
         )
         # this environment's answer is computed while the other environment is built and
         # answers (in a subprocess): the check takes the longer of the two, not their sum

@@ -68,7 +68,8 @@ def environment_check(logged: LoggedModel) -> Any:
     from kedro_mlflow_magic.errors import EnvironmentCheckError
 
     try:
-        return check_environment(logged.model_info.model_uri, tracking_uri=logged.tracking_uri)
+        # the log pointed MLflow at its store (SPEC 7): the model is found there
+        return check_environment(logged.model_info.model_uri)
     except EnvironmentCheckError as error:
         return error
 
