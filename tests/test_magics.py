@@ -106,7 +106,8 @@ def run_python(script: str, cwd: Path) -> dict:
         [sys.executable, "-c", script], cwd=cwd, env=environment, capture_output=True,
         text=True, timeout=120, check=True,
     )  # fmt: skip
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    *printed, last = completed.stdout.strip().splitlines()
+    return {**json.loads(last), "printed": printed}
 
 
 @pytest.mark.slow
@@ -126,6 +127,11 @@ def test_load_ext_inside_a_project_loads_it_as_kedro_does(trained_demo):
     result = run_python(LOAD_EXT_SCRIPT, cwd=trained_demo)
     assert result["session_loaded"] is True
     assert {"kedro_inputs", "reload_kedro", "load_node"} <= set(result["line"])
+    # one line of ours instead of Kedro's log lines and its dependencies' deprecation warnings
+    assert result["printed"] == [
+        f"Loaded the Kedro project in {trained_demo}: session, context, catalog and pipelines "
+        "are defined"
+    ]
 
 
 @pytest.mark.slow
