@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import ipywidgets
 import mlflow
 import numpy as np
 import pandas as pd
@@ -149,11 +150,15 @@ def test_mermaid_picture_marks_problems(demo):
     assert len([line for line in problem_lines if line.strip().startswith("class ")]) == 4
 
 
-def test_roles_view_shows_the_picture_beside_the_table_with_fallbacks(demo):
+def test_roles_view_shows_the_picture_above_the_table_with_fallbacks(demo):
     pipeline = demo.pipelines["inference"]
     inputs = inspect_pipeline(pipeline, DataCatalog(), "customers_to_score")
     view = roles_view(pipeline, inputs)
+    assert isinstance(view, ipywidgets.VBox)  # the picture takes the cell's width, on top
     picture, table = view.children
+    assert "kedro-mlflow-picture" in picture._dom_classes
+    assert picture.layout.width == "100%" and picture.layout.overflow == "auto"
+    assert "max-width:none" in table.value  # a wide picture scrolls rather than shrinks
     data = picture.outputs[0]["data"]
     assert data["text/markdown"].startswith("```mermaid\nflowchart LR")
     assert "classDef problem" in data["text/markdown"]
