@@ -272,3 +272,27 @@ def namespaced_chain(size: int, namespace_size: int = NAMESPACE_SIZE, nest: str 
             for index in range(size)
         ]
     )  # fmt: skip
+
+
+def row_total(frame: Any) -> Any:
+    """A wide frame's one node (issue 22): each row's total."""
+    return frame.sum(axis=1).to_frame("total")
+
+
+def wide_frame(columns: int, rows: int = 6) -> Any:
+    """A frame of ``columns`` columns: integer ``count_*``, float ``score_*`` and boolean
+    ``flag_*`` columns in turn."""
+    import numpy as np
+    import pandas as pd
+
+    generator = np.random.default_rng(5)
+    data: dict[str, Any] = {}
+    for index in range(columns):
+        kind = index % 3
+        if kind == 0:
+            data[f"count_{index:04d}"] = generator.integers(0, 100, size=rows)
+        elif kind == 1:
+            data[f"score_{index:04d}"] = generator.normal(size=rows)
+        else:
+            data[f"flag_{index:04d}"] = generator.integers(0, 2, size=rows).astype(bool)
+    return pd.DataFrame(data)
