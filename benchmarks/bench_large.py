@@ -114,7 +114,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         root = create_project(Path(folder) / "project")
         mlflow.set_tracking_uri(f"sqlite:///{Path(folder) / 'mlflow.db'}")
-        mlflow.set_experiment("bench_large")
+        experiment = mlflow.create_experiment(
+            "bench_large", artifact_location=f"{folder}/artifacts"
+        )
+        mlflow.set_experiment(experiment_id=experiment)
         project = open_project(root)
         frame = sample(ROWS)
         log_sample = sample(ROWS, seed=4)
