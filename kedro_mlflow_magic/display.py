@@ -291,10 +291,17 @@ SHAPES = {
 }
 
 
+# Pictures of more nodes and namespace boxes than this run top-down (as kedro-viz draws), so
+# that a long chain grows down the notebook rather than sideways.
+LEFT_TO_RIGHT_STEPS = 10
+
+
 def picture_mermaid(picture: Picture) -> str:
     """The Mermaid flowchart of a picture: nodes as boxes, namespaces as double boxes, datasets
-    as rounded shapes, free inputs coloured by role, terminal outputs outlined."""
-    lines = ["flowchart LR"]
+    as rounded shapes, free inputs coloured by role, terminal outputs outlined; left to right,
+    or top-down for more than ``LEFT_TO_RIGHT_STEPS`` nodes and boxes."""
+    steps = sum(1 for shape in picture.shapes if shape.kind in ("node", "namespace"))
+    lines = [f"flowchart {'LR' if steps <= LEFT_TO_RIGHT_STEPS else 'TB'}"]
     lines += [
         f"    {shape.identifier}{SHAPES[shape.kind].format(mermaid_label(shape.label))}"
         for shape in picture.shapes

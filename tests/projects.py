@@ -198,6 +198,10 @@ NAMESPACE_SIZE = 25
 CHAIN_NODES = """\
 def step(frame, table, factor):
     return frame.assign(value=frame["value"] * factor + table[0])
+
+
+def row_total(frame):
+    return frame.sum(axis=1).to_frame("total")
 """
 
 CHAIN_PIPELINES = """\
@@ -217,7 +221,9 @@ def chain(size):
     ])
 
 
-return {"__default__": chain(5), **{f"chain_{size}": chain(size) for size in (5, 300, 1000)}}
+wide = pipeline([node(nodes.row_total, "wide_in", "total", name="total")])
+return {"__default__": chain(5), "wide": wide,
+        **{f"chain_{size}": chain(size) for size in (5, 300, 1000)}}
 """
 
 
@@ -236,7 +242,8 @@ def chain_catalog(blocks: int) -> tuple[str, str, dict[str, Any]]:
 
 def write_chain_project(root: Path) -> Path:
     """A project whose pipelines ``chain_5``, ``chain_300`` and ``chain_1000`` are chains of
-    steps in namespaces of 25 (its data input ``frame_in`` is a CSV of ``id`` and ``value``)."""
+    steps in namespaces of 25 (its data input ``frame_in`` is a CSV of ``id`` and ``value``);
+    ``wide`` totals the rows of its data input ``wide_in``, for frames of many columns."""
     catalog, parameters, pickles = chain_catalog(-(-1000 // NAMESPACE_SIZE))
     return write_project(
         root, CHAIN_NODES, CHAIN_PIPELINES, catalog, parameters, pickles=pickles,

@@ -174,7 +174,9 @@ def test_the_bundle_says_which_namespaces_are_boxes_and_how_to_open_one():
         in markdown
     )
     assert "--expand NAMESPACE" in markdown and "inputs.expand(NAMESPACE)" in markdown
-    assert "\n```mermaid\nflowchart LR\n" in markdown
+    assert "\n```mermaid\nflowchart TB\n" in markdown  # 12 boxes: top-down
+    small = picture_bundle(namespaced_chain(5), chain_inputs(namespaced_chain(5)))["text/plain"]
+    assert small.startswith("flowchart LR\n")
     opened = picture_bundle(chain, chain_inputs(chain).expand("block_03"))
     assert "block_03 (25 nodes)" not in opened["text/plain"]
     assert "block_03.step_0080" in opened["text/plain"]

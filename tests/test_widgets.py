@@ -160,6 +160,7 @@ def test_roles_view_shows_the_picture_above_the_table_with_fallbacks(demo):
     picture, table = view.children
     assert "kedro-mlflow-picture" in picture._dom_classes
     assert picture.layout.width == "100%" and picture.layout.overflow == "auto"
+    assert picture.layout.max_height == "640px"
     assert "max-width:none" in table.value  # a wide picture scrolls rather than shrinks
     data = picture.outputs[0]["data"]
     assert data["text/markdown"].startswith("```mermaid\nflowchart LR")

@@ -10,7 +10,8 @@ children of an ipywidgets ``VBox``, and the box's own bundle adds the table as `
 
 The picture takes the cell's whole width, above the table; JupyterLab shows the diagram as an
 image at its own size up to that width and would shrink a wider one until its labels cannot be
-read, so the picture keeps its size (labels at text size) and scrolls sideways instead.
+read, so the picture keeps its size (labels at text size) and scrolls instead, within a window
+of the cell's width and ``PICTURE_HEIGHT``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 
     from kedro_mlflow_magic.roles import PipelineInputs
 
-# A wide diagram keeps its size and scrolls, rather than shrinking to the cell's width.
+# A large diagram keeps its size and scrolls within this height and the cell's width, rather
+# than shrinking until its labels cannot be read.
+PICTURE_HEIGHT = "640px"
 PICTURE_STYLE = (
     "<style>.kedro-mlflow-picture .jp-RenderedMermaid img"
     "{max-width:none !important;height:auto}</style>"
@@ -40,7 +43,9 @@ class RolesView(ipywidgets.VBox):
     for frontends that cannot show widgets."""
 
     def __init__(self, pipeline: Pipeline, inputs: PipelineInputs) -> None:
-        picture = ipywidgets.Output(layout=ipywidgets.Layout(width="100%", overflow="auto"))
+        picture = ipywidgets.Output(
+            layout=ipywidgets.Layout(width="100%", max_height=PICTURE_HEIGHT, overflow="auto")
+        )
         picture.add_class("kedro-mlflow-picture")
         picture.outputs = (
             {
