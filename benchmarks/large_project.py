@@ -158,9 +158,10 @@ class LargeProject:
     catalog: Any
     pipelines: dict[str, Any]
 
-    def direct_call(self, size: int) -> Any:
+    def direct_call(self, size: int, function: Any = None) -> Any:
         """The node functions of ``nodes_<size>`` called in order on the session's objects, as
-        one function of the frame: the baseline of predict."""
+        one function of the frame: the baseline of predict (``function``: called instead of
+        each node's own, e.g. a timing wrapper of it)."""
         from kedro_mlflow_magic.runtime import dataset_key
 
         pipeline = self.pipelines[f"nodes_{size}"]
@@ -170,7 +171,7 @@ class LargeProject:
             if name != DATA_INPUT
         }
         calls = [
-            (node.func, [dataset_key(name) for name in node.inputs], node.outputs[0])
+            (function or node.func, [dataset_key(name) for name in node.inputs], node.outputs[0])
             for node in pipeline.nodes
         ]
         output = next(iter(pipeline.outputs()))
