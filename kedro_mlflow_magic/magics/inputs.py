@@ -28,7 +28,7 @@ EXPAND_ARGUMENT = argument(
     action="extend",
     default=[],
     metavar="NAMESPACE",
-    help="open this namespace in the picture (several may follow, or repeat the option; a nested one opens its parents too)",
+    help="namespaces to open in the picture (repeatable; opening a.b opens a too)",
 )
 
 
@@ -54,4 +54,4 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
             pipeline, state.catalog, arguments.data_input, freeze=tuple(arguments.freeze),
             pipelines=state.pipelines,
         ).expand(*arguments.expand)  # fmt: skip
-    return roles  # shown by IPython as the roles view: the picture beside the table
+    return roles  # shown by IPython as the roles view: the picture above the table
