@@ -240,13 +240,28 @@ def chain_catalog(blocks: int) -> tuple[str, str, dict[str, Any]]:
     return catalog, parameters, pickles
 
 
-def write_chain_project(root: Path) -> Path:
+# The chain's nodes, each call counted by the number of rows it got (``CALLS``).
+COUNTING_CHAIN_NODES = """\
+CALLS = []
+
+
+def step(frame, table, factor):
+    CALLS.append(len(frame))
+    return frame.assign(value=frame["value"] * factor + table[0])
+
+
+def row_total(frame):
+    return frame.sum(axis=1).to_frame("total")
+"""
+
+
+def write_chain_project(root: Path, nodes: str = CHAIN_NODES) -> Path:
     """A project whose pipelines ``chain_5``, ``chain_300`` and ``chain_1000`` are chains of
     steps in namespaces of 25 (its data input ``frame_in`` is a CSV of ``id`` and ``value``);
     ``wide`` totals the rows of its data input ``wide_in``, for frames of many columns."""
     catalog, parameters, pickles = chain_catalog(-(-1000 // NAMESPACE_SIZE))
     return write_project(
-        root, CHAIN_NODES, CHAIN_PIPELINES, catalog, parameters, pickles=pickles,
+        root, nodes, CHAIN_PIPELINES, catalog, parameters, pickles=pickles,
         files={"data/frame_in.csv": "id,value\n1,0.5\n2,1.5\n"},
     )  # fmt: skip
 
