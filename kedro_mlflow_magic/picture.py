@@ -193,8 +193,8 @@ def pipeline_picture(
     """The picture of ``pipeline``: ``roles`` (free input -> role, ``node <name>`` -> problem),
     its terminal ``outputs``; the namespaces in ``expand`` opened. ``measure`` gives the size
     of a picture's text (the caller's renderer); a picture over ``max_chars`` or ``max_edges``
-    is drawn coarser (the namespaces closed, then the free inputs folded by role, then the
-    whole pipeline as one box) until it fits, and says so."""
+    is drawn coarser (the namespaces named last closed first, then all, then the free inputs
+    folded by role, then the whole pipeline as one box) until it fits, and says so."""
     sizes = namespace_sizes(pipeline)
     expanded = checked_expansion(pipeline, expand)
     nodes = len(pipeline.nodes)
@@ -209,20 +209,29 @@ def pipeline_picture(
     def one_box(namespace: str | None) -> tuple[str, str]:
         return "", f"pipeline ({plural(nodes, 'node')})"
 
-    levels: list[tuple[BoxOf, bool, str | None]] = [(boxes(expanded), False, None)]
+    # (where nodes are drawn, fold the free inputs, the namespaces open, what was made coarser)
+    levels: list[tuple[BoxOf, bool, tuple[str, ...], str | None]] = [
+        (boxes(expanded), False, expanded, None)
+    ]
+    for kept in range(len(expanded) - 1, 0, -1):  # the namespaces named last close first
+        opened, closed = expanded[:kept], expanded[kept:]
+        levels.append(
+            (boxes(opened), False, opened, f"the namespaces {', '.join(closed)} stay closed")
+        )
     if expanded:
-        levels.append((boxes(()), False, "the namespaces asked for stay closed"))
+        levels.append((boxes(()), False, (), "the namespaces asked for stay closed"))
     levels += [
         (
             boxes(()),
             True,
+            (),
             "the namespaces are closed and the free inputs of each role are folded into one "
             "shape (the table lists them)",
         ),
-        (one_box, True, "the whole pipeline is one box (the table lists its inputs)"),
+        (one_box, True, (), "the whole pipeline is one box (the table lists its inputs)"),
     ]
     picture = Picture((), ())
-    for box_of, fold, coarser in levels:
+    for box_of, fold, opened, coarser in levels:
         drawing = draw(pipeline, roles, outputs, box_of, fold)
         note = None
         if coarser is not None:
@@ -230,13 +239,8 @@ def pipeline_picture(
                 f"drawn coarser to stay within Mermaid's limits ({max_edges} edges, "
                 f"{max_chars:,} characters): {coarser}"
             )
-        picture = Picture(
-            tuple(drawing.shapes.values()),
-            tuple(drawing.edges),
-            sizes,
-            expanded if coarser is None else (),
-            note,
-        )
+        picture = Picture(tuple(drawing.shapes.values()), tuple(drawing.edges), sizes, opened, note)
         if len(picture.edges) <= max_edges and measure(picture) <= max_chars:
             return picture
+    return picture
     return picture

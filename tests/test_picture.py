@@ -180,3 +180,17 @@ def test_the_bundle_says_which_namespaces_are_boxes_and_how_to_open_one():
     opened = picture_bundle(chain, chain_inputs(chain).expand("block_03"))
     assert "block_03 (25 nodes)" not in opened["text/plain"]
     assert "block_03.step_0080" in opened["text/plain"]
+
+
+def test_of_several_namespaces_asked_for_those_named_last_close_first_when_too_large():
+    chain = namespaced_chain(1000)
+    asked = [f"block_{block:02d}" for block in range(10)]  # 250 nodes: too many edges
+    picture = roles_picture(chain, chain_inputs(chain).expand(*asked))
+    assert len(picture.edges) <= MAX_EDGES
+    assert picture.expanded == ("block_00", "block_01", "block_02")  # each node drawn
+    assert "block_02.step_0060" in labels(picture, "node")
+    assert "block_03 (25 nodes)" in labels(picture, "namespace")
+    assert picture.note.endswith(
+        "the namespaces block_03, block_04, block_05, block_06, block_07, block_08, block_09 "
+        "stay closed"
+    )
