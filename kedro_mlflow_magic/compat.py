@@ -151,6 +151,17 @@ def model_name_and_version(client: Any, models_uri: str) -> tuple[str, ...]:
     return tuple(str(part) for part in get_model_name_and_version(client, models_uri))
 
 
+def run_registered_pipeline(session: Any, name: str) -> dict[str, Any]:
+    """``KedroSession.run`` of one registered pipeline. Not private, but changed within the
+    supported range: Kedro 1.0 takes ``pipeline_name``; later releases take ``pipeline_names``
+    and deprecate the former (a warning in the user's cell)."""
+    import inspect
+
+    if "pipeline_names" in inspect.signature(session.run).parameters:
+        return session.run(pipeline_names=[name])
+    return session.run(pipeline_name=name)
+
+
 def model_environment_folder(model_path: Path, env_root: Path) -> Path:
     """The folder of the virtual environment MLflow builds for the model in ``model_path``
     under ``env_root`` (its ``env_root_dir``): named from a hash of the model's Python version

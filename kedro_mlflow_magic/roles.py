@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kedro.io import DataCatalog, MemoryDataset
@@ -14,6 +14,7 @@ from kedro_mlflow_magic import mlflow_models
 from kedro_mlflow_magic.display import Summary, roles_html, roles_text
 from kedro_mlflow_magic.errors import UnknownDataInputError
 from kedro_mlflow_magic.mlflow_models import InnerDataset, ModelSource
+from kedro_mlflow_magic.picture import checked_expansion
 from kedro_mlflow_magic.quiet import load_quietly
 
 PATH_KEYS = ("filepath", "path")
@@ -61,6 +62,17 @@ class PipelineInputs(Summary):
     data_input_candidates: list[str] = field(default_factory=list)
     pipeline: Pipeline | None = field(default=None, compare=False)
     note: str | None = None
+    # the namespaces its picture shows open (``expand``)
+    expanded: tuple[str, ...] = ()
+
+    def expand(self, *namespaces: str) -> PipelineInputs:
+        """The same inputs, their picture with these namespaces open (as
+        ``%kedro_inputs PIPELINE --expand NAMESPACE``); an unknown one is an error that lists
+        the pipeline's namespaces."""
+        if self.pipeline is None:
+            return self
+        opened = checked_expansion(self.pipeline, [*self.expanded, *namespaces])
+        return replace(self, expanded=opened)
 
     def summary_text(self) -> str:
         return roles_text(self)
