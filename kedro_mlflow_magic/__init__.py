@@ -26,6 +26,7 @@ from kedro_mlflow_magic.options import LogOptions
 from kedro_mlflow_magic.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 
 if TYPE_CHECKING:
+    from kedro_mlflow_magic.environment import EnvironmentCheck, check_environment
     from kedro_mlflow_magic.parity import Comparison, compare_with_session
     from kedro_mlflow_magic.prepared import (
         LoggedModel,
@@ -40,6 +41,8 @@ __version__ = _distribution_version("kedro-mlflow-magic")
 LAZY_NAMES = {
     "Comparison": "kedro_mlflow_magic.parity",
     "compare_with_session": "kedro_mlflow_magic.parity",
+    "EnvironmentCheck": "kedro_mlflow_magic.environment",
+    "check_environment": "kedro_mlflow_magic.environment",
     "LoggedModel": "kedro_mlflow_magic.prepared",
     "PreparedPipeline": "kedro_mlflow_magic.prepared",
     "log_pipeline_model": "kedro_mlflow_magic.prepared",
@@ -49,6 +52,7 @@ LAZY_NAMES = {
 __all__ = [
     "Artifact",
     "Comparison",
+    "EnvironmentCheck",
     "KedroMlflowMagicError",
     "LogOptions",
     "LoggedModel",
@@ -63,6 +67,7 @@ __all__ = [
     "SessionMismatchError",
     "UnknownDataInputError",
     "__version__",
+    "check_environment",
     "compare_with_session",
     "errors",
     "inspect_pipeline",

@@ -1,9 +1,10 @@
-"""The shell command (SPEC 9): ``inputs``, ``log`` and ``predict`` without a notebook.
+"""The shell command (SPEC 9): ``inputs``, ``log``, ``predict`` and ``check`` (SPEC 14)
+without a notebook.
 
 Two ways in, one click group:
-- ``kedro-mlflow-magic inputs|log|predict ...`` (the console script; ``__main__`` hands these
+- ``kedro-mlflow-magic inputs|log|predict|check ...`` (the console script; ``__main__`` hands these
   commands over here and keeps ``demo`` itself);
-- ``kedro mlflow-magic inputs|log|predict ...`` inside a Kedro project (Kedro loads
+- ``kedro mlflow-magic inputs|log|predict|check ...`` inside a Kedro project (Kedro loads
   ``project_commands`` from the ``kedro.project_commands`` entry point).
 
 A face over ``prepare_pipeline(...).log(...)`` and ``prediction``: it parses, opens a real
@@ -32,6 +33,7 @@ import click
 
 from kedro_mlflow_magic.errors import (
     ArtifactCopyError,
+    EnvironmentCheckError,
     KedroMlflowMagicError,
     LogAfterRunError,
     ParityError,
@@ -46,7 +48,9 @@ if TYPE_CHECKING:
     from kedro_mlflow_magic.progress import Progress
 
 # Errors that are not the user's mistake: the command failed (exit code 1).
-FAILURES = (ParityError, PipelineRunError, ArtifactCopyError, LogAfterRunError)
+FAILURES = (
+    ParityError, PipelineRunError, ArtifactCopyError, LogAfterRunError, EnvironmentCheckError,
+)  # fmt: skip
 # MLflow's answers that mean the user named something that does not exist (exit code 2).
 MLFLOW_USER_ERRORS = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 SAMPLE_SUFFIXES = (".csv", ".parquet", ".pkl", ".pickle")
@@ -326,6 +330,13 @@ def inputs(
 @click.option(
     "--example-rows", type=int, default=5, show_default=True, help="rows in the input example"
 )
+@click.option(
+    "--requirement",
+    multiple=True,
+    metavar="PACKAGE",
+    help="a requirement the scan of the imports misses (repeat it): a bare name is pinned to "
+    "the version installed here, a specifier (pkg>=1.2) kept as given",
+)
 @project_option
 @env_option
 @verbose_option
@@ -343,6 +354,7 @@ def log(
     alias: str | None,
     include: tuple[str, ...],
     example_rows: int,
+    requirement: tuple[str, ...],
     project: str | None,
     env: str | None,
     verbose: bool,
@@ -360,6 +372,7 @@ def log(
         options = LogOptions(
             name=name, example_rows=example_rows, experiment=experiment,
             registered_model_name=register, alias=alias, run_id=run_id, run_name=run_name,
+            extra_requirements=requirement,
         )  # fmt: skip
         root = find_project(project)
         say("opening the Kedro project")
@@ -409,20 +422,13 @@ def predict(
     quiet_libraries(verbose)
     say = terminal_progress(verbose)
     with reported(verbose):
-        from kedro_mlflow_magic import prediction, tracking
-        from kedro_mlflow_magic.project import find_project, find_project_root
+        from kedro_mlflow_magic import prediction
 
         target = Path(output).expanduser() if output is not None else None
         if target is not None and target.suffix.lower() not in OUTPUT_SUFFIXES:
             raise ShellInputError(f"--output {output}: give a file ending in .csv or .parquet")
         frame = read_frame(Path(data).expanduser(), "--data", DATA_SUFFIXES)
-        if project is not None or find_project_root(Path.cwd()) is not None:
-            tracking.use_project_tracking(find_project(project))
-        elif tracking.resolve_tracking_uri(None).ours:  # no project: only the user's URI will do
-            raise ShellInputError(
-                "no Kedro project here to find the models in: run inside the project, pass "
-                "--project PATH, or set MLFLOW_TRACKING_URI"
-            )
+        use_tracking_of(project)
         say("loading the model")
         model = prediction.models.load(model_uri)
         overrides = prediction.parse_params(params, model)
@@ -431,6 +437,49 @@ def predict(
         write_result(result, target)
     if target is not None and sys.stderr.isatty():
         click.echo(f"Wrote the predictions to {target}", err=True)
+
+
+@cli.command()
+@click.argument("model_uri")
+@click.option(
+    "--env-manager",
+    type=click.Choice(["uv", "virtualenv"]),
+    default="uv",
+    show_default=True,
+    help="how MLflow builds the model's environment",
+)
+@project_option
+@verbose_option
+def check(model_uri: str, env_manager: str, project: str | None, verbose: bool) -> None:
+    """Predict the input example of MODEL_URI in a fresh environment built from the model's
+    own requirements (cached), and compare with this environment's answer. Exit code 1 when
+    it fails there or differs."""
+    quiet_libraries(verbose)
+    say = terminal_progress(verbose)
+    with reported(verbose):
+        from kedro_mlflow_magic.environment import check_environment
+
+        use_tracking_of(project)
+        say("checking the model in a fresh environment of its requirements")
+        checked = check_environment(model_uri, env_manager=env_manager)
+    click.echo(str(checked))
+    if not checked.agree:
+        raise click.exceptions.Exit(1)
+
+
+def use_tracking_of(project: str | None) -> None:
+    """The project's tracking store (``--project``, or the one the current folder is in), else
+    ``MLFLOW_TRACKING_URI``; neither is the user's mistake, said in one line."""
+    from kedro_mlflow_magic import tracking
+    from kedro_mlflow_magic.project import find_project, find_project_root
+
+    if project is not None or find_project_root(Path.cwd()) is not None:
+        tracking.use_project_tracking(find_project(project))
+    elif tracking.resolve_tracking_uri(None).ours:  # no project: only the user's URI will do
+        raise ShellInputError(
+            "no Kedro project here to find the models in: run inside the project, pass "
+            "--project PATH, or set MLFLOW_TRACKING_URI"
+        )
 
 
 @click.group(name="kedro_mlflow_magic")
@@ -442,7 +491,7 @@ project_commands.add_command(cli)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``kedro-mlflow-magic inputs|log|predict ...``: run one command, return its exit code."""
+    """``kedro-mlflow-magic inputs|log|predict|check ...``: run one command, return its exit code."""
     try:
         cli.main(args=argv, prog_name="kedro-mlflow-magic", standalone_mode=False)
     except click.ClickException as error:

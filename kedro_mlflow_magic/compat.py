@@ -160,3 +160,31 @@ def run_registered_pipeline(session: Any, name: str) -> dict[str, Any]:
     if "pipeline_names" in inspect.signature(session.run).parameters:
         return session.run(pipeline_names=[name])
     return session.run(pipeline_name=name)
+
+
+def model_environment_folder(model_path: Path, env_root: Path) -> Path:
+    """The folder of the virtual environment MLflow builds for the model in ``model_path``
+    under ``env_root`` (its ``env_root_dir``): named from a hash of the model's Python version
+    and requirements, so models with the same requirements share it. MLflow computes it in
+    ``mlflow.utils.virtualenv._get_or_create_virtualenv`` from ``_get_python_env`` and
+    ``_get_virtualenv_name``, under ``_VIRTUALENV_ENVS_DIR``; no public API says where."""
+    from mlflow.utils import virtualenv
+
+    python_env = virtualenv._get_python_env(Path(model_path))
+    name = virtualenv._get_virtualenv_name(python_env, Path(model_path))
+    return Path(env_root) / virtualenv._VIRTUALENV_ENVS_DIR / name
+
+
+def prepare_model_environment(model_path: Path, env_manager: str, env_root: Path) -> Any:
+    """MLflow's environment for a model (``uv`` or ``virtualenv``) built from its own
+    requirements under ``env_root``, or reused when it is there: what ``mlflow models serve``
+    and ``mlflow.models.predict(..., env_manager=...)`` build. An ``Environment`` whose
+    ``execute(command, capture_output=True)`` runs a shell command inside it. MLflow's
+    ``mlflow.pyfunc.backend.PyFuncBackend.prepare_env`` does it (an undocumented class)."""
+    from mlflow.models import Model
+    from mlflow.pyfunc import FLAVOR_NAME
+    from mlflow.pyfunc.backend import PyFuncBackend
+
+    flavor = Model.load(Path(model_path) / "MLmodel").flavors[FLAVOR_NAME]
+    backend = PyFuncBackend(flavor, env_manager=env_manager, env_root_dir=str(env_root))
+    return backend.prepare_env(str(model_path), capture_output=True)

@@ -113,9 +113,9 @@ def roles_html(inputs: PipelineInputs) -> str:
 class LoggingProgress(Summary):
     """The steps of a log done so far, for an updatable display."""
 
-    def __init__(self, name: str, registering: bool = False) -> None:
+    def __init__(self, name: str, registering: bool = False, checking: bool = False) -> None:
         self.name = name
-        self.steps = steps_for(registering)
+        self.steps = steps_for(registering, checking)
         self.current: str | None = None
         self.failed = False
 
@@ -198,8 +198,17 @@ def logged_facts(logged: LoggedModel) -> list[tuple[str, str]]:
         facts.append(("registered", registered))
     facts += [(f"artifact {name}", source) for name, source in logged.sources]
     facts.append(("parity check", logged.comparison.detail))
+    if logged.environment_check is not None:
+        facts.append(("environment", environment_headline(logged.environment_check)))
     facts += [("note", note) for note in logged.notes]
     return facts
+
+
+def environment_headline(check: Any) -> str:
+    """An environment check in one line: its headline, or the failure (an error)."""
+    if isinstance(check, BaseException):
+        return f"FAILED: {check}"
+    return str(check.headline)
 
 
 def logged_text(logged: LoggedModel) -> str:
@@ -255,6 +264,44 @@ class ComparisonView(Summary):
         if rows is not None and not rows.empty:
             html += "<p>first rows that differ:</p>" + rows.to_html()
         return html
+
+
+def environment_facts(check: Any) -> list[tuple[str, str]]:
+    """(label, value) lines of an environment check (``environment.EnvironmentCheck``)."""
+    requirements = ", ".join(f"{name} {version}" for name, version in check.packages.items())
+    return [
+        ("environment check", check.headline),
+        ("model URI", check.model_uri),
+        ("environment", str(check.environment)),
+        ("python", check.python),
+        ("requirements there", requirements),
+    ]
+
+
+def environment_text(check: Any) -> str:
+    facts = environment_facts(check)
+    width = max(len(label) for label, _ in facts)
+    text = "\n".join(f"{label:<{width}}  {value}" for label, value in facts)
+    rows = check.differing_rows
+    if rows is not None and not rows.empty:
+        text += f"\nfirst rows that differ:\n{rows.to_string()}"
+    return text
+
+
+def environment_html(check: Any) -> str:
+    cell = "style='text-align:left;vertical-align:top;padding-right:1em'"
+    colour = ROLE_COLOURS["data input"] if check.agree else ROLE_COLOURS["problem"]
+    rows = "".join(
+        f"<tr><th {cell}>{escape(label)}</th><td {cell}><code>{escape(value)}</code></td></tr>"
+        for label, value in environment_facts(check)
+    )
+    html = (
+        f'<table class="kedro-mlflow-summary" style="border-left:4px solid {colour}">{rows}</table>'
+    )
+    differing = check.differing_rows
+    if differing is not None and not differing.empty:
+        html += "<p>first rows that differ:</p>" + differing.to_html()
+    return html
 
 
 ROLE_CLASSES = {

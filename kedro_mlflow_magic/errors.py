@@ -293,3 +293,14 @@ class ProjectNotFoundError(KedroMlflowMagicError, LookupError):
 
 class LogAfterRunError(KedroMlflowMagicError, RuntimeError):
     """The Kedro hook could not log the model after a run: fails ``kedro run`` in one line."""
+
+
+class RequirementError(KedroMlflowMagicError, ValueError):
+    """A requirement added by hand (``--requirement``, ``extra_requirements=``) that cannot be
+    used: not a requirement, or a bare name of a package that is not installed here."""
+
+
+class EnvironmentCheckError(KedroMlflowMagicError, RuntimeError):
+    """The model does not load or predict in a fresh environment of its own requirements (a
+    package it imports is missing there, the environment cannot be built, or the prediction
+    fails): ``check_environment`` says so in one line, with the fix."""

@@ -80,8 +80,9 @@ class LogModelHook:
     The options are those of ``%kedro_log_model``: ``data_input`` (``--input``), ``sample``
     (a catalog dataset name, or a frame; default: the data input's own dataset), ``output``,
     ``name``, ``registered_model_name`` (``--register``), ``alias``, ``freeze``, ``include``,
-    ``experiment`` and ``example_rows``. The model goes into the MLflow run that is active and
-    live (kedro-mlflow's run of this ``kedro run``), else into a new run.
+    ``experiment``, ``example_rows`` and ``extra_requirements`` (``--requirement``). The model
+    goes into the MLflow run that is active and live (kedro-mlflow's run of this
+    ``kedro run``), else into a new run.
 
     ``on_error="fail"`` (the default) fails the ``kedro run`` with one line when the model
     cannot be logged (a packaging problem, a parity failure...); ``"warn"`` logs a warning
@@ -103,12 +104,16 @@ class LogModelHook:
         include: tuple[str, ...] | list[str] = (),
         experiment: str | None = None,
         example_rows: int = 5,
+        extra_requirements: tuple[str, ...] | list[str] = (),
         on_error: str = "fail",
     ) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"LogModelHook: on_error must be 'fail' or 'warn', not {on_error!r}")
-        if isinstance(freeze, str) or isinstance(include, str):
-            raise TypeError("LogModelHook: freeze and include take a list of names, not a str")
+        if any(isinstance(names, str) for names in (freeze, include, extra_requirements)):
+            raise TypeError(
+                "LogModelHook: freeze, include and extra_requirements each take a list of "
+                "names, not a str"
+            )
         self.after = after
         self.pipeline = pipeline
         self.data_input = data_input
@@ -121,6 +126,7 @@ class LogModelHook:
         self.include = tuple(include)
         self.experiment = experiment
         self.example_rows = example_rows
+        self.extra_requirements = tuple(extra_requirements)
         self.on_error = on_error
         self.environment: dict[str, Any] = {}
 
@@ -153,6 +159,7 @@ class LogModelHook:
         return LogOptions(
             name=self.name, example_rows=self.example_rows, experiment=self.experiment,
             registered_model_name=self.registered_model_name, alias=self.alias,
+            extra_requirements=self.extra_requirements,
         )  # fmt: skip
 
     def log(self, catalog: DataCatalog, project_path: Path) -> LoggedModel:

@@ -65,9 +65,11 @@ def build_manifest(
     parameter_inputs: list[str],
     included_files: list[str] | None = None,
     output_column: str | None = None,
+    added_requirements: list[str] | None = None,
 ) -> Manifest:
     """A plain, JSON-able description of everything the model runs (see ``runtime/``);
-    ``output_column``: the column a 1-D array or Series output becomes, None to keep it."""
+    ``output_column``: the column a 1-D array or Series output becomes, None to keep it;
+    ``added_requirements``: the requirements added by hand."""
     return Manifest(
         format=MANIFEST_FORMAT,
         data_input=data_input,
@@ -79,4 +81,5 @@ def build_manifest(
         parameter_inputs=parameter_input_paths(parameter_inputs),
         included_files=list(included_files or []),
         versions=versions(),
+        added_requirements=list(added_requirements or []),
     )

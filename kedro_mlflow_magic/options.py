@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_magic.errors import RegistrationError, SampleError
+from kedro_mlflow_magic.requirements import requirement_added
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -34,6 +35,8 @@ class LogOptions:
     ``experiment``: the experiment of a new run (None: the active one, else the project's).
     ``registered_model_name`` and ``alias``: register the verified model, and point the alias
     at its version. ``run_id``: log into this run; ``run_name``: the name of a new run.
+    ``extra_requirements``: requirements added by hand to those the scan finds (a bare name is
+    pinned to the version installed here when the options are built; a specifier is kept).
     """
 
     name: str = "model"
@@ -44,9 +47,14 @@ class LogOptions:
     alias: str | None = None
     run_id: str | None = None
     run_name: str | None = None
+    extra_requirements: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Options that are wrong whatever the pipeline: refused here, before any work."""
+        added = self.extra_requirements
+        added = (added,) if isinstance(added, str) else tuple(added)
+        # frozen: the pinned form replaces what was given (pinning it again changes nothing)
+        object.__setattr__(self, "extra_requirements", tuple(map(requirement_added, added)))
         if self.example_rows < 1:
             raise SampleError(f"example_rows must be at least 1, not {self.example_rows}")
         if self.alias and not self.registered_model_name:

@@ -16,7 +16,11 @@ from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.manifest import build_manifest
 from kedro_mlflow_magic.mlflow_models import merge_requirements, model_requirements
 from kedro_mlflow_magic.quiet import load_quietly
-from kedro_mlflow_magic.requirements import pinned_requirements, staged_value_module
+from kedro_mlflow_magic.requirements import (
+    pinned_requirements,
+    staged_value_module,
+    with_added_requirements,
+)
 from kedro_mlflow_magic.roles import PipelineInputs
 from kedro_mlflow_magic.signature import ParameterLeaf
 from kedro_mlflow_magic.staging import (
@@ -66,12 +70,14 @@ def write_model(
     output_column: str | None = None,
     notes: list[str] | None = None,
     changed_by: Mapping[str, list[str]] | None = None,
+    added_requirements: tuple[str, ...] = (),
 ) -> ModelInfo:
     """Stage the artifacts and a clean copy of the project's code (its Python source and the
     ``included`` files), write the manifest and requirements, and log the model from code into
     the active run. ``output_column``: the column a 1-D output becomes (see the manifest);
     ``notes`` receives what the check of the nested MLflow models' requirements found;
-    ``changed_by``: artifact -> the nodes that change it in place (copied per call)."""
+    ``changed_by``: artifact -> the nodes that change it in place (copied per call);
+    ``added_requirements`` (pinned already, see ``LogOptions``) win over the scanned ones."""
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
         staging = Path(staging_folder)
         taken: set[str] = {CODE_FOLDER}
@@ -88,6 +94,7 @@ def write_model(
         manifest = build_manifest(
             pipeline, str(roles.data_input), output, staged, leaves, list(roles.parameters),
             included_files=[entry.name for entry in included], output_column=output_column,
+            added_requirements=list(added_requirements),
         )  # fmt: skip
         requirements = pinned_requirements(
             node_modules={node.func.__module__ for node in pipeline.nodes},
@@ -97,6 +104,7 @@ def write_model(
             artifact_modules=artifact_value_modules(catalog, staged, staging),
         )
         requirements = nested_model_requirements(requirements, staged, staging, notes)
+        requirements = with_added_requirements(requirements, added_requirements)
         with runtime_importable(runtime_package):
             return mlflow.pyfunc.log_model(
                 name=name,

@@ -137,6 +137,9 @@ class LoggedModel(Summary):
     notes: tuple[str, ...] = field(default=())
     # (artifact, where it comes from) for each MLflow model shipped as an artifact (SPEC 12)
     sources: tuple[tuple[str, str], ...] = field(default=())
+    # the model checked in a fresh environment of its requirements (SPEC 14), when asked:
+    # an ``EnvironmentCheck``, or the ``EnvironmentCheckError`` that says why it failed
+    environment_check: Any = None
 
     def __post_init__(self) -> None:
         self.model_info = SummarizedModelInfo.of(self.model_info, self)
@@ -343,6 +346,7 @@ class PreparedPipeline:
             example=content.frame.head(options.example_rows), leaves=content.leaves,
             packages=content.packages, included=content.included,
             output_column=self.output_column, notes=notes, changed_by=content.changed_by,
+            added_requirements=options.extra_requirements,
         )  # fmt: skip
 
     def verify_logged(self, model_uri: str, content: ModelContent, run_id: str) -> Comparison:

@@ -14,6 +14,10 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
+
+from kedro_mlflow_magic.errors import RequirementError
+
 # What loading and predicting always import: the runtime and the datasets re-created at load.
 BASE_DISTRIBUTIONS = ("mlflow", "kedro", "kedro-datasets", "pandas", "numpy")
 # Engines that dataset types import lazily, by a word in the type's name.
@@ -66,12 +70,36 @@ def pin(distribution: str) -> str | None:
         return None
 
 
+# Functions that import a module named by a string: ``importlib.import_module("x")``,
+# ``import_module("x")`` (from importlib) and ``__import__("x")``.
+IMPORT_CALLS = frozenset({"import_module", "__import__"})
+
+
+def imported_by_call(call: ast.Call) -> str | None:
+    """The module a call such as ``importlib.import_module("pkg.mod")`` or ``__import__("pkg")``
+    imports, when its first argument is a literal absolute name; None otherwise (a name
+    computed at run time cannot be read, a relative one is the project's own)."""
+    function = call.func
+    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", None)
+    if name not in IMPORT_CALLS or not call.args:
+        return None
+    argument = call.args[0]
+    if not isinstance(argument, ast.Constant) or not isinstance(argument.value, str):
+        return None
+    module = argument.value.strip()
+    return module if module and not module.startswith(".") else None
+
+
 def imports_of(source: str, module_name: str, is_package: bool) -> set[str]:
-    """Absolute names of the modules a source file imports (relative imports resolved)."""
+    """Absolute names of the modules a source file imports (relative imports resolved),
+    including those named by a literal in ``importlib.import_module(...)`` / ``__import__``."""
     package = module_name if is_package else module_name.rpartition(".")[0]
     found: set[str] = set()
     for statement in ast.walk(ast.parse(source)):
-        if isinstance(statement, ast.Import):
+        if isinstance(statement, ast.Call):
+            if (called := imported_by_call(statement)) is not None:
+                found.add(called)
+        elif isinstance(statement, ast.Import):
             found.update(alias.name for alias in statement.names)
         elif isinstance(statement, ast.ImportFrom):
             if statement.level:
@@ -181,6 +209,19 @@ def staged_value_module(dataset_class: type, staged_file: Path) -> str | None:
     return module
 
 
+def dataset_type_module(dataset_type: str) -> str | None:
+    """The module that defines a catalog's dataset type, as Kedro resolves the type
+    (``pandas.CSVDataset`` is ``kedro_datasets.pandas.csv_dataset``); None when Kedro cannot
+    resolve it here."""
+    from kedro.io.core import parse_dataset_definition
+
+    try:
+        kind, _ = parse_dataset_definition({"type": dataset_type})
+    except Exception:  # an unknown type: the catalog's own error says it elsewhere
+        return None
+    return kind.__module__
+
+
 def pinned_requirements(
     node_modules: Iterable[str],
     shipped_packages: set[str],
@@ -190,7 +231,12 @@ def pinned_requirements(
     """``name==version`` for everything loading and predicting the model imports:
     ``artifact_modules`` are the modules of the artifacts' value types."""
     distributions = list(BASE_DISTRIBUTIONS)
-    modules = third_party_modules(node_modules, shipped_packages)
+    artifact_types = list(artifact_types)
+    # the dataset types' own modules are read too: what a type imports loads with it (a
+    # project's own dataset type importing a library, a kedro-datasets type its engine)
+    type_modules = {dataset_type_module(dataset_type) for dataset_type in artifact_types}
+    type_modules.discard(None)
+    modules = third_party_modules([*node_modules, *sorted(type_modules)], shipped_packages)
     modules.update(module.split(".")[0] for module in artifact_modules)
     for dataset_type in artifact_types:
         modules.add(dataset_type.split(".")[0])
@@ -207,3 +253,51 @@ def pinned_requirements(
         if key not in pinned and (requirement := pin(distribution)):
             pinned[key] = requirement
     return sorted(pinned.values(), key=str.lower)
+
+
+def requirement_added(text: str) -> str:
+    """A requirement added by hand, as the model lists it: a bare name (``scikit-learn``,
+    ``pkg[extra]``) pinned to the version installed here, a specifier or URL kept as given.
+    ``RequirementError`` when it is not a requirement, or a bare name not installed here."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        requirement = Requirement(text.strip())
+    except InvalidRequirement as error:
+        reason = str(error).splitlines()[0]  # packaging adds the text and a caret below
+        raise RequirementError(
+            f"requirement {text!r} is not a requirement ({reason}); give a package name "
+            "(scikit-learn) or a specifier (scikit-learn>=1.3)"
+        ) from None
+    if requirement.specifier or requirement.url:
+        return str(requirement)
+    try:
+        here = importlib.metadata.version(requirement.name)
+    except importlib.metadata.PackageNotFoundError:
+        raise RequirementError(
+            f"requirement '{requirement.name}' is not installed here, so it cannot be pinned "
+            f"to the installed version; install it, or give a version ({requirement.name}==X.Y)"
+        ) from None
+    requirement.specifier = SpecifierSet(f"=={here}")
+    return str(requirement)
+
+
+def requirement_name(line: str) -> str:
+    """The canonical distribution name of a requirement line (``scikit_learn==1.5`` ->
+    ``scikit-learn``)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        return canonicalize_name(Requirement(line).name)
+    except InvalidRequirement:  # a line pip takes that is no requirement (-r, --index-url)
+        return line
+
+
+def with_added_requirements(requirements: list[str], added: Iterable[str]) -> list[str]:
+    """The model's requirements with those added by hand: an added one replaces the scanned
+    line of the same distribution (what the user wrote wins)."""
+    added = list(added)
+    replaced = {requirement_name(line) for line in added}
+    kept = [line for line in requirements if requirement_name(line) not in replaced]
+    return sorted([*kept, *added], key=str.lower)

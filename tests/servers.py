@@ -185,13 +185,14 @@ def mlflow_server(folder: Path, *options: str) -> Callable[[int], list[str]]:
     return command
 
 
-def model_server(model_uri: str) -> Callable[[int], list[str]]:
-    """The command of ``mlflow models serve`` for ``model_uri`` in the current environment."""
+def model_server(model_uri: str, *options: str) -> Callable[[int], list[str]]:
+    """The command of ``mlflow models serve`` for ``model_uri`` in the current environment,
+    with more ``options`` (``--workers 2``)."""
 
     def command(port: int) -> list[str]:
         return [
             str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri,
-            "--env-manager", "local", "-h", HOST, "-p", str(port),
+            "--env-manager", "local", "-h", HOST, "-p", str(port), *options,
         ]  # fmt: skip
 
     return command

@@ -191,6 +191,9 @@ BAD_INPUTS = [
     (["log", "inference", "--alias", "champion"],
      "the alias 'champion' needs a registered model"),
     (["log", "inference", "--example-rows", "many"], "'many' is not a valid integer"),
+    (["log", "inference", "--requirement", "no-such-package-kmm"],
+     "requirement 'no-such-package-kmm' is not installed here"),
+    (["check", "models:/churn/1", "--env-manager", "conda"], "Invalid value for '--env-manager'"),
     (["predict", "models:/churn/1"], "Missing option '--data'"),
     (["predict", "models:/churn/1", "--data", "frame.txt"], "--data frame.txt: give a file "
      "ending in .csv, .parquet"),

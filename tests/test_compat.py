@@ -208,3 +208,46 @@ def test_run_registered_pipeline_runs_it_as_the_installed_kedro_asks(tmp_path):
         session_logger.removeHandler(recorder)
     assert (root / "data" / "06_models" / "classifier.pkl").is_file()
     assert not [message for message in recorder.messages if "deprecated" in message]
+
+
+@pytest.mark.slow
+def test_mlflow_builds_a_models_environment_in_the_folder_model_environment_folder_names(
+    make_project, tmp_path
+):
+    """``PyFuncBackend.prepare_env`` and ``mlflow.utils.virtualenv._get_python_env`` /
+    ``_get_virtualenv_name`` / ``_VIRTUALENV_ENVS_DIR``: the environment check's cache needs
+    to know the folder MLflow builds (the requirements are the base ones, so the user cache
+    holds this environment after the first run)."""
+    from pathlib import Path
+
+    import mlflow
+    from conftest import load_project
+
+    from kedro_mlflow_magic import log_pipeline_model
+    from kedro_mlflow_magic.environment import env_manager_on_path, environments_root
+
+    root = make_project(
+        nodes="def double(frame):\n    return frame * 2\n",
+        pipelines='return {"flow": pipeline([node(nodes.double, "frame", "doubled")])}',
+    )
+    project = load_project(root)
+    info = log_pipeline_model(
+        project.pipelines["flow"], project.catalog, "frame", pd.DataFrame({"a": [1.0]})
+    )
+    folder = Path(
+        mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "model"))
+    )
+    cache = environments_root()
+    expected = compat.model_environment_folder(folder, cache)
+    assert expected.parent.parent == cache and expected.name.startswith("mlflow-"), (
+        "MLflow changed where it builds a model's virtualenv under env_root_dir"
+    )
+    with env_manager_on_path("uv"):
+        environment = compat.prepare_model_environment(folder, "uv", cache)
+    printed = environment.execute(
+        "python -c 'import sys; print(sys.prefix)'", capture_output=True
+    ).stdout
+    assert Path(printed.strip()) == expected, (
+        "PyFuncBackend.prepare_env built the environment elsewhere than "
+        "compat.model_environment_folder says"
+    )

@@ -231,3 +231,37 @@ def test_a_parity_failure_fails_the_run_with_one_line_and_leaves_no_ready_model(
     assert models, "the log got as far as creating its model"
     assert all(model.status == LoggedModelStatus.FAILED for model in models)
     assert all(client.get_run(model.source_run_id).info.status == "FAILED" for model in models)
+
+
+REQUIREMENT_SETTINGS = """
+from kedro_mlflow_magic.hooks import LogModelHook
+
+HOOKS = (
+    LogModelHook(after="training", pipeline="inference", data_input="customers_to_score",
+                 sample="customers", registered_model_name="churn_required",
+                 extra_requirements=["sortedcontainers", "scipy>=1.0"]),
+)
+"""
+
+
+@pytest.mark.slow
+def test_the_hook_logs_the_requirements_added_by_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib.metadata import version
+
+    import mlflow
+    from model_files import manifest_of
+
+    root = hooked_project(tmp_path)
+    (root / "src" / "churn_hooked" / "settings.py").write_text(REQUIREMENT_SETTINGS)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    finished = kedro_run(root, store, "--pipelines", "training")
+    assert finished.returncode == 0, finished.stderr[-3000:] + finished.stdout[-3000:]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    source = mlflow.MlflowClient().get_model_version("churn_required", "1").source
+    folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / "model")))
+    lines = (folder / "requirements.txt").read_text().split()
+    pinned = f"sortedcontainers=={version('sortedcontainers')}"
+    assert pinned in lines and "scipy>=1.0" in lines, lines
+    assert manifest_of(folder)["added_requirements"] == [pinned, "scipy>=1.0"]

@@ -22,6 +22,21 @@ def test_wrong_options_are_refused_when_built():
         LogOptions(alias="a")
 
 
+def test_extra_requirements_are_pinned_when_built_and_a_wrong_one_refused():
+    from importlib.metadata import version
+
+    from kedro_mlflow_magic.errors import RequirementError
+
+    options = LogOptions(extra_requirements=["psutil", "scipy>=1.0"])
+    assert options.extra_requirements == (f"psutil=={version('psutil')}", "scipy>=1.0")
+    assert options.but(name="m").extra_requirements == options.extra_requirements
+    assert LogOptions(extra_requirements="psutil").extra_requirements == (  # type: ignore[arg-type]
+        f"psutil=={version('psutil')}",
+    )
+    with pytest.raises(RequirementError, match="'no-such-package-kmm' is not installed here"):
+        LogOptions(extra_requirements=("no-such-package-kmm",))
+
+
 def test_they_are_frozen_and_changed_by_copy_checked_again():
     options = LogOptions(registered_model_name="churn", alias="champion")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -59,3 +74,14 @@ def test_the_hook_builds_its_options_with_the_environments_and_checks_them_befor
     assert hook.in_environment().log_options() == LogOptions(
         example_rows=3, registered_model_name="churn", alias="champion"
     )
+
+
+def test_the_hook_passes_its_extra_requirements_pinned():
+    from importlib.metadata import version
+
+    from kedro_mlflow_magic.hooks import LogModelHook
+
+    hook = LogModelHook(after="training", pipeline="inference", extra_requirements=["psutil"])
+    assert hook.log_options().extra_requirements == (f"psutil=={version('psutil')}",)
+    with pytest.raises(TypeError, match="take a list of names"):
+        LogModelHook(after="training", pipeline="inference", extra_requirements="psutil")

@@ -144,3 +144,158 @@ def test_the_requirements_of_artifacts_come_from_the_staged_copy(tmp_path: Path)
     assert modules == [type(LogisticRegression()).__module__]
     requirements = pinned_requirements([], set(), ["pickle.PickleDataset"], modules)
     assert f"scikit-learn=={version('scikit-learn')}" in requirements
+
+
+# --- imports the scan reads beyond import statements (issue 23) ------------------------------
+
+IMPORTS_BY_NAME = """\
+import importlib
+from importlib import import_module
+
+
+def plugins(name):
+    importlib.import_module("sortedcontainers")
+    import_module("psutil._common")
+    __import__("xmltodict")
+    importlib.import_module(name)  # computed at run time: cannot be read
+    importlib.import_module(".helpers", __package__)  # relative: the project's own
+    return importlib.import_module("json")  # the standard library
+"""
+
+
+def test_literal_import_module_and___import___calls_are_read_as_imports() -> None:
+    from kedro_mlflow_magic.requirements import imports_of
+
+    found = imports_of(IMPORTS_BY_NAME, "project.nodes", is_package=False)
+    assert {"sortedcontainers", "psutil._common", "xmltodict", "json"} <= found
+    assert not [name for name in found if name.startswith(".") or name == "name"]
+
+
+def test_a_node_importing_a_package_by_a_literal_name_pins_it(make_project) -> None:
+    root = make_project(
+        nodes=IMPORTS_BY_NAME,
+        pipelines='return {"flow": pipeline([node(nodes.plugins, "frame", "out")])}',
+    )
+    project = load_project(root)
+    requirements = pinned_requirements({f"{project.package}.nodes"}, {project.package})
+    for distribution in ("sortedcontainers", "psutil", "xmltodict"):
+        assert f"{distribution}=={version(distribution)}" in requirements, requirements
+
+
+SORTED_DATASET = """\
+from kedro.io import AbstractDataset
+from sortedcontainers import SortedList
+
+
+class SortedListDataset(AbstractDataset):
+    def __init__(self, filepath):
+        self._filepath = filepath
+
+    def load(self):
+        with open(self._filepath) as stream:
+            return SortedList(float(line) for line in stream if line.strip())
+
+    def save(self, data):
+        with open(self._filepath, "w") as stream:
+            stream.write("\\n".join(map(str, data)))
+
+    def _describe(self):
+        return {"filepath": self._filepath}
+"""
+
+
+def test_the_packages_an_artifacts_dataset_type_imports_are_pinned(make_project) -> None:
+    """A project's own dataset type ships as code, but what it imports must be installed: the
+    scan reads the type's module as it reads the node modules'."""
+    root = make_project(
+        nodes="def passthrough(frame):\n    return frame\n",
+        pipelines='return {"flow": pipeline([node(nodes.passthrough, "frame", "out")])}',
+    )
+    (root / "src" / root.name / "datasets.py").write_text(SORTED_DATASET)
+    project = load_project(root)
+    own_type = f"{project.package}.datasets.SortedListDataset"
+    requirements = pinned_requirements([], {project.package}, artifact_types=[own_type])
+    assert f"sortedcontainers=={version('sortedcontainers')}" in requirements, requirements
+    assert not any(project.package in line for line in requirements)
+    # a kedro-datasets type in the catalog's short form: its module imports fsspec
+    assert f"fsspec=={version('fsspec')}" in pinned_requirements([], set(), ["pandas.CSVDataset"])
+
+
+# --- requirements added by hand (issue 23) ---------------------------------------------------
+
+
+def test_a_bare_name_is_pinned_to_the_installed_version_and_a_specifier_is_kept() -> None:
+    from kedro_mlflow_magic.requirements import requirement_added
+
+    assert requirement_added("psutil") == f"psutil=={version('psutil')}"
+    assert requirement_added(" sortedcontainers ") == (
+        f"sortedcontainers=={version('sortedcontainers')}"
+    )
+    assert requirement_added("s3fs[boto3]") == f"s3fs[boto3]=={version('s3fs')}"
+    assert requirement_added("scipy>=1.0") == "scipy>=1.0"
+    assert requirement_added("scipy==1.0; python_version < '3.12'") == (
+        'scipy==1.0; python_version < "3.12"'
+    )
+    assert requirement_added(requirement_added("psutil")) == f"psutil=={version('psutil')}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not a requirement!", "requirement 'not a requirement!' is not a requirement"),
+        ("no-such-package-kmm", "'no-such-package-kmm' is not installed here, so it cannot be "
+         "pinned to the installed version; install it, or give a version "
+         "(no-such-package-kmm==X.Y)"),
+    ],
+)  # fmt: skip
+def test_a_requirement_that_cannot_be_used_is_one_line_with_the_fix(text, message) -> None:
+    from kedro_mlflow_magic.errors import RequirementError
+    from kedro_mlflow_magic.requirements import requirement_added
+
+    with pytest.raises(RequirementError) as raised:
+        requirement_added(text)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_an_added_requirement_replaces_the_scanned_line_of_its_distribution() -> None:
+    from kedro_mlflow_magic.requirements import with_added_requirements
+
+    scanned = ["mlflow==3.0.0", "Scikit_Learn==1.5.0", "pandas==2.2.0"]
+    merged = with_added_requirements(scanned, ["scikit-learn>=1.3", "psutil==5.9.0"])
+    assert merged == ["mlflow==3.0.0", "pandas==2.2.0", "psutil==5.9.0", "scikit-learn>=1.3"]
+
+
+CALL_TIME_NODES = """\
+import importlib
+
+
+def rank(frame):
+    # a plugin named at call time: no scan can read this name
+    sorted_list = importlib.import_module("sorted" + "containers").SortedList
+    ranks = sorted_list(frame["value"])
+    return frame.assign(rank=[ranks.index(value) for value in frame["value"]])
+"""
+
+
+def test_extra_requirements_reach_the_requirements_file_and_the_manifest(make_project) -> None:
+    from model_files import manifest_of
+
+    root = make_project(
+        nodes=CALL_TIME_NODES,
+        pipelines='return {"flow": pipeline([node(nodes.rank, "frame", "ranked")])}',
+    )
+    project = load_project(root)
+    sample = pd.DataFrame({"value": [3.0, 1.0, 2.0]})
+    info = log_pipeline_model(
+        project.pipelines["flow"], project.catalog, "frame", sample,
+        extra_requirements=["sortedcontainers", "scipy>=1.0"],
+    )  # fmt: skip
+    folder = model_folder(info.model_uri)
+    lines = (folder / "requirements.txt").read_text().split()
+    pinned = f"sortedcontainers=={version('sortedcontainers')}"
+    assert pinned in lines and "scipy>=1.0" in lines, lines
+    assert manifest_of(folder)["added_requirements"] == [pinned, "scipy>=1.0"]
+    plain = log_pipeline_model(project.pipelines["flow"], project.catalog, "frame", sample)
+    plain_lines = (model_folder(plain.model_uri) / "requirements.txt").read_text().split()
+    assert not [line for line in plain_lines if line.startswith(("sortedcontainers", "scipy"))]
+    assert manifest_of(model_folder(plain.model_uri))["added_requirements"] == []

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mlflow.models.model import ModelInfo
 
     from kedro_mlflow_magic.options import LogOptions
+    from kedro_mlflow_magic.prepared import LoggedModel
 
 
 def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | None:
@@ -56,7 +57,21 @@ def log_options_from(arguments: Any) -> LogOptions:
         name=arguments.name, example_rows=arguments.example_rows,
         experiment=arguments.experiment, registered_model_name=arguments.register,
         alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
+        extra_requirements=tuple(arguments.requirement),
     )  # fmt: skip
+
+
+def environment_check(logged: LoggedModel) -> Any:
+    """``--check-env``: the model checked in a fresh environment of its requirements, or the
+    one-line error saying why it failed there (shown in the summary: the model is logged)."""
+    from kedro_mlflow_magic.environment import check_environment
+    from kedro_mlflow_magic.errors import EnvironmentCheckError
+
+    try:
+        # the log pointed MLflow at its store (SPEC 7): the model is found there
+        return check_environment(logged.model_info.model_uri)
+    except EnvironmentCheckError as error:
+        return error
 
 
 @magic_arguments()
@@ -93,6 +108,20 @@ def log_options_from(arguments: Any) -> LogOptions:
     "(src/<package>/): shipped beside the code, which alone ships otherwise",
 )
 @argument("--example-rows", type=int, default=5, metavar="N", help="rows in the input example (5)")
+@argument(
+    "--requirement",
+    action="append",
+    default=[],
+    metavar="PACKAGE",
+    help="a requirement the model needs that the scan of its imports misses (repeat it): a "
+    "bare name is pinned to the version installed here, a specifier (pkg>=1.2) kept as given",
+)
+@argument(
+    "--check-env",
+    action="store_true",
+    help="after the log, predict the input example in a fresh environment built from the "
+    "model's requirements alone (uv) and show whether it agrees, in the summary",
+)
 def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelInfo:
     """Log PIPELINE as a self-contained MLflow pyfunc model predicting on its data input, check
     that the reloaded model gives what the pipeline gives, show a summary and return the
@@ -113,7 +142,9 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
     if arguments.signature is not None:
         options = options.but(signature=signature_from(arguments.signature, local_ns))
 
-    progress = LoggingProgress(arguments.name, registering=arguments.register is not None)
+    progress = LoggingProgress(
+        arguments.name, registering=arguments.register is not None, checking=arguments.check_env
+    )
     handle = show(progress)
 
     def advance(step: str) -> None:
@@ -130,6 +161,9 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
                 config_loader=state.config_loader, pipelines=state.pipelines,
             )  # fmt: skip
             logged = prepared.log(options, progress=advance)
+            if arguments.check_env:
+                advance(steps.CHECKING_ENVIRONMENT)
+                logged.environment_check = environment_check(logged)
     except BaseException:
         progress.fail()
         update(handle, progress)

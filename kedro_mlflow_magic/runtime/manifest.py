@@ -70,9 +70,7 @@ class ParameterEntry(TypedDict):
     encoding: str
 
 
-class Manifest(TypedDict):
-    """Everything a model runs; written by ``kedro_mlflow_magic.manifest``."""
-
+class _ManifestKeys(TypedDict):
     format: int
     data_input: str
     output: str
@@ -85,6 +83,17 @@ class Manifest(TypedDict):
     parameter_inputs: dict[str, list[str]]
     included_files: list[str]
     versions: dict[str, str]
+
+
+class Manifest(_ManifestKeys, total=False):
+    """Everything a model runs; written by ``kedro_mlflow_magic.manifest``.
+
+    ``added_requirements``: the requirements added by hand when it was logged
+    (``--requirement``), as its requirements file lists them; manifests written before the key
+    existed lack it (optional keys use ``total=False``: Python 3.10's ``typing`` has no
+    ``NotRequired``)."""
+
+    added_requirements: list[str]
 
 
 def model_config_of(manifest: Manifest) -> dict[str, Any]:
