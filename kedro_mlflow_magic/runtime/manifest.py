@@ -63,9 +63,18 @@ class ParameterEntry(TypedDict):
     encoding: str
 
 
-class Manifest(TypedDict):
-    """Everything a model runs; written by ``kedro_mlflow_magic.manifest``."""
+class KindsEntry(TypedDict):
+    """The manifest's ``kinds``: ``datasets``, the kind each dataset name (as declared, with
+    its transcoding suffix) loads as, for the names whose catalog type says one;
+    ``values``, the kind of each value (dataset key) as its node produced it on the sample;
+    ``data_input``, the kind the nodes get the data input in (None: as the caller gives it)."""
 
+    datasets: dict[str, str]
+    values: dict[str, str]
+    data_input: str | None
+
+
+class _ManifestKeys(TypedDict):
     format: int
     data_input: str
     output: str
@@ -78,6 +87,13 @@ class Manifest(TypedDict):
     parameter_inputs: dict[str, list[str]]
     included_files: list[str]
     versions: dict[str, str]
+
+
+class Manifest(_ManifestKeys, total=False):
+    """Everything a model runs; written by ``kedro_mlflow_magic.manifest``. ``kinds`` (SPEC
+    11) is absent in manifests written before it existed: such a model converts nothing."""
+
+    kinds: KindsEntry
 
 
 def model_config_of(manifest: Manifest) -> dict[str, Any]:
