@@ -16,10 +16,8 @@ from kedro.io import DataCatalog
 from kedro.io.core import is_parameter
 from kedro.pipeline import Pipeline
 
-from kedro_mlflow_magic.runtime.conversions import converter, spark_session
 from kedro_mlflow_magic.runtime.kinds import (
     FRAME_KINDS,
-    NUMPY,
     PANDAS,
     POLARS,
     POLARS_LAZY,
@@ -85,15 +83,6 @@ def as_kind(frame: Any, kind: str | None) -> Any:
     input in: into the active Spark session (else a local one), or into polars."""
     if kind not in (SPARK, POLARS, POLARS_LAZY) or kind_of(frame) == kind:
         return frame
+    from kedro_mlflow_magic.runtime.conversions import converter, spark_session
+
     return converter(kind, spark_session() if kind == SPARK else None)(frame)
-
-
-def described(kind: str | None) -> str:
-    """A kind as the roles table shows it."""
-    return {
-        PANDAS: "pandas DataFrame",
-        SPARK: "Spark DataFrame",
-        POLARS: "polars DataFrame",
-        POLARS_LAZY: "polars LazyFrame",
-        NUMPY: "numpy array",
-    }.get(kind or "", "as produced")

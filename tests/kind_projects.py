@@ -133,7 +133,8 @@ def add_fare(trips, rate: float):
 
 
 def name_zones(trips, zones):
-    return trips.join(zones, on="zone_id", how="left").select("trip_id", "zone", "fare")
+    joined = trips.join(zones, on="zone_id", how="left")
+    return joined.select("trip_id", "zone", "fare").orderBy("trip_id")
 """
 
 SPARK_PIPELINES = """

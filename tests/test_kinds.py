@@ -197,3 +197,35 @@ def test_a_column_polars_cannot_take_is_named(polars_trips, mlflow_store):
     bad["zone_id"] = [1, "two"]
     with pytest.raises(mlflow.exceptions.MlflowException, match=r"'zone_id'"):
         model.unwrap_python_model().predict(None, bad)
+
+
+def test_the_magics_log_and_predict_an_array(project_notebook, arrays, mlflow_store, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    shell = project_notebook(arrays, table=np.arange(12.0).reshape(4, 3))
+    info = shell.run_line_magic("kedro_log_model", "table --input table --sample table")
+    result = shell.run_line_magic("kedro_predict", f"{info.model_uri} --data table[:2] --compare")
+    assert result["scaled"].tolist() == [0.0, 9.0]
+
+
+def test_the_roles_show_each_inputs_kind(project_notebook, polars_trips):
+    shell = project_notebook(polars_trips)
+    roles = shell.run_line_magic("kedro_inputs", "__default__ --input trips")
+    assert "data input  the frame to predict on, a polars DataFrame" in str(roles)
+    arrays_roles = prepare_pipeline(
+        polars_trips.pipelines["lazy"], polars_trips.catalog, "lazy_trips"
+    ).roles
+    assert "a polars LazyFrame" in arrays_roles.summary_text()
+
+
+def test_the_signature_editor_shows_a_tensor_input(arrays):
+    from kedro_mlflow_magic.widgets.signature_editor import SignatureEditor
+
+    prepared = prepare_pipeline(arrays.pipelines["flipped"], arrays.catalog, "images", images())
+    editor = SignatureEditor(prepared)
+    texts = " ".join(
+        getattr(widget, "value", "") for widget in editor.children if hasattr(widget, "value")
+    )
+    assert "Input tensor (data input &#x27;images&#x27;)" in texts
+    assert "float64, shape (-1, 4, 5)" in texts
+    assert "tensor: float64, shape (-1, 4, 5)" in texts  # the output: flipped images
+    assert editor.signature.inputs.is_tensor_spec()

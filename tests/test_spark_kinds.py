@@ -185,3 +185,21 @@ def test_a_spark_model_without_java_or_pyspark_says_which(
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert "ERROR this model's nodes use Spark, and pyspark is not installed" in no_pyspark.stdout
+
+
+def test_kedro_predict_takes_a_spark_dataframe_quietly(
+    project_notebook, spark_trips_project, spark, mlflow_store, monkeypatch, capsys
+):
+    from pyspark.sql import DataFrame
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    trips = spark.createDataFrame(spark_trips())
+    shell = project_notebook(spark_trips_project, trips=trips)
+    info = shell.run_line_magic("kedro_log_model", "__default__ --input trips")
+    capsys.readouterr()
+    result = shell.run_line_magic("kedro_predict", f"{info.model_uri} --data trips --compare")
+    assert isinstance(result, DataFrame)
+    assert result.count() == 8
+    shown = capsys.readouterr()
+    assert "Input data is a Spark DataFrame" not in shown.out + shown.err
+    assert "all 8 rows agree" in shown.out
