@@ -7,7 +7,7 @@
    ``predict`` (without it).
 2. serving: 1-row requests to ``mlflow models serve`` of our model, against a hand-written
    pyfunc doing the same ``createDataFrame`` / nodes / ``toPandas`` (``spark_floor_model.py``,
-   the Spark floor), one server at a time (two JVMs at once would crowd the machine).
+   the Spark floor), both servers up, their requests interleaved in rounds.
 
 Run: ``python benchmarks/bench_spark.py`` (needs the spark extra and Java 17).
 """
@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROWS = 1_000_000
 SCORING_ROUNDS = 5
 REQUESTS = 60  # per server, in ROUNDS interleaved rounds
-ROUNDS = 3
+ROUNDS = 6
 SPARK = {
     "spark.master": "local[2]",
     "spark.ui.enabled": "false",
@@ -251,12 +251,13 @@ def main() -> int:
             {"dataframe_split": {"columns": ["trip_id", "zone_id", "distance"],
                                  "data": [[1, 2, 3.5]]}}
         )  # fmt: skip
-        results: dict[str, list[float]] = {}
-        for name, uri in (("ours", info.model_uri), ("floor", floor_uri)):
-            server = start_server(name, uri, Path(folder), [], tracking_uri)
-            try:
-                results.update(latency({name: server.url}, body))
-            finally:
+        servers = []
+        try:
+            for name, uri in (("ours", info.model_uri), ("floor", floor_uri)):
+                servers.append(start_server(name, uri, Path(folder), [], tracking_uri))
+            results = latency({server.name: server.url for server in servers}, body)
+        finally:
+            for server in servers:
                 stop(server)
         print(f"\n2. Served 1-row requests (mlflow models serve, {served['spark.master']}), "
               f"{REQUESTS} each after 5 warm-up requests")  # fmt: skip

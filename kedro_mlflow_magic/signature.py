@@ -53,18 +53,6 @@ def model_sample(sample: Any, name: str = "sample") -> Any:
     return to_pandas(sample)
 
 
-def to_frame(sample: Any, name: str = "sample") -> pd.DataFrame:
-    """The sample as a pandas DataFrame (a 1-D or 2-D array as columns ``0``, ``1``, ...)."""
-    sample = model_sample(sample, name)
-    if isinstance(sample, np.ndarray):
-        if sample.ndim > 2:
-            raise SampleError(f"{name} is a {sample.ndim}-D array; give a 1-D or 2-D array")
-        frame = pd.DataFrame(sample)
-        frame.columns = [str(column) for column in frame.columns]
-        return frame
-    return sample
-
-
 def sample_rows(sample: Any, rows: int) -> Any:
     """The first ``rows`` rows of a frame or an array."""
     return sample.head(rows) if isinstance(sample, pd.DataFrame) else sample[:rows]

@@ -229,3 +229,21 @@ def test_the_signature_editor_shows_a_tensor_input(arrays):
     assert "float64, shape (-1, 4, 5)" in texts
     assert "tensor: float64, shape (-1, 4, 5)" in texts  # the output: flipped images
     assert editor.signature.inputs.is_tensor_spec()
+
+
+@pytest.mark.slow
+def test_the_shell_command_logs_and_predicts_an_array_pipeline(make_project, mlflow_store):
+    import pickle
+    import subprocess
+    import sys
+
+    root = array_project(make_project)
+    (root / "table.pkl").write_bytes(pickle.dumps(np.arange(12.0).reshape(4, 3)))
+    command = Path(sys.executable).parent / "kedro-mlflow-magic"
+    environment = {**clean_environment(mlflow_store), "KEDRO_DISABLE_TELEMETRY": "true"}
+    logged = subprocess.run(
+        [str(command), "log", "table", "--input", "table", "--sample", "table.pkl"],
+        cwd=root, env=environment, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert logged.returncode == 0, logged.stderr
+    assert "all 4 rows agree" in logged.stdout

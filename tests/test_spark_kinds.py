@@ -203,3 +203,45 @@ def test_kedro_predict_takes_a_spark_dataframe_quietly(
     shown = capsys.readouterr()
     assert "Input data is a Spark DataFrame" not in shown.out + shown.err
     assert "all 8 rows agree" in shown.out
+
+
+def test_a_column_spark_cannot_take_is_named(spark_trips_project, spark, mlflow_store):
+    import mlflow
+
+    from kedro_mlflow_magic import log_pipeline_model
+
+    project = spark_trips_project
+    info = log_pipeline_model(
+        project.pipelines["__default__"], project.catalog, "trips", project.catalog.load("trips")
+    )
+    model = mlflow.pyfunc.load_model(info.model_uri).unwrap_python_model()
+    frame = spark_trips().head(2).astype({"zone_id": object})
+    frame["zone_id"] = [1, "two"]
+    with pytest.raises(mlflow.exceptions.MlflowException, match=r"^the column 'zone_id' cannot"):
+        model.predict(None, frame)
+
+
+def test_the_shell_command_logs_a_spark_pipeline(spark_trips_project, mlflow_store, tmp_path):
+    command = Path(sys.executable).parent / "kedro-mlflow-magic"
+    environment = {
+        **clean_environment(mlflow_store), "KEDRO_DISABLE_TELEMETRY": "true",
+        "PYSPARK_PYTHON": sys.executable, "KEDRO_MLFLOW_MAGIC_SPARK": json.dumps(SERVED_SPARK),
+    }  # fmt: skip
+    logged = subprocess.run(
+        [str(command), "log", "__default__", "--input", "trips", "--sample", "trips"],
+        cwd=spark_trips_project.root, env=environment, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert logged.returncode == 0, logged.stderr
+    assert "all 8 rows agree" in logged.stdout
+    model_uri = next(
+        line.split()[-1] for line in logged.stdout.splitlines() if line.startswith("model URI")
+    )
+    spark_trips().to_csv(tmp_path / "trips.csv", index=False)
+    predicted = subprocess.run(
+        [str(command), "predict", model_uri, "--data", str(tmp_path / "trips.csv")],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.splitlines()[0] == "trip_id,zone,fare"
+    assert len(predicted.stdout.splitlines()) == 9

@@ -149,5 +149,12 @@ def plan_conversions(
     for item in conversions.values():
         if item.key in producer:
             after[producer[item.key]] = (*after.get(producer[item.key], ()), item)
-    output_kind = output_wanted if output_wanted != values.get(output_key) else None
+    produced_output = values.get(output_key)
+    output_kind = (
+        output_wanted
+        if output_wanted in FRAME_KINDS
+        and produced_output in FRAME_KINDS
+        and output_wanted != produced_output
+        else None
+    )
     return ConversionPlan(planned, at_start, after, output_kind)  # type: ignore[arg-type]
