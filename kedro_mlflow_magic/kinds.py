@@ -67,14 +67,14 @@ def data_input_kind(catalog: DataCatalog, data_input: str, sample: Any) -> str |
 
 
 def converts(kinds: dict[str, str], data_kind: str | None, pipeline: Pipeline) -> bool:
-    """Whether Kedro's catalog would convert between kinds in this pipeline: a transcoded
-    intermediate, or intermediate datasets of another kind than the data input or each other
-    (then the reference run goes through files, as ``kedro run`` does)."""
+    """Whether Kedro's catalog would convert between kinds in this pipeline: its intermediate
+    datasets (transcoded names apart) and its data input are of more than one kind of frame
+    (then the reference run goes through files, as ``kedro run`` does). A pandas pipeline
+    never does, transcoded or not."""
     free = pipeline.inputs()
-    intermediate = {name: kind for name, kind in kinds.items() if name not in free}
-    if any("@" in name for name in pipeline.datasets() - free):
-        return True
-    seen = set(intermediate.values()) | ({data_kind} if data_kind in FRAME_KINDS else set())
+    seen = {kind for name, kind in kinds.items() if name not in free}
+    if data_kind in FRAME_KINDS:
+        seen.add(data_kind)
     return len(seen) > 1
 
 

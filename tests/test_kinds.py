@@ -247,3 +247,23 @@ def test_the_shell_command_logs_and_predicts_an_array_pipeline(make_project, mlf
     )  # fmt: skip
     assert logged.returncode == 0, logged.stderr
     assert "all 4 rows agree" in logged.stdout
+
+
+def identity(value):
+    return value
+
+
+def test_only_intermediates_of_several_kinds_send_the_reference_through_files():
+    from kedro.pipeline import node as kedro_node
+    from kedro.pipeline import pipeline
+
+    from kedro_mlflow_magic.kinds import converts
+
+    transcoded = pipeline(
+        [kedro_node(identity, "raw", "x@spark"), kedro_node(identity, "x@pandas", "out")]
+    )
+    assert converts({"x@spark": SPARK, "x@pandas": PANDAS}, PANDAS, transcoded)
+    # a pandas pipeline, transcoded or not, runs in memory as before
+    assert not converts({"x@spark": PANDAS, "x@pandas": PANDAS}, PANDAS, transcoded)
+    # a Spark data input whose intermediates are Spark datasets converts nothing
+    assert not converts({"x@spark": SPARK, "x@pandas": SPARK, "raw": PANDAS}, SPARK, transcoded)
