@@ -25,7 +25,7 @@ def test_samples_keep_their_kind_and_others_are_named():
     with pytest.raises(SampleError, match=r"^the sample is a list; give a pandas, Spark"):
         model_sample([1, 2], name="the sample")
     with pytest.raises(SampleError, match=r"is a 0-D array"):
-        model_sample(np.float64(1.0) * np.ones(()))
+        model_sample(np.array(1.0))
 
 
 def test_parameters_flatten_to_dotted_leaves_with_json_where_mlflow_cannot_hold_them():
