@@ -24,7 +24,7 @@ from typing import Any
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-from demo_setup import create_project, open_project, train
+from demo_setup import create_project, direct_call, open_project, train
 from timing import FunctionTimer, duration, signed, time_interleaved, timed_functions
 
 HERE = Path(__file__).resolve().parent
@@ -62,19 +62,6 @@ def log_with(checkout: Path, root: Path, label: str) -> dict[str, str]:
     if finished.returncode != 0:
         raise RuntimeError(finished.stderr[-3000:])
     return json.loads(finished.stdout.split("URIS ", 1)[1].splitlines()[0])
-
-
-def direct_call(project: Any, classifier_name: str) -> Any:
-    """The two node functions called on the session's objects: the baseline."""
-    catalog, nodes = project.catalog, project.nodes
-    encoder, classifier = catalog.load("encoder"), catalog.load(classifier_name)
-    threshold, scoring = catalog.load("params:threshold"), catalog.load("params:scoring")
-
-    def call(frame: Any) -> Any:
-        features = nodes.encode_features(frame, encoder)
-        return nodes.score_customers(frame, features, classifier, threshold, scoring)
-
-    return call
 
 
 def runtime_call(model: Any, frame: Any, defaults: dict[str, Any]) -> Any:

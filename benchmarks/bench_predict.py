@@ -24,7 +24,7 @@ os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
-from demo_setup import BenchProject, create_project, open_project, train
+from demo_setup import BenchProject, create_project, direct_call, open_project, train
 from kedro_mlflow_side import find_kedro_pipeline_model, log_kedro_mlflow_model
 from timing import (
     Timing,
@@ -63,19 +63,6 @@ class Contenders:
     kedro_mlflow: Any | None
     direct: Callable[[Any], Any]
     defaults: dict[str, Any]
-
-
-def direct_call(project: BenchProject, classifier_name: str) -> Callable[[Any], Any]:
-    """The two node functions called on the session's objects: the baseline."""
-    catalog, nodes = project.catalog, project.nodes
-    encoder, classifier = catalog.load("encoder"), catalog.load(classifier_name)
-    threshold, scoring = catalog.load("params:threshold"), catalog.load("params:scoring")
-
-    def call(frame: Any) -> Any:
-        features = nodes.encode_features(frame, encoder)
-        return nodes.score_customers(frame, features, classifier, threshold, scoring)
-
-    return call
 
 
 def pipeline_result(pipeline: Any, catalog: Any, frame: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -96,3 +97,16 @@ def open_project(root: Path) -> BenchProject:
     }
     nodes = importlib.import_module(f"{PACKAGE}.nodes")
     return BenchProject(root, catalog, chosen, nodes)
+
+
+def direct_call(project: BenchProject, classifier_name: str) -> Callable[[Any], Any]:
+    """The two node functions called on the session's objects: the baseline."""
+    catalog, nodes = project.catalog, project.nodes
+    encoder, classifier = catalog.load("encoder"), catalog.load(classifier_name)
+    threshold, scoring = catalog.load("params:threshold"), catalog.load("params:scoring")
+
+    def call(frame: Any) -> Any:
+        features = nodes.encode_features(frame, encoder)
+        return nodes.score_customers(frame, features, classifier, threshold, scoring)
+
+    return call

@@ -64,6 +64,7 @@ def run_demo(folder: Path, rows: int = 5) -> None:
     from kedro.framework.startup import bootstrap_project
 
     from kedro_mlflow_magic import prepare_pipeline
+    from kedro_mlflow_magic.compat import run_registered_pipeline
     from kedro_mlflow_magic.demo import create_demo_project
 
     if not (folder / "pyproject.toml").is_file():
@@ -71,7 +72,7 @@ def run_demo(folder: Path, rows: int = 5) -> None:
         print(f"Created the demo Kedro project in {folder}")
     bootstrap_project(folder)
     with KedroSession.create(project_path=folder) as session:
-        session.run(pipeline_names=["training"])
+        run_registered_pipeline(session, "training")
     print("Trained the encoder and the classifier (pipeline 'training')")
 
     with KedroSession.create(project_path=folder) as session:

@@ -149,3 +149,14 @@ def model_name_and_version(client: Any, models_uri: str) -> tuple[str, ...]:
     from mlflow.store.artifact.utils.models import get_model_name_and_version
 
     return tuple(str(part) for part in get_model_name_and_version(client, models_uri))
+
+
+def run_registered_pipeline(session: Any, name: str) -> dict[str, Any]:
+    """``KedroSession.run`` of one registered pipeline. Not private, but changed within the
+    supported range: Kedro 1.0 takes ``pipeline_name``; later releases take ``pipeline_names``
+    and deprecate the former (a warning in the user's cell)."""
+    import inspect
+
+    if "pipeline_names" in inspect.signature(session.run).parameters:
+        return session.run(pipeline_names=[name])
+    return session.run(pipeline_name=name)

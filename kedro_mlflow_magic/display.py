@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from kedro_mlflow_magic.picture import pipeline_picture
 from kedro_mlflow_magic.progress import DONE, steps_for
 
 if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
 
+    from kedro_mlflow_magic.picture import Picture
     from kedro_mlflow_magic.prepared import LoggedModel
     from kedro_mlflow_magic.roles import PipelineInputs
 
@@ -298,39 +301,84 @@ def mermaid_label(text: str) -> str:
     return text
 
 
-def pipeline_mermaid(pipeline: Pipeline, inputs: PipelineInputs) -> str:
-    """A Mermaid flowchart of the pipeline: nodes as boxes, datasets as rounded shapes, free
-    inputs coloured by role, terminal outputs outlined."""
-    roles = input_roles(inputs)
-    dataset_ids: dict[str, str] = {}
+SHAPES = {
+    "node": '["{}"]',
+    "namespace": '[["{}"]]',  # Mermaid's subroutine shape: a box that holds nodes
+    "dataset": '(["{}"])',
+    "folded": '(["{}"])',
+}
 
-    def dataset_id(name: str) -> str:
-        return dataset_ids.setdefault(name, f"data_{len(dataset_ids)}")
 
-    lines = ["flowchart LR"]
-    edges = []
-    node_classes = []
-    for index, node in enumerate(pipeline.nodes):
-        node_id = f"node_{index}"
-        lines.append(f'    {node_id}["{mermaid_label(node.name)}"]')
-        if f"node {node.name}" in roles:
-            node_classes.append(f"    class {node_id} problem")
-        edges += [f"    {dataset_id(name)} --> {node_id}" for name in node.inputs]
-        edges += [f"    {node_id} --> {dataset_id(name)}" for name in node.outputs]
-    for name, identifier in dataset_ids.items():
-        lines.append(f'    {identifier}(["{mermaid_label(name)}"])')
-    lines += edges
+# Pictures of more nodes and namespace boxes than this run top-down (as kedro-viz draws), so
+# that a long chain grows down the notebook rather than sideways.
+LEFT_TO_RIGHT_STEPS = 10
+
+
+def picture_mermaid(picture: Picture) -> str:
+    """The Mermaid flowchart of a picture: nodes as boxes, namespaces as double boxes, datasets
+    as rounded shapes, free inputs coloured by role, terminal outputs outlined; left to right,
+    or top-down for more than ``LEFT_TO_RIGHT_STEPS`` nodes and boxes."""
+    steps = sum(1 for shape in picture.shapes if shape.kind in ("node", "namespace"))
+    lines = [f"flowchart {'LR' if steps <= LEFT_TO_RIGHT_STEPS else 'TB'}"]
+    lines += [
+        f"    {shape.identifier}{SHAPES[shape.kind].format(mermaid_label(shape.label))}"
+        for shape in picture.shapes
+    ]
+    lines += [f"    {source} --> {target}" for source, target in picture.edges]
     lines += [
         f"    classDef {ROLE_CLASSES[role]} fill:{colour},stroke:{colour},color:#ffffff"
         for role, colour in ROLE_COLOURS.items()
     ]
     lines.append(f"    classDef output {OUTPUT_STYLE}")
-    for name, identifier in dataset_ids.items():
-        if name in roles:
-            lines.append(f"    class {identifier} {ROLE_CLASSES[roles[name]]}")
-        elif name in inputs.outputs:
-            lines.append(f"    class {identifier} output")
-    return "\n".join(lines + node_classes)
+    styled = sorted(
+        (shape for shape in picture.shapes if shape.role is not None),
+        key=lambda shape: shape.kind in ("node", "namespace"),  # datasets first, as before
+    )
+    lines += [
+        f"    class {shape.identifier} {ROLE_CLASSES.get(shape.role, shape.role)}"
+        for shape in styled
+    ]
+    return "\n".join(lines)
+
+
+def roles_picture(
+    pipeline: Pipeline, inputs: PipelineInputs, expand: Iterable[str] | None = None
+) -> Picture:
+    """The picture of the pipeline with its free inputs' roles, the namespaces in ``expand``
+    (by default those the inputs were opened with) open, within Mermaid's limits."""
+    return pipeline_picture(
+        pipeline,
+        input_roles(inputs),
+        inputs.outputs,
+        inputs.expanded if expand is None else expand,
+        measure=lambda picture: len(picture_mermaid(picture)),
+    )
+
+
+def pipeline_mermaid(
+    pipeline: Pipeline, inputs: PipelineInputs, expand: Iterable[str] | None = None
+) -> str:
+    """The Mermaid flowchart of the pipeline (``roles_picture``)."""
+    return picture_mermaid(roles_picture(pipeline, inputs, expand))
+
+
+def picture_notes(picture: Picture) -> list[str]:
+    """What a reader of the picture is told: how it was made coarser, and which namespaces
+    are boxes and how to open one."""
+    notes = [picture.note] if picture.note else []
+    closed = [
+        name
+        for name in picture.namespaces
+        if "." not in name or name.rsplit(".", 1)[0] in picture.expanded
+    ]
+    closed = [name for name in closed if name not in picture.expanded]
+    if closed:
+        listed = ", ".join(closed[:5]) + (f" and {len(closed) - 5} more" if len(closed) > 5 else "")
+        notes.append(
+            f"namespaces drawn as one box: {listed}; open one with "
+            "`%kedro_inputs PIPELINE --expand NAMESPACE` (in Python: `inputs.expand(NAMESPACE)`)"
+        )
+    return notes
 
 
 def legend_html() -> str:
@@ -347,7 +395,9 @@ def legend_html() -> str:
 
 
 def picture_bundle(pipeline: Pipeline, inputs: PipelineInputs) -> dict[str, str]:
-    """Markdown holding the Mermaid block (drawn by JupyterLab), with the Mermaid text as the
-    plain-text form."""
-    mermaid = pipeline_mermaid(pipeline, inputs)
-    return {"text/markdown": f"```mermaid\n{mermaid}\n```\n", "text/plain": mermaid}
+    """Markdown holding the picture's notes and its Mermaid block (drawn by JupyterLab), with
+    the Mermaid text as the plain-text form."""
+    picture = roles_picture(pipeline, inputs)
+    mermaid = picture_mermaid(picture)
+    notes = "".join(f"*{escape(note, quote=False)}*\n\n" for note in picture_notes(picture))
+    return {"text/markdown": f"{notes}```mermaid\n{mermaid}\n```\n", "text/plain": mermaid}

@@ -279,6 +279,14 @@ class UnknownPipelineError(KedroMlflowMagicError, LookupError):
         super().__init__(f"unknown pipeline '{name}'; the project's pipelines are: {listed}")
 
 
+class UnknownNamespaceError(KedroMlflowMagicError, LookupError):
+    """A namespace to open in the picture that the pipeline does not have."""
+
+    def __init__(self, name: str, known: Iterable[str]):
+        listed = ", ".join(sorted(known)) or "(none: its nodes have no namespace)"
+        super().__init__(f"the pipeline has no namespace '{name}'; its namespaces are: {listed}")
+
+
 class ProjectNotFoundError(KedroMlflowMagicError, LookupError):
     """No Kedro project where one was looked for (the shell command, the Kedro hook)."""
 

@@ -4,6 +4,7 @@ source and pinned requirements, logged with MLflow as a model from code."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,12 +75,14 @@ def write_model(
     output_column: str | None = None,
     notes: list[str] | None = None,
     kinds: runtime.KindsEntry | None = None,
+    changed_by: Mapping[str, list[str]] | None = None,
 ) -> ModelInfo:
     """Stage the artifacts and a clean copy of the project's code (its Python source and the
     ``included`` files), write the manifest and requirements, and log the model from code into
     the active run. ``output_column``: the column a 1-D output becomes (see the manifest);
     ``notes`` receives what the check of the nested MLflow models' requirements found;
-    ``kinds``: the kinds of its data (SPEC 11), which pin pyspark or polars when used."""
+    ``kinds``: the kinds of its data (SPEC 11), which pin pyspark or polars when used;
+    ``changed_by``: artifact -> the nodes that change it in place (copied per call)."""
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
         staging = Path(staging_folder)
         taken: set[str] = {CODE_FOLDER}
@@ -87,6 +90,9 @@ def write_model(
             stage_artifact(artifact, catalog, staging, taken)
             for artifact in roles.artifacts.values()
         ]
+        for entry in staged:
+            if (changed_by or {}).get(entry["dataset"]):
+                entry["changed_by"] = list(changed_by[entry["dataset"]])
         included = list(included or [])
         code_paths = stage_code(packages, included, staging)
         entry_file, runtime_package = stage_runtime(staging)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from kedro_mlflow_magic.display import Summary, logged_html, logged_text
 from kedro_mlflow_magic.drift import ArtifactWatch
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
+    ArtifactChangedError,
     NoDataInputError,
     NoOutputError,
     OutputNotChosenError,
@@ -47,6 +48,7 @@ from kedro_mlflow_magic.runs import (
     failed_model_marked,
     last_model_id,
     logging_run,
+    mark_failed,
     register,
     tracking_access,
 )
@@ -178,6 +180,8 @@ class ModelContent:
     leaves: list[ParameterLeaf]
     packages: dict[str, Path]
     included: list[IncludedFile]
+    # artifact -> the nodes that change it in place (the log's check found them): copied per call
+    changed_by: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -321,11 +325,19 @@ class PreparedPipeline:
         ):
             info = self.write(options, content, requirement_notes)
             say(steps.VERIFYING)
-            comparison = self.verify_logged(info.model_uri, content, run.run_id)
+            try:
+                comparison = self.verify_logged(info.model_uri, content, run.run_id)
+            except ArtifactChangedError as changed:
+                # Kedro's runner gives each node a fresh load: the model copies what a node
+                # changes in place for every call instead, in a model logged anew
+                mark_failed(info.model_id)
+                content = replace(content, changed_by=changed.changes)
+                info = self.write(options, content, requirement_notes)
+                comparison = self.verify_logged(info.model_uri, content, run.run_id)
             version = self.register_verified(info, options, destination, say)
         say(steps.DONE)
         logged = self.summarise(info, comparison, run, destination, options, version)
-        logged.notes = (*logged.notes, *requirement_notes)
+        logged.notes = (*logged.notes, *requirement_notes, *copied_notes(content.changed_by))
         return logged
 
     def model_content(self, signature: ModelSignature | None) -> ModelContent:
@@ -363,6 +375,7 @@ class PreparedPipeline:
             example=sample_rows(content.frame, options.example_rows), leaves=content.leaves,
             packages=content.packages, included=content.included,
             output_column=self.output_column, notes=notes, kinds=self.manifest_kinds(),
+            changed_by=content.changed_by,
         )  # fmt: skip
 
     def verify_logged(self, model_uri: str, content: ModelContent, run_id: str) -> Comparison:
@@ -412,6 +425,17 @@ class PreparedPipeline:
             notes=(self.roles.note,) if self.roles.note else (),
             sources=artifact_sources(self.roles),
         )
+
+
+def copied_notes(changed_by: Mapping[str, list[str]]) -> list[str]:
+    """What the summary says of each artifact the model copies per call because nodes change it
+    in place."""
+    return [
+        f"the model copies '{artifact}' for every call, because node "
+        f"{' or '.join(map(repr, nodes))} changes it in place (Kedro's runner gives each node "
+        "a fresh load); a node that works on a copy of its own saves that copy"
+        for artifact, nodes in changed_by.items()
+    ]
 
 
 def refused(options: LogOptions, destination: tracking.Destination) -> str:

@@ -139,3 +139,19 @@ def records_dropped(logger_name: str) -> Iterator[None]:
         yield
     finally:
         logger.removeFilter(drop)
+
+
+@contextlib.contextmanager
+def quiet_project_load() -> Iterator[None]:
+    """Loading a project (Kedro's ``%reload_kedro``, or ``%load_ext`` inside a project) without
+    its INFO lines and the deprecation warnings of Kedro's dependencies. Kedro configures
+    logging from the project's ``logging.yml`` while it loads, which resets the levels
+    ``quiet_third_party`` sets, so logging's global threshold holds back WARNING and below for
+    the duration; errors still show, and so do the user's own warnings, after the load."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with quiet_third_party():
+            yield
+    finally:
+        logging.disable(previous)

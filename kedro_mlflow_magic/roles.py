@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kedro.io import DataCatalog, MemoryDataset
@@ -15,6 +15,7 @@ from kedro_mlflow_magic.display import Summary, roles_html, roles_text
 from kedro_mlflow_magic.errors import UnknownDataInputError
 from kedro_mlflow_magic.kinds import dataset_kind
 from kedro_mlflow_magic.mlflow_models import InnerDataset, ModelSource
+from kedro_mlflow_magic.picture import checked_expansion
 from kedro_mlflow_magic.quiet import load_quietly
 
 PATH_KEYS = ("filepath", "path")
@@ -64,6 +65,17 @@ class PipelineInputs(Summary):
     note: str | None = None
     # SPEC 11: the kind each free input loads as, from its catalog type (absent: as produced)
     kinds: dict[str, str] = field(default_factory=dict)
+    # the namespaces its picture shows open (``expand``)
+    expanded: tuple[str, ...] = ()
+
+    def expand(self, *namespaces: str) -> PipelineInputs:
+        """The same inputs, their picture with these namespaces open (as
+        ``%kedro_inputs PIPELINE --expand NAMESPACE``); an unknown one is an error that lists
+        the pipeline's namespaces."""
+        if self.pipeline is None:
+            return self
+        opened = checked_expansion(self.pipeline, [*self.expanded, *namespaces])
+        return replace(self, expanded=opened)
 
     def summary_text(self) -> str:
         return roles_text(self)

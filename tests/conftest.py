@@ -84,9 +84,11 @@ def train(root: Path) -> None:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
+    from kedro_mlflow_magic.compat import run_registered_pipeline
+
     bootstrap_project(root)
     with KedroSession.create(project_path=root) as session:
-        session.run(pipeline_name="training")
+        run_registered_pipeline(session, "training")
 
 
 @pytest.fixture(scope="session")

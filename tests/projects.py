@@ -143,29 +143,29 @@ return {"training": training, "inference": inference, "confidence": confidence,
         "word_counts": word_counts, "__default__": training + inference}
 """
 
-TEXT_CATALOG = """\
-reviews:
-  type: pickle.PickleDataset
-  filepath: data/01_raw/reviews.pkl
-labels:
-  type: pickle.PickleDataset
-  filepath: data/01_raw/labels.pkl
-more_reviews:
-  type: pickle.PickleDataset
-  filepath: data/01_raw/reviews.pkl
-tokenizer:
-  type: pickle.PickleDataset
-  filepath: data/06_models/tokenizer.pkl
-encoder:
-  type: pickle.PickleDataset
-  filepath: data/06_models/encoder.pkl
-model:
-  type: pickle.PickleDataset
-  filepath: data/06_models/model.pkl
-settings:
-  type: yaml.YAMLDataset
-  filepath: data/06_models/settings.yml
-"""
+
+def catalog_yaml(entries: dict[str, tuple[str, str]], **extra: dict[str, Any]) -> str:
+    """A ``catalog.yml``: each dataset's type and file path, plus ``extra`` settings by name."""
+    import yaml
+
+    catalog = {
+        name: {"type": kind, "filepath": path, **extra.get(name, {})}
+        for name, (kind, path) in entries.items()
+    }
+    return yaml.safe_dump(catalog, sort_keys=False)
+
+
+TEXT_CATALOG = catalog_yaml(
+    {
+        "reviews": ("pickle.PickleDataset", "data/01_raw/reviews.pkl"),
+        "labels": ("pickle.PickleDataset", "data/01_raw/labels.pkl"),
+        "more_reviews": ("pickle.PickleDataset", "data/01_raw/reviews.pkl"),
+        "tokenizer": ("pickle.PickleDataset", "data/06_models/tokenizer.pkl"),
+        "encoder": ("pickle.PickleDataset", "data/06_models/encoder.pkl"),
+        "model": ("pickle.PickleDataset", "data/06_models/model.pkl"),
+        "settings": ("yaml.YAMLDataset", "data/06_models/settings.yml"),
+    }
+)
 
 REVIEW_TEXTS = [
     "I loved it", "what a waste", "great fun", "boring and long", "loved the cast",
@@ -187,3 +187,134 @@ def write_text_project(root: Path) -> Path:
             "data/01_raw/labels.pkl": pd.Series(REVIEW_LABELS * 3),
         },
     )  # fmt: skip
+
+
+# --- large pipelines in namespaces (issue 22) --------------------------------------------------
+# A chain of steps in namespaces of 25 (``block_00``...), each node reading the previous frame,
+# its namespace's table (an artifact) and factor (a parameter); ``nested`` nests namespaces.
+
+NAMESPACE_SIZE = 25
+
+CHAIN_NODES = """\
+def step(frame, table, factor):
+    return frame.assign(value=frame["value"] * factor + table[0])
+
+
+def row_total(frame):
+    return frame.sum(axis=1).to_frame("total")
+"""
+
+CHAIN_PIPELINES = """\
+def frame_name(index):
+    if index == 0:
+        return "frame_in"
+    return f"block_{(index - 1) // 25:02d}.frame_{index:04d}"
+
+
+def chain(size):
+    return pipeline([
+        node(nodes.step, [frame_name(index), f"block_{index // 25:02d}.table",
+                          f"params:block_{index // 25:02d}.factor"],
+             frame_name(index + 1), name=f"step_{index:04d}",
+             namespace=f"block_{index // 25:02d}")
+        for index in range(size)
+    ])
+
+
+wide = pipeline([node(nodes.row_total, "wide_in", "total", name="total")])
+return {"__default__": chain(5), "wide": wide,
+        **{f"chain_{size}": chain(size) for size in (5, 300, 1000)}}
+"""
+
+
+def chain_catalog(blocks: int) -> tuple[str, str, dict[str, Any]]:
+    """The catalog, parameters and pickled tables of a chain of ``blocks`` namespaces."""
+    catalog = "frame_in:\n  type: pandas.CSVDataset\n  filepath: data/frame_in.csv\n"
+    parameters = ""
+    pickles: dict[str, Any] = {}
+    for block in range(blocks):
+        name = f"block_{block:02d}"
+        catalog += f"{name}.table:\n  type: pickle.PickleDataset\n  filepath: data/{name}.pkl\n"
+        parameters += f"{name}:\n  factor: 1.0\n"
+        pickles[f"data/{name}.pkl"] = [0.5]
+    return catalog, parameters, pickles
+
+
+# The chain's nodes, each call counted by the number of rows it got (``CALLS``).
+COUNTING_CHAIN_NODES = """\
+CALLS = []
+
+
+def step(frame, table, factor):
+    CALLS.append(len(frame))
+    return frame.assign(value=frame["value"] * factor + table[0])
+
+
+def row_total(frame):
+    return frame.sum(axis=1).to_frame("total")
+"""
+
+
+def write_chain_project(root: Path, nodes: str = CHAIN_NODES) -> Path:
+    """A project whose pipelines ``chain_5``, ``chain_300`` and ``chain_1000`` are chains of
+    steps in namespaces of 25 (its data input ``frame_in`` is a CSV of ``id`` and ``value``);
+    ``wide`` totals the rows of its data input ``wide_in``, for frames of many columns."""
+    catalog, parameters, pickles = chain_catalog(-(-1000 // NAMESPACE_SIZE))
+    return write_project(
+        root, nodes, CHAIN_PIPELINES, catalog, parameters, pickles=pickles,
+        files={"data/frame_in.csv": "id,value\n1,0.5\n2,1.5\n"},
+    )  # fmt: skip
+
+
+def chain_step(frame: Any, table: Any, factor: float) -> Any:
+    return frame.assign(value=frame["value"] * factor + table[0])
+
+
+def namespaced_chain(size: int, namespace_size: int = NAMESPACE_SIZE, nest: str = "") -> Any:
+    """The same chain as a Kedro pipeline in memory (``nest``: an outer namespace around the
+    blocks, e.g. ``"outer"`` gives ``outer.block_00``)."""
+    from kedro.pipeline import node, pipeline
+
+    def frame_name(index: int) -> str:
+        if index == 0:
+            return "frame_in"
+        return f"block_{(index - 1) // namespace_size:02d}.frame_{index:04d}"
+
+    prefix = f"{nest}." if nest else ""
+    return pipeline(
+        [
+            node(
+                chain_step,
+                [frame_name(index), f"block_{index // namespace_size:02d}.table",
+                 f"params:block_{index // namespace_size:02d}.factor"],
+                frame_name(index + 1),
+                name=f"step_{index:04d}",
+                namespace=f"{prefix}block_{index // namespace_size:02d}",
+            )
+            for index in range(size)
+        ]
+    )  # fmt: skip
+
+
+def row_total(frame: Any) -> Any:
+    """A wide frame's one node (issue 22): each row's total."""
+    return frame.sum(axis=1).to_frame("total")
+
+
+def wide_frame(columns: int, rows: int = 6) -> Any:
+    """A frame of ``columns`` columns: integer ``count_*``, float ``score_*`` and boolean
+    ``flag_*`` columns in turn."""
+    import numpy as np
+    import pandas as pd
+
+    generator = np.random.default_rng(5)
+    data: dict[str, Any] = {}
+    for index in range(columns):
+        kind = index % 3
+        if kind == 0:
+            data[f"count_{index:04d}"] = generator.integers(0, 100, size=rows)
+        elif kind == 1:
+            data[f"score_{index:04d}"] = generator.normal(size=rows)
+        else:
+            data[f"flag_{index:04d}"] = generator.integers(0, 2, size=rows).astype(bool)
+    return pd.DataFrame(data)

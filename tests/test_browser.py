@@ -4,6 +4,7 @@ Playwright, the widgets notebook run, edited through the page and logged (SPEC 6
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from projects import write_chain_project
 from servers import running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,13 +30,15 @@ CELLS = len(json.loads(NOTEBOOK.read_text())["cells"])
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def jupyterlab(tmp_path: Path, trained_demo: Path) -> Iterator[tuple[str, str]]:
-    """JupyterLab serving a copy of the widgets notebook, with throwaway config and runtime
-    folders and a tracking store of its own; yields (base URL, tracking URI)."""
+@contextlib.contextmanager
+def serving_notebook(
+    tmp_path: Path, notebook: Path, environment: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving a copy of ``notebook``, with throwaway config and runtime folders and
+    a tracking store of its own; yields (base URL, tracking URI)."""
     work = tmp_path / "work"
     work.mkdir()
-    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
+    shutil.copy(notebook, work / notebook.name)
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     environment = {
         **os.environ,
@@ -42,10 +46,10 @@ def jupyterlab(tmp_path: Path, trained_demo: Path) -> Iterator[tuple[str, str]]:
         "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
         "IPYTHONDIR": str(tmp_path / "ipython"),
-        "KEDRO_MLFLOW_MAGIC_DEMO": str(trained_demo),
         "MLFLOW_TRACKING_URI": tracking_uri,
         "KEDRO_DISABLE_TELEMETRY": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        **environment,
     }
 
     def command(port: int) -> list[str]:
@@ -64,10 +68,24 @@ def jupyterlab(tmp_path: Path, trained_demo: Path) -> Iterator[tuple[str, str]]:
         yield server.url, tracking_uri
 
 
-def save_screenshot(page, tmp_path: Path) -> Path:
-    """Into the test's folder, and a copy in tests/artifacts/ for people to look at."""
-    screenshot = tmp_path / "widgets.png"
-    page.screenshot(path=str(screenshot), full_page=True)
+@pytest.fixture
+def jupyterlab(tmp_path: Path, trained_demo: Path) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving a copy of the widgets notebook (the trained demo); yields (base URL,
+    tracking URI)."""
+    with serving_notebook(
+        tmp_path, NOTEBOOK, {"KEDRO_MLFLOW_MAGIC_DEMO": str(trained_demo)}
+    ) as served:
+        yield served
+
+
+def save_screenshot(page, tmp_path: Path, name: str = "widgets.png", element=None) -> Path:
+    """Into the test's folder, and a copy in tests/artifacts/ for people to look at (the whole
+    page, or one ``element``)."""
+    screenshot = tmp_path / name
+    if element is not None:
+        element.screenshot(path=str(screenshot))
+    else:
+        page.screenshot(path=str(screenshot), full_page=True)
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(screenshot, ARTIFACTS / screenshot.name)
     return screenshot
@@ -94,7 +112,7 @@ def wait_for_kernel(url: str, seconds: float = KERNEL_SECONDS) -> None:
     raise TimeoutError(f"no idle kernel within {seconds} s")
 
 
-def run_cells(page) -> None:
+def run_cells(page, cells: int = CELLS) -> None:
     """Run every cell as a person would: Shift+Enter from the first one. The kernel may still
     be connecting when the notebook shows "idle": the first cells are run again until the
     first code cell has started."""
@@ -115,7 +133,7 @@ def run_cells(page) -> None:
         except AssertionError:
             if time.monotonic() > deadline:
                 raise
-    for _ in range(CELLS - 2):
+    for _ in range(cells - 2):
         page.keyboard.press("Shift+Enter")
 
 
@@ -173,3 +191,118 @@ def test_widgets_render_and_log_from_a_browser(jupyterlab, tmp_path: Path):
         "support_calls"
     ] == "double"
     assert {spec.name: spec.default for spec in signature.params.params}["threshold"] == 0.2
+
+
+# --- large pipelines and a wide frame (issue 22) ---------------------------------------------
+
+WIDE_CELL = """\
+import numpy as np
+import pandas as pd
+
+generator = np.random.default_rng(5)
+wide = pd.DataFrame({
+    (f"count_{index:04d}" if index % 3 == 0 else f"score_{index:04d}"):
+    (generator.integers(0, 100, 6) if index % 3 == 0 else generator.normal(size=6))
+    for index in range(1000)
+})
+editor = %kedro_signature wide --input wide_in --sample wide"""
+PICTURED = (5, 300, 1000)
+
+
+def large_notebook(folder: Path) -> Path:
+    """A notebook picturing the chains of 5, 300 and 1000 nodes, then editing a wide frame."""
+    import nbformat
+
+    cells = [
+        nbformat.v4.new_markdown_cell("# Large pipelines"),
+        nbformat.v4.new_code_cell(
+            "import os\n%load_ext kedro_mlflow_magic\n"
+            "%reload_kedro {os.environ['KEDRO_MLFLOW_MAGIC_CHAIN']}"
+        ),
+        *[
+            nbformat.v4.new_code_cell(f"%kedro_inputs chain_{size} --input frame_in")
+            for size in PICTURED
+        ],
+        nbformat.v4.new_code_cell(WIDE_CELL),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = folder / "large.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_large_pictures_and_a_wide_editor_in_a_browser(tmp_path: Path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    project = write_chain_project(tmp_path / "chain")
+    notebook = large_notebook(tmp_path)
+    served = serving_notebook(tmp_path, notebook, {"KEDRO_MLFLOW_MAGIC_CHAIN": str(project)})
+    with served as (url, _), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        page = browser.new_page(viewport={"width": 1500, "height": 1200})
+        try:
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{url}/lab/tree/{notebook.name}")
+            page.locator(".jp-Notebook").wait_for()
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+            wait_for_kernel(url)
+            run_cells(page, cells=2 + len(PICTURED) + 1)
+
+            views = page.locator(".kedro-mlflow-roles-view")
+            pictures = page.locator(".kedro-mlflow-roles-view .jp-RenderedMermaid img")
+            expect(pictures).to_have_count(len(PICTURED), timeout=TIMEOUT_MS)
+            # Mermaid drew each (no error shown in place of a picture)
+            expect(page.locator(".jp-RenderedMermaid.jp-mod-warning")).to_have_count(0)
+            for index, size in enumerate(PICTURED):
+                picture, view = pictures.nth(index), views.nth(index)
+                view.scroll_into_view_if_needed()
+                page.wait_for_function(
+                    "image => image.complete && image.naturalWidth > 0",
+                    arg=picture.element_handle(),
+                )
+                svg = svg_text(picture.get_attribute("src"))
+                if size == 5:
+                    assert "block_00 (5 nodes)" in svg and "frame_in" in svg
+                else:
+                    assert f"block_{size // 25 - 1:02d} (25 nodes)" in svg
+                # drawn at its own size (labels at text size), not shrunk to the cell's width
+                scale = picture.evaluate(
+                    "image => image.getBoundingClientRect().width / image.naturalWidth"
+                )
+                assert scale > 0.95, (size, scale)
+                # the picture is above the table
+                table = view.locator(".kedro-mlflow-roles")
+                assert picture.bounding_box()["y"] < table.bounding_box()["y"]
+                save_screenshot(
+                    page,
+                    tmp_path,
+                    f"roles-{size}.png",
+                    element=view.locator(".kedro-mlflow-picture"),
+                )
+
+            editor = page.locator(".kedro-mlflow-signature-editor")
+            editor.wait_for()
+            editor.scroll_into_view_if_needed()
+            columns = editor.locator(".kedro-mlflow-column:visible")
+            expect(columns).to_have_count(20)
+            label = editor.locator(".kedro-mlflow-column-filter .widget-html-content").last
+            expect(label).to_have_text("columns 1-20 of 1000, page 1 of 50")
+            editor.locator(".kedro-mlflow-column-filter select").select_option("integer or long")
+            expect(label).to_have_text("columns 1-20 of 334 (of 1000), page 1 of 17")
+            editor.locator(".kedro-mlflow-bulk-edit select").select_option("double")
+            editor.locator(".kedro-mlflow-bulk-edit").get_by_role("button", name="set type").click()
+            expect(columns.first.locator("select")).to_have_value("double")
+            editor.locator(".kedro-mlflow-column-filter button").last.click()  # next page
+            expect(label).to_have_text("columns 21-40 of 334 (of 1000), page 2 of 17")
+            expect(columns.first).to_contain_text("count_0060")
+            values = columns.locator("select").evaluate_all("selects => selects.map(s => s.value)")
+            assert values == ["double"] * 20
+            save_screenshot(page, tmp_path, "editor-wide.png", element=editor)
+        finally:
+            save_screenshot(page, tmp_path, "large.png")
+            browser.close()

@@ -176,3 +176,35 @@ def test_model_name_and_version_resolves_an_alias_a_stage_latest_and_a_model_id(
     assert compat.model_name_and_version(client, "models:/compat-m/latest") == ("compat-m", "2")
     assert compat.model_name_and_version(client, "models:/compat-m/2") == ("compat-m", "2")
     assert compat.model_name_and_version(client, f"models:/{first.model_id}") == (first.model_id,)
+
+
+def test_run_registered_pipeline_runs_it_as_the_installed_kedro_asks(tmp_path):
+    """Kedro 1.0 takes ``pipeline_name``, later releases ``pipeline_names`` (logging a
+    deprecation for the other): the pipeline runs, and no deprecation reaches the user's cell."""
+    import logging
+
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_mlflow_magic.demo import create_demo_project
+
+    class Recorder(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    root = create_demo_project(tmp_path / "project", "churn_demo")
+    bootstrap_project(root)
+    recorder = Recorder()
+    session_logger = logging.getLogger(KedroSession.__module__)
+    session_logger.addHandler(recorder)
+    try:
+        with KedroSession.create(project_path=root) as session:
+            compat.run_registered_pipeline(session, "training")
+    finally:
+        session_logger.removeHandler(recorder)
+    assert (root / "data" / "06_models" / "classifier.pkl").is_file()
+    assert not [message for message in recorder.messages if "deprecated" in message]

@@ -1,6 +1,7 @@
 """A node that changes an artifact in place would make the model drift between calls, since
-artifacts are loaded once and shared (SPEC 4): logging refuses it, naming the node and the
-artifact; a pipeline that only reads its artifacts logs as before, at no cost per call."""
+artifacts are loaded once and shared (SPEC 4): the log finds it, and the model copies that
+artifact for every call, naming the node in its summary; a pipeline that only reads its
+artifacts logs as before, at no cost per call."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import load_project
+from mlflow.entities import LoggedModelStatus
 
 from kedro_mlflow_magic import log_pipeline_model
 from kedro_mlflow_magic.drift import fingerprint, same_value
-from kedro_mlflow_magic.errors import ArtifactChangedError
+from kedro_mlflow_magic.runtime import read_manifest
 
 NODES = '''
 import pandas as pd
@@ -96,20 +98,40 @@ def runs_with_status(status: str) -> int:
 LARGE_VOCAB = {"<pad>": 0} | {f"word-{index}": index + 1 for index in range(3000)}
 
 
-def test_a_node_growing_a_large_shared_artifact_is_refused_naming_it_and_the_fix(
+def test_a_node_growing_a_large_shared_artifact_makes_the_model_copy_it_for_every_call(
     project,
 ) -> None:
+    """A vocabulary too large to be copied per call by default is shared; when the log sees a
+    node grow it in place, the model is logged anew with the vocabulary copied per call (as
+    Kedro's runner loads it afresh for each node), and the summary says so, naming the node."""
+    import mlflow
+
     (project.root / "data" / "vocab.pkl").write_bytes(pickle.dumps(LARGE_VOCAB))
     failed_before = runs_with_status("FAILED")
-    with pytest.raises(ArtifactChangedError) as raised:
-        log_pipeline_model(project.pipelines["drifting"], project.catalog, "rows", ROWS)
-    message = str(raised.value)
+    info = log_pipeline_model(project.pipelines["drifting"], project.catalog, "rows", ROWS)
     # two nodes read the vocabulary; only the one that grows it is named
-    assert message.startswith("node 'encode' changes the artifact 'vocab' in place")
-    assert "count_known" not in message
-    assert "drift" in message and "copy" in message
-    assert raised.value.changes == {"vocab": ["encode"]}
-    assert runs_with_status("FAILED") == failed_before + 1
+    (note,) = [note for note in info.logged.notes if "copies 'vocab'" in note]
+    assert "node 'encode' changes it in place" in note and "count_known" not in note
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    (entry,) = read_manifest(model.model_config)["artifacts"]
+    assert entry["changed_by"] == ["encode"]
+    unseen = pd.DataFrame({"word": ["yak", "gnu"]})
+    size = len(LARGE_VOCAB)
+    for frame, codes in ((ROWS, [size, size + 1, size + 2]), (unseen, [size, size + 1])):
+        assert list(model.predict(frame)["code"]) == codes
+        assert list(model.predict(frame)["code"]) == codes
+    assert model.unwrap_python_model().artifacts["vocab"] == LARGE_VOCAB
+    # the run is not failed; the first, drifting model of it is
+    assert runs_with_status("FAILED") == failed_before
+    models = mlflow.search_logged_models(
+        experiment_ids=[info.logged.experiment_id], output_format="list"
+    )
+    failed = [
+        model
+        for model in models
+        if model.status == LoggedModelStatus.FAILED and model.source_run_id == info.run_id
+    ]
+    assert len(failed) == 1 and failed[0].model_id != info.model_id
     # the project's own file is untouched
     assert pickle.loads((project.root / "data" / "vocab.pkl").read_bytes()) == LARGE_VOCAB
 

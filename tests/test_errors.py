@@ -26,6 +26,8 @@ def test_one_line_joins_the_lines_of_a_message():
         (errors.SessionMismatchError(["n1"]), "the loaded project has no node n1"),
         (errors.NotOurModelError("the model m-1"), "the model m-1 was not logged by "
          "kedro_mlflow_magic"),
+        (errors.UnknownNamespaceError("b", ["c", "a"]), "the pipeline has no namespace 'b'; "
+         "its namespaces are: a, c"),
         (errors.PipelineRunError("score", KeyError("plan"), "rows"), "node 'score' failed on "
          "the frame given for 'rows': KeyError: 'plan'"),
     ],

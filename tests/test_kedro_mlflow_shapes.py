@@ -18,6 +18,7 @@ from conftest import LoadedProject, load_project
 from kedro.io import MemoryDataset
 from kedro.runner import SequentialRunner
 from model_files import manifest_of, model_folder
+from projects import catalog_yaml
 
 from kedro_mlflow_magic import inspect_pipeline, log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.errors import NoOutputError, OutputNotChosenError
@@ -96,18 +97,14 @@ return {
 }
 """
 
-CATALOG = """
-encoder:
-  type: {package}.datasets.JsonDictDataset
-  filepath: data/06_models/encoder.json
-  indent: 2
-customers:
-  type: pandas.CSVDataset
-  filepath: data/01_raw/customers.csv
-vocabulary:
-  type: json.JSONDataset
-  filepath: data/06_models/vocabulary.json
-"""
+CATALOG = catalog_yaml(
+    {
+        "encoder": ("{package}.datasets.JsonDictDataset", "data/06_models/encoder.json"),
+        "customers": ("pandas.CSVDataset", "data/01_raw/customers.csv"),
+        "vocabulary": ("json.JSONDataset", "data/06_models/vocabulary.json"),
+    },
+    encoder={"indent": 2},
+)
 
 PARAMETERS = """
 model:

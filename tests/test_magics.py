@@ -13,9 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
+from projects import write_chain_project
 
 from kedro_mlflow_magic import prediction
-from kedro_mlflow_magic.display import ComparisonView, LoggingProgress
+from kedro_mlflow_magic.display import ComparisonView, LoggingProgress, picture_bundle
 from kedro_mlflow_magic.errors import one_line
 from kedro_mlflow_magic.magics.common import frame_from, unquoted
 from kedro_mlflow_magic.parity import compare_results
@@ -106,7 +107,8 @@ def run_python(script: str, cwd: Path) -> dict:
         [sys.executable, "-c", script], cwd=cwd, env=environment, capture_output=True,
         text=True, timeout=120, check=True,
     )  # fmt: skip
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    *printed, last = completed.stdout.strip().splitlines()
+    return {**json.loads(last), "printed": printed}
 
 
 @pytest.mark.slow
@@ -126,6 +128,11 @@ def test_load_ext_inside_a_project_loads_it_as_kedro_does(trained_demo):
     result = run_python(LOAD_EXT_SCRIPT, cwd=trained_demo)
     assert result["session_loaded"] is True
     assert {"kedro_inputs", "reload_kedro", "load_node"} <= set(result["line"])
+    # one line of ours instead of Kedro's log lines and its dependencies' deprecation warnings
+    assert result["printed"] == [
+        f"Loaded the Kedro project in {trained_demo}: session, context, catalog and pipelines "
+        "are defined"
+    ]
 
 
 @pytest.mark.slow
@@ -314,6 +321,29 @@ def test_kedro_inputs_result_is_assignable_and_displays_as_html(shell):
     shell.run_cell("roles = %kedro_inputs inference")
     html = shell.user_ns["roles"]._repr_html_()
     assert "customers_to_score" in html and "data input" in html
+
+
+def test_kedro_inputs_opens_namespaces_and_names_an_unknown_one(ipython, tmp_path, trained_demo):
+    root = write_chain_project(tmp_path / "chain")
+    saved = {name: ipython.user_ns.get(name) for name in KEDRO_NAMES}
+    try:
+        ipython.run_line_magic("reload_kedro", str(root))
+        closed = ipython.run_line_magic("kedro_inputs", "chain_300 --input frame_in")
+        assert closed.expanded == ()
+        opened = ipython.run_line_magic(
+            "kedro_inputs", "chain_300 --input frame_in --expand block_03 --expand block_07"
+        )
+        assert opened.expanded == ("block_03", "block_07")
+        assert opened.data_input == "frame_in" and len(opened.artifacts) == 12
+        markdown = picture_bundle(opened.pipeline, opened)["text/markdown"]
+        assert "block_03.step_0080" in markdown and "block_04 (25 nodes)" in markdown
+        with pytest.raises(
+            UsageError, match=r"no namespace 'block_3'; its namespaces are: block_00, "
+        ):
+            ipython.run_line_magic("kedro_inputs", "chain_300 --expand block_3")
+    finally:
+        ipython.run_line_magic("reload_kedro", str(trained_demo))
+        ipython.user_ns.update(saved)
 
 
 # --- sample resolution -------------------------------------------------------------------------

@@ -50,5 +50,9 @@ def test_the_manifest_is_json_and_round_trips_through_the_model_config():
     assert manifest["versions"]["kedro"] == version("kedro")
     config = model_config_of(manifest)
     assert list(config) == ["kedro_mlflow_magic"]
+    # one JSON text (a single YAML scalar in MLmodel, quick for MLflow's pure-Python YAML)
+    assert json.loads(config["kedro_mlflow_magic"][0]) == manifest
     assert read_manifest(config) == manifest
+    assert read_manifest({"kedro_mlflow_magic": [manifest]}) == manifest  # release 0.1.0's form
+    assert read_manifest({"kedro_mlflow_magic": ["not json"]}) is None
     assert read_manifest(None) is None and read_manifest({"kedro_mlflow_magic": "x"}) is None

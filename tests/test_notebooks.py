@@ -84,6 +84,18 @@ def test_quickstart_runs_end_to_end(executed):
 
 
 @pytest.mark.slow
+def test_loading_the_project_shows_one_line_of_ours(executed):
+    """%reload_kedro shows where the project is and what the notebook holds, in one line: not
+    Kedro's log lines nor the deprecation warnings of its dependencies."""
+    notebook, project = executed
+    shown = output_text(cell_starting(notebook, "%reload_kedro"))
+    assert shown.strip() == (
+        f"Loaded the Kedro project in {project}: session, context, catalog and pipelines are "
+        "defined"
+    )
+
+
+@pytest.mark.slow
 def test_magic_cells_show_only_our_display(executed):
     """Each magic's cell shows what the product shows: no line of Kedro's or MLflow's logging,
     no warning, no progress bar, no empty output."""

@@ -116,7 +116,8 @@ def test_a_pickled_artifacts_value_type_is_read_without_unpickling(tmp_path: Pat
 def test_a_dataset_that_declares_its_type_is_not_read_and_others_say_nothing(
     tmp_path: Path,
 ) -> None:
-    assert staged_value_module(CSVDataset, tmp_path / "absent.csv") == "pandas"
+    # pandas 3 says DataFrame's module is "pandas", pandas 2 "pandas.core.frame": the package counts
+    assert staged_value_module(CSVDataset, tmp_path / "absent.csv").split(".")[0] == "pandas"
     assert staged_value_module(YAMLDataset, tmp_path / "absent.yml") == "builtins"
     text = tmp_path / "settings.json"
     text.write_text('{"a": 1}')

@@ -308,3 +308,47 @@ def test_a_node_that_changes_its_parameters_in_place_cannot_change_later_calls(
     for answer in answers:
         assert list(answer["tags"]) == [3, 3]  # the two defaults plus this call's own "seen"
         assert list(answer["calls"]) == [1, 1]
+
+
+# --- large pipelines (issue 22): each usual node one step, decided at load time ---------------
+
+
+def chain_manifest(size: int) -> dict[str, Any]:
+    """A manifest of ``size`` nodes adding a parameter to the previous value in turn."""
+    from kedro_mlflow_magic.runtime import MANIFEST_FORMAT
+
+    def value(index: int) -> str:
+        return "x" if index == 0 else f"v{index}"
+
+    return {
+        "format": MANIFEST_FORMAT, "data_input": "x", "output": value(size),
+        "output_column": None, "artifacts": [], "included_files": [], "versions": {},
+        "nodes": [
+            {"name": f"add_{index}", "function": "operator:add",
+             "inputs": [value(index), "params:step"], "outputs": value(index + 1)}
+            for index in range(size)
+        ],
+        "parameters": [{"name": "step", "path": ["step"], "default": 1.0, "encoding": "plain"}],
+        "parameter_inputs": {"params:step": ["step"]},
+    }  # fmt: skip
+
+
+def test_each_usual_node_of_a_large_pipeline_is_one_step_and_none_is_copied() -> None:
+    from types import SimpleNamespace
+
+    from kedro_mlflow_magic.runtime import model_config_of
+    from kedro_mlflow_magic.runtime.model import PipelineModel
+
+    model = PipelineModel()
+    model.load_context(
+        SimpleNamespace(model_config=model_config_of(chain_manifest(1000)), artifacts={})
+    )
+    # positional inputs, one output: a single function per node (no layers of calls); a node
+    # reading another's output checks that it is not a read-only array (Kedro's copy would not be)
+    names = [step.__name__ for step in model.steps]
+    assert names[0] == "plain_step" and set(names[1:]) == {"checked_step"}
+    # the float parameter read by every node is never copied, nor is anything else
+    assert model.copies_at_start == () and model.artifact_copies == ()
+    assert all(not copies.copied for copies in model.step_copies)
+    assert model.predict(None, 0.0, {"step": 0.5}) == 500.0
+    assert model.predict(None, 1.0) == 1001.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import ipywidgets
 import mlflow
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pytest
 from IPython.core.error import UsageError
 from kedro.io import DataCatalog
 from mlflow.models import infer_signature
+from projects import row_total, wide_frame
 
 from kedro_mlflow_magic import prepare_pipeline
 from kedro_mlflow_magic.errors import ParameterError
@@ -27,6 +29,7 @@ from kedro_mlflow_magic.signature_edits import (
     parameter_rows,
 )
 from kedro_mlflow_magic.widgets import SignatureEditor, pipeline_mermaid, roles_view
+from kedro_mlflow_magic.widgets.signature_editor import PAGE_SIZE
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -149,11 +152,16 @@ def test_mermaid_picture_marks_problems(demo):
     assert len([line for line in problem_lines if line.strip().startswith("class ")]) == 4
 
 
-def test_roles_view_shows_the_picture_beside_the_table_with_fallbacks(demo):
+def test_roles_view_shows_the_picture_above_the_table_with_fallbacks(demo):
     pipeline = demo.pipelines["inference"]
     inputs = inspect_pipeline(pipeline, DataCatalog(), "customers_to_score")
     view = roles_view(pipeline, inputs)
+    assert isinstance(view, ipywidgets.VBox)  # the picture takes the cell's width, on top
     picture, table = view.children
+    assert "kedro-mlflow-picture" in picture._dom_classes
+    assert picture.layout.width == "100%" and picture.layout.overflow == "auto"
+    assert picture.layout.max_height == "640px"
+    assert "max-width:none" in table.value  # a wide picture scrolls rather than shrinks
     data = picture.outputs[0]["data"]
     assert data["text/markdown"].startswith("```mermaid\nflowchart LR")
     assert "classDef problem" in data["text/markdown"]
@@ -230,6 +238,92 @@ def test_editor_logs_the_edited_signature_and_the_model_uses_the_edited_defaults
     expected = np.where(predictions["churn_probability"] >= 0.2, "leaves", "stay")
     assert (predictions["label"] == "leaves").any()
     assert list(predictions["label"]) == list(expected)
+
+
+@pytest.fixture(scope="module")
+def wide_prepared():
+    """A one-node pipeline whose data input is a frame of 1000 columns."""
+    from kedro.pipeline import node, pipeline
+
+    wide = pipeline([node(row_total, "wide_in", "total", name="total")])
+    return prepare_pipeline(wide, DataCatalog(), "wide_in", wide_frame(1000))
+
+
+def page_columns(editor):
+    return [field.column for field in editor.columns]
+
+
+def test_a_wide_editor_shows_a_page_of_columns_and_turns_pages(wide_prepared):
+    editor = SignatureEditor(wide_prepared)
+    assert len(editor.column_fields) == PAGE_SIZE  # one page of fields, whatever the width
+    assert page_columns(editor) == list(wide_prepared.sample.columns[:PAGE_SIZE])
+    assert editor.page_label.value == "columns 1-20 of 1000, page 1 of 50"
+    assert editor.previous_page.disabled and not editor.next_page.disabled
+    editor.next_page.click()
+    assert page_columns(editor) == list(wide_prepared.sample.columns[20:40])
+    assert editor.page_label.value == "columns 21-40 of 1000, page 2 of 50"
+    # the example shows its first columns, not a thousand
+    texts = " ".join(child.value for child in editor.children if hasattr(child, "value"))
+    assert "count_0501" not in texts and "count_0000" in texts and "..." in texts
+
+
+def test_a_wide_editor_filters_by_name_and_type(wide_prepared):
+    editor = SignatureEditor(wide_prepared)
+    editor.name_filter.value = "SCORE_00"  # case aside
+    assert page_columns(editor) == [f"score_{index:04d}" for index in range(1, 100, 3)][:20]
+    assert editor.page_label.value == "columns 1-20 of 33 (of 1000), page 1 of 2"
+    editor.next_page.click()
+    editor.next_page.click()  # no page 3: stays on the last
+    assert len(editor.columns) == 13 and editor.next_page.disabled
+    editor.name_filter.value = ""
+    editor.type_filter.value = "integer or long"
+    assert len(editor.filtered) == 334 and all(
+        name.startswith("count_") for name in editor.filtered
+    )
+    editor.name_filter.value = "no such column"
+    assert editor.columns == []
+    assert editor.page_label.value == "columns none of 0 (of 1000), page 1 of 1"
+
+
+def test_bulk_edits_change_the_filtered_columns_in_the_same_signature(wide_prepared):
+    editor = SignatureEditor(wide_prepared)
+    editor.type_filter.value = "integer or long"
+    editor.bulk_type.value = "double"
+    editor.apply_type.click()  # all integer columns -> double
+    assert len(editor.filtered) == 334  # the filter still shows the columns it changed
+    assert {field.type.value for field in editor.columns} == {"double"}
+    editor.type_filter.value = "any type"
+    editor.name_filter.value = "flag_"
+    editor.make_optional.click()
+    editor.name_filter.value = ""
+    editor.next_page.click()
+    editor.columns[0].type.value = "long"  # one field edited by hand on page 2: flag_0020
+    editor.previous_page.click()
+    editor.next_page.click()
+    assert editor.columns[0].column == "flag_0020" and editor.columns[0].type.value == "long"
+
+    specs = {spec.name: spec for spec in editor.signature.inputs.inputs}
+    assert len(specs) == 1000
+    assert {specs[f"count_{index:04d}"].type.name for index in range(0, 1000, 3)} == {"double"}
+    assert {specs[f"flag_{index:04d}"].required for index in range(2, 1000, 3)} == {False}
+    assert specs["flag_0020"].type.name == "long" and specs["flag_0023"].type.name == "boolean"
+    assert specs["count_0000"].required is True
+    assert editor.problems == {}
+    edits = editor.edits
+    assert len(edits.column_types) == 335 and len(edits.required) == 333
+
+
+def test_a_bulk_edit_the_sample_does_not_fit_shows_its_messages_on_every_page(wide_prepared):
+    editor = SignatureEditor(wide_prepared)
+    editor.type_filter.value = "double"  # the score columns: 0.37... is no long
+    editor.bulk_type.value = "long"
+    editor.apply_type.click()
+    assert len(editor.problems) == 333
+    assert all("cannot be read as long" in field.message.value for field in editor.columns)
+    editor.next_page.click()
+    assert all("cannot be read as long" in field.message.value for field in editor.columns)
+    with pytest.raises(SignatureEditError, match="column 'score_0001'"):
+        conform_sample(wide_prepared.sample, editor.edits.column_types)
 
 
 def test_editor_shows_a_message_beside_a_field_that_does_not_fit(editor):

@@ -52,7 +52,10 @@ def reload_kedro(line: str, local_ns: dict[str, Any] | None = None) -> None:
     """
     from IPython.core.getipython import get_ipython
 
-    register_kedro_magics(get_ipython())
+    from kedro_mlflow_magic.quiet import quiet_project_load
+
+    with quiet_project_load():  # Kedro logs its logging configuration when first imported
+        register_kedro_magics(get_ipython())
     return kedro_reload_kedro()(line, local_ns)
 
 
@@ -91,12 +94,28 @@ def kedro_reload_kedro() -> Callable[..., Any]:
     (Kedro's help and arguments kept)."""
     from kedro.ipython import magic_reload_kedro
 
+    from kedro_mlflow_magic.quiet import quiet_project_load
+
     @functools.wraps(magic_reload_kedro)
     def wrapped(line: str, local_ns: dict[str, Any] | None = None) -> None:
-        with session_start_errors(line):
-            return magic_reload_kedro(line, local_ns)
+        with session_start_errors(line), quiet_project_load():
+            magic_reload_kedro(line, local_ns)
+        say_project_loaded()
 
     return needs_local_scope(wrapped)
+
+
+def say_project_loaded() -> None:
+    """The one line that stands for Kedro's log lines of a project load: where the project is
+    and what the notebook now holds."""
+    from IPython.core.getipython import get_ipython
+
+    context = get_ipython().user_ns.get("context")
+    if hasattr(context, "project_path"):
+        print(
+            f"Loaded the Kedro project in {context.project_path}: "
+            "session, context, catalog and pipelines are defined"
+        )
 
 
 def load_node(line: str) -> None:
@@ -122,13 +141,17 @@ def load_kedro_extension(ipython: Any) -> None:
     light stand-ins for its magics, so that ``%load_ext`` does not pay for importing Kedro's
     session machinery before it is used."""
     if find_project_root(Path.cwd()) is not None:
-        import kedro.ipython
+        from kedro_mlflow_magic.quiet import quiet_project_load
 
         try:
-            with session_start_errors(""):
+            # Kedro logs which logging configuration it uses when first imported
+            with session_start_errors(""), quiet_project_load():
+                import kedro.ipython
+
                 kedro.ipython.load_ipython_extension(ipython)
         finally:
             register_kedro_magics(ipython)
+        say_project_loaded()
         return
     ipython.register_magic_function(needs_local_scope(reload_kedro), "line", "reload_kedro")
     ipython.register_magic_function(load_node, "line", "load_node")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.magic_arguments import magic_arguments
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
@@ -22,13 +22,25 @@ if TYPE_CHECKING:
     from kedro_mlflow_magic.roles import PipelineInputs
 
 
+EXPAND_ARGUMENT = argument(
+    "--expand",
+    nargs="+",
+    action="extend",
+    default=[],
+    metavar="NAMESPACE",
+    help="namespaces to open in the picture (repeatable; opening a.b opens a too)",
+)
+
+
 @magic_arguments()
 @PIPELINE_ARGUMENT
 @DATA_INPUT_ARGUMENT
 @FREEZE_ARGUMENT
+@EXPAND_ARGUMENT
 def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> PipelineInputs:
     """Show the role of each free input of PIPELINE (data input, artifacts, parameters,
-    problems with their fix) and return the ``PipelineInputs``."""
+    problems with their fix) under a picture of the pipeline (each namespace one box until
+    opened with --expand) and return the ``PipelineInputs``."""
     wait_for_warm_up(
         imports_only=True
     )  # loading datasets imports what the warm-up may be importing
@@ -41,5 +53,5 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
         roles = inspect_pipeline(
             pipeline, state.catalog, arguments.data_input, freeze=tuple(arguments.freeze),
             pipelines=state.pipelines,
-        )  # fmt: skip
-    return roles  # shown by IPython as the roles view: the picture beside the table
+        ).expand(*arguments.expand)  # fmt: skip
+    return roles  # shown by IPython as the roles view: the picture above the table

@@ -84,6 +84,10 @@ class PipelineModel(PythonModel):
                 else context.artifacts[entry["artifact"]]
                 for entry in manifest["artifacts"]
             },
+            # a node changes them in place (seen at log time): copied per call whatever the cost
+            changed={
+                dataset_key(e["dataset"]) for e in manifest["artifacts"] if e.get("changed_by")
+            },
         )
         self.read_only = frozenset(
             key

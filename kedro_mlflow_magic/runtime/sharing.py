@@ -10,9 +10,11 @@ once, at load time:
   whose files are small by timing their copy (the best of a few), at most ``CHEAP_COPY_SECONDS``;
 - **read-only**: a larger numpy array is handed out read-only, so that a node changing it
   raises at once (the error names the node and the artifact) instead of drifting;
+- **copied per call because a node changes it**: an artifact that a node changed in place when
+  the log ran the pipeline on the sample (the manifest's ``changed_by``), whatever its size;
 - **shared as loaded**: the rest (a fitted estimator, a large frame, an MLflow model); a
-  change that the sample shows is refused at log time, naming the node (the core's drift
-  check); one that only other inputs would show is not caught (README: no drift between calls).
+  change that only other inputs than the sample would show is not caught (README: no drift
+  between calls).
 
 The per-call cost is that of the copies only, none for a pipeline whose artifacts are large.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -132,9 +134,15 @@ def copier_for(value: Any, location: str | None) -> Copier | None:
         return None
 
 
-def per_call_copiers(values: dict[str, Any], locations: dict[str, str | None]) -> dict[str, Copier]:
-    """The artifacts copied per call (by key), each with its copier (``copier_for``)."""
-    copiers = {key: copier_for(value, locations[key]) for key, value in values.items()}
+def per_call_copiers(
+    values: dict[str, Any], locations: dict[str, str | None], changed: Collection[str] = ()
+) -> dict[str, Copier]:
+    """The artifacts copied per call (by key), each with its copier (``copier_for``); those of
+    ``changed`` (a node changes them in place, as seen at log time) whatever their cost."""
+    copiers = {
+        key: own_copy if key in changed else copier_for(value, locations[key])
+        for key, value in values.items()
+    }
     return {key: copier for key, copier in copiers.items() if copier is not None}
 
 
