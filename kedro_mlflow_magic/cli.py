@@ -180,7 +180,7 @@ def read_frame(path: Path, option: str, suffixes: tuple[str, ...]) -> pd.DataFra
     """A frame from a file, read by its suffix; an unreadable file is one line naming it."""
     import pandas as pd
 
-    from kedro_mlflow_magic.signature import to_frame
+    from kedro_mlflow_magic.signature import checked_input
 
     readers: dict[str, Callable[[Path], Any]] = {
         ".csv": pd.read_csv,
@@ -199,19 +199,20 @@ def read_frame(path: Path, option: str, suffixes: tuple[str, ...]) -> pd.DataFra
         raise ShellInputError(
             f"{option} {path}: could not read it: {type(error).__name__}: {one_line(str(error))}"
         ) from None
-    return to_frame(value, name=f"{option} {path}")
+    return checked_input(value, name=f"{option} {path}")
 
 
 def sample_from(text: str, catalog: DataCatalog) -> pd.DataFrame:
     """``--sample``: a file (.csv, .parquet, .pkl) when one is there, else a catalog dataset."""
     from kedro_mlflow_magic.project import load_sample_dataset
-    from kedro_mlflow_magic.signature import to_frame
+    from kedro_mlflow_magic.signature import checked_input
 
     path = Path(text).expanduser()
     if path.is_file() or (path.suffix.lower() in SAMPLE_SUFFIXES and text not in catalog):
         return read_frame(path, "--sample", SAMPLE_SUFFIXES)
     if text in catalog:
-        return to_frame(load_sample_dataset(catalog, text, "--sample"), name=f"--sample {text}")
+        sample = load_sample_dataset(catalog, text, "--sample")
+        return checked_input(sample, name=f"--sample {text}")
     raise ShellInputError(
         f"--sample {text}: neither a catalog dataset nor a file; name a catalog dataset "
         f"or a {', '.join(SAMPLE_SUFFIXES)} file"

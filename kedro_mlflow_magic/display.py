@@ -52,11 +52,27 @@ def short_value(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# the kinds of data (SPEC 11) as the roles table names them
+KIND_NAMES = {
+    "pandas": "pandas DataFrame",
+    "spark": "Spark DataFrame",
+    "polars": "polars DataFrame",
+    "polars-lazy": "polars LazyFrame",
+    "numpy": "numpy array",
+}
+
+
+def described(kind: str) -> str:
+    return KIND_NAMES.get(kind, kind)
+
+
 def role_rows(inputs: PipelineInputs) -> list[tuple[str, str, str]]:
     """(name, role, detail) for each free input, in the order a reader wants them."""
     rows: list[tuple[str, str, str]] = []
     if inputs.data_input:
-        rows.append((inputs.data_input, "data input", "the frame to predict on"))
+        kind = inputs.kinds.get(inputs.data_input)
+        given = f"a {described(kind)}" if kind else "of the sample's kind"
+        rows.append((inputs.data_input, "data input", f"the frame to predict on, {given}"))
     for artifact in inputs.artifacts.values():
         if artifact.mlflow_model is not None:
             rows.append((artifact.name, "artifact", artifact.mlflow_model.describe()))
@@ -64,7 +80,9 @@ def role_rows(inputs: PipelineInputs) -> list[tuple[str, str, str]]:
         where = "current value, pickled" if artifact.frozen else artifact.path or ""
         if artifact.from_run is not None:
             where += f", from run {artifact.from_run.run_id}"
-        rows.append((artifact.name, "artifact", f"{artifact.dataset_type} ({where})"))
+        kind = inputs.kinds.get(artifact.name)
+        loads = f", a {described(kind)}" if kind and not artifact.frozen else ""
+        rows.append((artifact.name, "artifact", f"{artifact.dataset_type} ({where}){loads}"))
     for name, value in inputs.parameters.items():
         rows.append((name, "parameter", f"default {short_value(value)}"))
     for problem in inputs.problems:

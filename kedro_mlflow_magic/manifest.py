@@ -17,6 +17,7 @@ from kedro_mlflow_magic.roles import function_reference
 from kedro_mlflow_magic.runtime import (
     MANIFEST_FORMAT,
     ArtifactEntry,
+    KindsEntry,
     Manifest,
     NodeEntry,
     ParameterEntry,
@@ -66,11 +67,13 @@ def build_manifest(
     included_files: list[str] | None = None,
     output_column: str | None = None,
     added_requirements: list[str] | None = None,
+    kinds: KindsEntry | None = None,
 ) -> Manifest:
     """A plain, JSON-able description of everything the model runs (see ``runtime/``);
     ``output_column``: the column a 1-D array or Series output becomes, None to keep it;
-    ``added_requirements``: the requirements added by hand."""
-    return Manifest(
+    ``added_requirements``: the requirements added by hand; ``kinds``: the kinds of its data
+    (SPEC 11), where the runtime converts."""
+    manifest = Manifest(
         format=MANIFEST_FORMAT,
         data_input=data_input,
         output=output,
@@ -83,3 +86,6 @@ def build_manifest(
         versions=versions(),
         added_requirements=list(added_requirements or []),
     )
+    if kinds is not None:
+        manifest["kinds"] = kinds
+    return manifest

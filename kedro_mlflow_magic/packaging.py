@@ -55,6 +55,15 @@ def artifact_value_modules(
     return modules
 
 
+def kind_modules(kinds: runtime.KindsEntry | None) -> list[str]:
+    """The libraries a model's kinds of data need where it loads: pyspark, polars."""
+    if not kinds:
+        return []
+    used = {kinds.get("data_input"), *kinds["datasets"].values(), *kinds["values"].values()}
+    libraries = {"spark": "pyspark", "polars": "polars", "polars-lazy": "polars"}
+    return sorted({libraries[kind] for kind in used if kind in libraries})
+
+
 def write_model(
     pipeline: Pipeline,
     catalog: DataCatalog,
@@ -69,6 +78,7 @@ def write_model(
     included: list[IncludedFile] | None = None,
     output_column: str | None = None,
     notes: list[str] | None = None,
+    kinds: runtime.KindsEntry | None = None,
     changed_by: Mapping[str, list[str]] | None = None,
     added_requirements: tuple[str, ...] = (),
 ) -> ModelInfo:
@@ -76,6 +86,7 @@ def write_model(
     ``included`` files), write the manifest and requirements, and log the model from code into
     the active run. ``output_column``: the column a 1-D output becomes (see the manifest);
     ``notes`` receives what the check of the nested MLflow models' requirements found;
+    ``kinds``: the kinds of its data (SPEC 11), which pin pyspark or polars when used;
     ``changed_by``: artifact -> the nodes that change it in place (copied per call);
     ``added_requirements`` (pinned already, see ``LogOptions``) win over the scanned ones."""
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
@@ -94,14 +105,17 @@ def write_model(
         manifest = build_manifest(
             pipeline, str(roles.data_input), output, staged, leaves, list(roles.parameters),
             included_files=[entry.name for entry in included], output_column=output_column,
-            added_requirements=list(added_requirements),
+            added_requirements=list(added_requirements), kinds=kinds,
         )  # fmt: skip
         requirements = pinned_requirements(
             node_modules={node.func.__module__ for node in pipeline.nodes},
             shipped_packages=set(packages),
             # an MLflow model's catalog type (kedro-mlflow's) is not what loads it: its flavor is
             artifact_types=[entry["type"] for entry in staged if not entry.get("flavor")],
-            artifact_modules=artifact_value_modules(catalog, staged, staging),
+            artifact_modules=[
+                *artifact_value_modules(catalog, staged, staging),
+                *kind_modules(kinds),
+            ],
         )
         requirements = nested_model_requirements(requirements, staged, staging, notes)
         requirements = with_added_requirements(requirements, added_requirements)

@@ -12,9 +12,11 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic.errors import NotOurModelError, SessionMismatchError
+from kedro_mlflow_magic.kinds import as_kind, converts
 from kedro_mlflow_magic.roles import inspect_pipeline
 from kedro_mlflow_magic.runner import run_in_session
 from kedro_mlflow_magic.runtime import Manifest, Parameters, as_output_frame, read_manifest
+from kedro_mlflow_magic.runtime.conversions import to_pandas
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
@@ -46,6 +48,9 @@ def comparable_frame(value: Any) -> pd.DataFrame | None:
 
 def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5) -> Comparison:
     """Compare the model's prediction with the pipeline's output (numbers with a tiny tolerance)."""
+    arrays = isinstance(model_result, np.ndarray) and isinstance(pipeline_result, np.ndarray)
+    if arrays and max(model_result.ndim, pipeline_result.ndim) > 2:
+        return compare_arrays(model_result, pipeline_result)
     model_frame, pipeline_frame = comparable_frame(model_result), comparable_frame(pipeline_result)
     if model_frame is None or pipeline_frame is None:
         try:
@@ -96,6 +101,27 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
     return Comparison(False, f"{count} of {len(pipeline_frame)} rows differ", rows)
 
 
+def compare_arrays(model_result: np.ndarray, pipeline_result: np.ndarray) -> Comparison:
+    """Two arrays of any rank: same shape, and the same values (numbers with a tiny
+    tolerance), row by row along the first axis."""
+    if model_result.shape != pipeline_result.shape:
+        return Comparison(
+            False, f"shapes differ: model {model_result.shape}, pipeline {pipeline_result.shape}"
+        )
+    rows = len(pipeline_result)
+    model_rows, pipeline_rows = model_result.reshape(rows, -1), pipeline_result.reshape(rows, -1)
+    if model_rows.dtype.kind in "biufc" and pipeline_rows.dtype.kind in "biufc":
+        close = np.isclose(
+            model_rows, pipeline_rows, rtol=RELATIVE_TOLERANCE, atol=0.0, equal_nan=True
+        )
+    else:
+        close = model_rows == pipeline_rows
+    count = int((~close.all(axis=1)).sum())
+    if count == 0:
+        return Comparison(True, f"all {rows} rows agree")
+    return Comparison(False, f"{count} of {rows} rows differ")
+
+
 def manifest_pipeline(manifest: Manifest, pipelines: Mapping[str, Pipeline]) -> Pipeline:
     """The session's pipeline made of the nodes a model runs (found by name in its manifest)."""
     nodes = {node.name: node for pipeline in pipelines.values() for node in pipeline.nodes}
@@ -125,8 +151,15 @@ def compare_with_session(
     frozen = tuple(entry["dataset"] for entry in manifest["artifacts"] if entry["frozen"])
     roles = inspect_pipeline(pipeline, catalog, manifest["data_input"], freeze=frozen)
     values = Parameters.of(manifest).values(params)
-    expected = run_in_session(pipeline, catalog, roles, frame, values, manifest["output"])
+    kinds = manifest.get("kinds")  # older manifests: all as produced
+    data_kind = kinds["data_input"] if kinds else None
+    through_files = bool(kinds) and converts(kinds["datasets"], data_kind, pipeline)
+    expected = run_in_session(
+        pipeline, catalog, roles, as_kind(to_pandas(frame), data_kind), values,
+        manifest["output"], through_files=through_files,
+    )  # fmt: skip
     expected = as_output_frame(expected, manifest.get("output_column"))  # older: no key
     if result is None:
         result = model.predict(frame, params=params or None)
-    return compare_results(result, expected)
+    # a Spark or polars prediction (the model given a Spark frame) is compared as pandas
+    return compare_results(to_pandas(result), expected)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow
-import pandas as pd
 from kedro.io import DataCatalog
 from kedro.io.core import is_parameter
 from kedro.pipeline import Pipeline
@@ -31,6 +30,7 @@ from kedro_mlflow_magic.errors import (
     SampleError,
     UnknownDataInputError,
 )
+from kedro_mlflow_magic.kinds import as_kind, converts, data_input_kind, dataset_kinds
 from kedro_mlflow_magic.manifest import leaf_entries, parameter_input_paths
 from kedro_mlflow_magic.options import LogOptions, log_options
 from kedro_mlflow_magic.packaging import write_model
@@ -52,13 +52,15 @@ from kedro_mlflow_magic.runs import (
     register,
     tracking_access,
 )
+from kedro_mlflow_magic.runtime.kinds import PANDAS, SPARK
 from kedro_mlflow_magic.signature import (
     ParameterLeaf,
     infer_model_signature,
     leaves_from_signature,
+    model_sample,
     output_column,
     parameter_leaves,
-    to_frame,
+    sample_rows,
 )
 from kedro_mlflow_magic.signature_edits import conform_to_signature
 from kedro_mlflow_magic.staging import (
@@ -177,7 +179,7 @@ class ModelContent:
     example's rows), the parameter leaves with its defaults, the packages and files shipped."""
 
     signature: ModelSignature
-    frame: pd.DataFrame
+    frame: Any  # a pandas frame, or a numpy array for a tensor input
     leaves: list[ParameterLeaf]
     packages: dict[str, Path]
     included: list[IncludedFile]
@@ -194,26 +196,57 @@ class PreparedPipeline:
     catalog: DataCatalog
     roles: PipelineInputs
     output: str
-    sample: pd.DataFrame
+    # the sample as the model takes it through MLflow: a pandas frame (a Spark or polars sample
+    # converted), or a numpy array of any rank
+    sample: Any
     leaves: list[ParameterLeaf]
     project_path: Path | None = None
     # files a node reads from the package folder, shipped beside the code (relative paths)
     include: tuple[str, ...] = ()
     config_loader: Any = field(default=None, compare=False, repr=False)
+    # SPEC 11: the kind the nodes get the data input in, and each dataset's kind
+    data_kind: str | None = None
+    kinds: dict[str, str] = field(default_factory=dict)
+    # a Spark sample as given: the signature's input schema comes from its Spark schema
+    spark_sample: Any = field(default=None, compare=False, repr=False)
 
     @property
     def data_input(self) -> str:
         return str(self.roles.data_input)
 
-    def run_in_session(self, frame: pd.DataFrame, leaves: list[ParameterLeaf]) -> Any:
-        """The output Kedro's runner gives on ``frame`` with the parameters of ``leaves``."""
+    @cached_property
+    def through_files(self) -> bool:
+        """Whether the reference run converts through files (``kinds.converts``)."""
+        return converts(self.kinds, self.data_kind, self.pipeline)
+
+    def run_in_session(
+        self, frame: Any, leaves: list[ParameterLeaf], produced: dict[str, str] | None = None
+    ) -> Any:
+        """The output Kedro's runner gives on ``frame`` (in the kind the nodes get it) with the
+        parameters of ``leaves``; ``produced`` receives the kind of each value produced."""
         values = parameter_values(leaves, list(self.roles.parameters))
-        return run_in_session(self.pipeline, self.catalog, self.roles, frame, values, self.output)
+        return run_in_session(
+            self.pipeline, self.catalog, self.roles, as_kind(frame, self.data_kind), values,
+            self.output, through_files=self.through_files, produced=produced,
+        )  # fmt: skip
 
     @cached_property
+    def reference(self) -> tuple[Any, dict[str, str]]:
+        """The pipeline's output on the sample with the session's parameters, and the kind of
+        each value its nodes produced (computed once)."""
+        produced: dict[str, str] = {}
+        return self.run_in_session(self.sample, self.leaves, produced), produced
+
+    @property
     def sample_output(self) -> Any:
         """The pipeline's output on the sample with the session's parameters (computed once)."""
-        return self.run_in_session(self.sample, self.leaves)
+        return self.reference[0]
+
+    def manifest_kinds(self) -> runtime.KindsEntry:
+        """The manifest's ``kinds``: each dataset's, each produced value's, the data input's."""
+        return runtime.KindsEntry(
+            datasets=dict(self.kinds), values=dict(self.reference[1]), data_input=self.data_kind
+        )
 
     @cached_property
     def output_column(self) -> str | None:
@@ -229,18 +262,17 @@ class PreparedPipeline:
         """Inputs from the sample, outputs from running the pipeline on it (as the model returns
         them), parameters with their session values as defaults."""
         output = self.as_model_output(self.sample_output)
-        return infer_model_signature(self.sample, output, self.leaves)
+        inputs = self.sample if self.spark_sample is None else self.spark_sample
+        return infer_model_signature(inputs, output, self.leaves)
 
-    def expected_output(self, frame: pd.DataFrame, leaves: list[ParameterLeaf]) -> Any:
+    def expected_output(self, frame: Any, leaves: list[ParameterLeaf]) -> Any:
         """What the model must return on ``frame``: Kedro's runner's output, converted as the
         model converts it."""
         if frame is self.sample and leaves == self.leaves:
             return self.as_model_output(self.sample_output)
         return self.as_model_output(self.run_in_session(frame, leaves))
 
-    def verify(
-        self, model_uri: str, frame: pd.DataFrame, leaves: list[ParameterLeaf]
-    ) -> Comparison:
+    def verify(self, model_uri: str, frame: Any, leaves: list[ParameterLeaf]) -> Comparison:
         """Reload the logged model and check it gives what Kedro's runner gives on ``frame``
         with the signature's parameter defaults; ParityError when not."""
         expected = self.expected_output(frame, leaves)
@@ -343,16 +375,16 @@ class PreparedPipeline:
         return write_model(
             self.pipeline, self.catalog, self.roles, self.output,
             name=options.name, signature=content.signature,
-            example=content.frame.head(options.example_rows), leaves=content.leaves,
+            example=sample_rows(content.frame, options.example_rows), leaves=content.leaves,
             packages=content.packages, included=content.included,
-            output_column=self.output_column, notes=notes, changed_by=content.changed_by,
-            added_requirements=options.extra_requirements,
+            output_column=self.output_column, notes=notes, kinds=self.manifest_kinds(),
+            changed_by=content.changed_by, added_requirements=options.extra_requirements,
         )  # fmt: skip
 
     def verify_logged(self, model_uri: str, content: ModelContent, run_id: str) -> Comparison:
         """``verify`` on the first ``PARITY_ROWS`` rows, its result tagged on the run."""
         frame = content.frame
-        checked = frame if len(frame) <= PARITY_ROWS else frame.head(PARITY_ROWS)
+        checked = frame if len(frame) <= PARITY_ROWS else sample_rows(frame, PARITY_ROWS)
         comparison = self.verify(model_uri, checked, content.leaves)
         mlflow.MlflowClient().set_tag(run_id, PARITY_TAG, comparison.detail)
         return comparison
@@ -460,8 +492,13 @@ def prepare_pipeline(
         resolve_includes(shipped_packages(pipeline), include)  # a wrong path fails here, early
     if sample is None:
         sample = default_sample(catalog, roles.data_input)
-    frame = to_frame(sample, name=f"the sample for '{roles.data_input}'")
-    if frame.empty:
+    kinds = dataset_kinds(pipeline, catalog)
+    data_kind = data_input_kind(catalog, roles.data_input, sample)
+    if data_kind == SPARK and roles.data_input not in catalog and SPARK not in kinds.values():
+        # a Spark sample of a pandas pipeline (nothing in it is Spark): converted, as before
+        data_kind = PANDAS
+    frame = model_sample(sample, name=f"the sample for '{roles.data_input}'")
+    if len(frame) == 0:
         # no rows: no input example, and the parity check would compare nothing
         raise SampleError(
             f"the sample for '{roles.data_input}' has no rows; give at least one row to infer "
@@ -470,6 +507,7 @@ def prepare_pipeline(
     return PreparedPipeline(
         pipeline, catalog, roles, output, frame, parameter_leaves(roles.parameters),
         Path(project_path) if project_path is not None else None, include, config_loader,
+        data_kind, kinds, sample if data_kind == SPARK else None,
     )  # fmt: skip
 
 

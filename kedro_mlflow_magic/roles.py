@@ -13,6 +13,7 @@ from kedro.pipeline import Pipeline
 from kedro_mlflow_magic import mlflow_models
 from kedro_mlflow_magic.display import Summary, roles_html, roles_text
 from kedro_mlflow_magic.errors import UnknownDataInputError
+from kedro_mlflow_magic.kinds import dataset_kind
 from kedro_mlflow_magic.mlflow_models import InnerDataset, ModelSource
 from kedro_mlflow_magic.picture import checked_expansion
 from kedro_mlflow_magic.quiet import load_quietly
@@ -62,6 +63,8 @@ class PipelineInputs(Summary):
     data_input_candidates: list[str] = field(default_factory=list)
     pipeline: Pipeline | None = field(default=None, compare=False)
     note: str | None = None
+    # SPEC 11: the kind each free input loads as, from its catalog type (absent: as produced)
+    kinds: dict[str, str] = field(default_factory=dict)
     # the namespaces its picture shows open (``expand``)
     expanded: tuple[str, ...] = ()
 
@@ -419,4 +422,9 @@ def inspect_pipeline(
         data_input_candidates=candidates,
         pipeline=pipeline,
         note=note,
+        kinds={
+            name: kind
+            for name in free_inputs
+            if not is_parameter(name) and (kind := dataset_kind(catalog, name)) is not None
+        },
     )

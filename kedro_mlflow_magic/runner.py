@@ -1,13 +1,21 @@
 """Running a pipeline in the Kedro session: Kedro's SequentialRunner on a given frame, with the
-artifacts as the session has them, in a catalog of its own (the session's stays untouched)."""
+artifacts as the session has them, in a catalog of its own (the session's stays untouched).
+
+A pipeline that converts between kinds of data (SPEC 11) runs with its persisted intermediate
+datasets as the catalog defines them (types, load and save settings), pointed at a scratch
+folder: the reference converts through files as ``kedro run`` does, and writes nothing into
+the project."""
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from typing import Any
 
-import pandas as pd
 from kedro.framework.hooks import hook_impl
-from kedro.io import DataCatalog, MemoryDataset
+from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
+from kedro.io.core import is_parameter
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 from kedro.runner import SequentialRunner
@@ -17,6 +25,8 @@ from kedro_mlflow_magic.errors import PipelineRunError
 from kedro_mlflow_magic.quiet import quiet_kedro
 from kedro_mlflow_magic.roles import PipelineInputs
 from kedro_mlflow_magic.runtime import dataset_key
+from kedro_mlflow_magic.runtime.conversions import to_pandas
+from kedro_mlflow_magic.runtime.kinds import kind_of
 
 
 class FailedNode:
@@ -28,6 +38,53 @@ class FailedNode:
     @hook_impl
     def on_node_error(self, node: Node) -> None:
         self.name = node.name
+
+
+class ProducedKinds:
+    """A Kedro hook that notes the kind of each value a node returns (before the catalog
+    saves it), by dataset key: the kinds the model's conversions start from."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, str] = {}
+
+    @hook_impl
+    def after_node_run(self, outputs: dict[str, Any]) -> None:
+        for name, value in outputs.items():
+            kind = kind_of(value)
+            if kind is not None:
+                self.kinds[dataset_key(name)] = kind
+
+
+PATH_KEYS = ("filepath", "path")
+
+
+def scratch_datasets(
+    pipeline: Pipeline, catalog: DataCatalog, bound: set[str], scratch: str
+) -> dict[str, AbstractDataset]:
+    """The pipeline's persisted intermediate datasets as the catalog defines them, their files
+    moved into ``scratch`` (transcoded names of one file share one scratch file); credentials
+    and remote filesystem settings stay behind (the scratch copy is local)."""
+    names = sorted(name for name in pipeline.datasets() - bound if not is_parameter(name))
+    for name in names:
+        if name in catalog:
+            catalog.get(name)  # materialise what comes from factory patterns
+    configs = catalog.to_config()[0]
+    moved: dict[str, str] = {}
+    datasets: dict[str, AbstractDataset] = {}
+    for name in names:
+        config = dict(configs.get(name) or {})
+        path_key = next((key for key in PATH_KEYS if isinstance(config.get(key), str)), None)
+        if path_key is None or name not in catalog:
+            continue
+        original = config[path_key]
+        if original not in moved:
+            base = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.basename(original.rstrip("/")))
+            moved[original] = os.path.join(scratch, f"{len(moved)}", base or "data")
+        config[path_key] = moved[original]
+        for key in ("credentials", "fs_args", "versioned"):
+            config.pop(key, None)
+        datasets[name] = AbstractDataset.from_config(name, config)
+    return datasets
 
 
 def shared_transcoded_datasets(pipeline: Pipeline, bound: set[str]) -> dict[str, MemoryDataset]:
@@ -45,23 +102,38 @@ def run_in_session(
     pipeline: Pipeline,
     catalog: DataCatalog,
     roles: PipelineInputs,
-    frame: pd.DataFrame,
+    frame: Any,
     parameter_values: dict[str, Any],
     output: str,
+    *,
+    through_files: bool = False,
+    produced: dict[str, str] | None = None,
 ) -> Any:
     """Run the pipeline with Kedro's SequentialRunner on ``frame``, the artifacts as the session
-    has them and the given parameter values, and return the output's value."""
+    has them and the given parameter values, and return the output's value (a Spark or polars
+    output as pandas, as a pandas caller of the model gets it).
+
+    ``through_files``: the persisted intermediate datasets as the catalog defines them, in a
+    scratch folder (a pipeline that converts between kinds); ``produced`` receives the kind of
+    each value as its node returned it."""
     datasets = {name: catalog.get(name) for name in roles.artifacts}
     for name, value in {roles.data_input: frame, **parameter_values}.items():
         datasets[name] = MemoryDataset(value)
-    datasets.update(shared_transcoded_datasets(pipeline, set(datasets)))
-    run_catalog = DataCatalog(datasets=datasets)
-    failed = FailedNode()
-    hooks = create_hook_manager()
-    hooks.register(failed)
-    try:
-        with quiet_kedro():
-            results = SequentialRunner().run(pipeline, run_catalog, hook_manager=hooks)
-    except Exception as error:
-        raise PipelineRunError(failed.name, error, str(roles.data_input)) from error
-    return results[output].load()
+    with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-reference-") as scratch:
+        if through_files:
+            datasets.update(scratch_datasets(pipeline, catalog, set(datasets), scratch))
+        datasets.update(shared_transcoded_datasets(pipeline, set(datasets)))
+        run_catalog = DataCatalog(datasets=datasets)
+        failed, kinds = FailedNode(), ProducedKinds()
+        hooks = create_hook_manager()
+        hooks.register(failed)
+        hooks.register(kinds)
+        try:
+            with quiet_kedro():
+                results = SequentialRunner().run(pipeline, run_catalog, hook_manager=hooks)
+        except Exception as error:
+            raise PipelineRunError(failed.name, error, str(roles.data_input)) from error
+        if produced is not None:
+            produced.update(kinds.kinds)
+        # read before the scratch folder goes: a Spark frame loaded from it is lazy
+        return to_pandas(results[output].load())

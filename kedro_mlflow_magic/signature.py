@@ -16,30 +16,46 @@ from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.errors import ParameterError, SampleError
 from kedro_mlflow_magic.parameters import from_json_text, json_text
 from kedro_mlflow_magic.quiet import note_for, records_dropped
+from kedro_mlflow_magic.runtime.conversions import to_pandas
+from kedro_mlflow_magic.runtime.kinds import SPARK
 
 SPARK_SAMPLE_ROWS = 10_000
 
 
-def to_frame(sample: Any, name: str = "sample") -> pd.DataFrame:
-    """The sample as the pandas DataFrame the model takes (arrays and Spark frames accepted)."""
-    if isinstance(sample, pd.DataFrame):
-        return sample
-    if isinstance(sample, pd.Series):
-        return sample.to_frame()
-    if isinstance(sample, np.ndarray):
-        if sample.ndim not in (1, 2):
-            raise SampleError(
-                f"{name} is a {sample.ndim}-D array; give a 1-D or 2-D array or a DataFrame"
-            )
-        frame = pd.DataFrame(sample)
-        frame.columns = [str(column) for column in frame.columns]
-        return frame
-    if hasattr(sample, "toPandas") and hasattr(sample, "limit"):  # a Spark DataFrame
-        return sample.limit(SPARK_SAMPLE_ROWS).toPandas()
+def checked_input(value: Any, name: str = "sample") -> Any:
+    """A sample or model input of a kind the model takes (SPEC 11): a pandas DataFrame (a Series
+    becomes one), a numpy array of any rank, a Spark or a polars DataFrame, kept in its kind;
+    SampleError naming any other value."""
+    if isinstance(value, pd.Series):
+        return value.to_frame()
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            raise SampleError(f"{name} is a 0-D array (a scalar); give an array of rows")
+        return value
+    if runtime.kind_of(value) is not None:
+        return value
+    module = type(value).__module__.partition(".")[0]
+    described = type(value).__name__ if module == "builtins" else f"{module} {type(value).__name__}"
     raise SampleError(
-        f"{name} is a {type(sample).__name__}, not a frame; give a pandas DataFrame, "
-        "a numpy array or a Spark DataFrame"
+        f"{name} is a {described}; give a pandas, Spark or polars DataFrame or a numpy array"
     )
+
+
+def model_sample(sample: Any, name: str = "sample") -> Any:
+    """The sample as the model takes it through MLflow: a pandas DataFrame (a Spark sample's
+    first rows, a polars frame converted), or a numpy array of any rank as it is."""
+    sample = checked_input(sample, name)
+    if isinstance(sample, (pd.DataFrame, np.ndarray)):
+        return sample
+    kind = runtime.kind_of(sample)
+    if kind == SPARK:
+        return sample.limit(SPARK_SAMPLE_ROWS).toPandas()
+    return to_pandas(sample)
+
+
+def sample_rows(sample: Any, rows: int) -> Any:
+    """The first ``rows`` rows of a frame or an array."""
+    return sample.head(rows) if isinstance(sample, pd.DataFrame) else sample[:rows]
 
 
 @dataclass(frozen=True)
@@ -143,9 +159,7 @@ def leaves_from_signature(
     return edited
 
 
-def infer_model_signature(
-    frame: pd.DataFrame, output: Any, leaves: list[ParameterLeaf]
-) -> ModelSignature:
+def infer_model_signature(frame: Any, output: Any, leaves: list[ParameterLeaf]) -> ModelSignature:
     """Inputs from the sample, outputs from the pipeline's result on it, parameters with defaults."""
 
     params = {leaf.name: leaf.schema_default for leaf in leaves} or None

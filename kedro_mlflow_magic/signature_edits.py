@@ -61,8 +61,9 @@ def column_types() -> list[str]:
 
 
 def column_rows(schema: Any) -> list[ColumnRow]:
-    """The columns of a column-based schema (input or output); empty for none."""
-    if schema is None:
+    """The columns of a column-based schema (input or output); empty for none, or for a
+    tensor (``tensor_text``)."""
+    if schema is None or schema.is_tensor_spec():
         return []
     return [
         ColumnRow(
@@ -72,6 +73,14 @@ def column_rows(schema: Any) -> list[ColumnRow]:
         )
         for index, spec in enumerate(schema.inputs)
     ]
+
+
+def tensor_text(schema: Any) -> str | None:
+    """A tensor schema as the editor shows it (``float64, shape (-1, 4, 5)``); None for a
+    column-based schema."""
+    if schema is None or not schema.is_tensor_spec():
+        return None
+    return "; ".join(f"{spec.type}, shape {tuple(spec.shape)}" for spec in schema.inputs)
 
 
 # The type filter's choices beyond the MLflow types themselves: what a bulk edit often needs.

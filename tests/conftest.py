@@ -209,6 +209,27 @@ def text_project(tmp_path: Path) -> LoadedProject:
     return load_project(root)
 
 
+@pytest.fixture
+def project_notebook(ipython_shell):
+    """The IPython shell with our magics, and a way to put a loaded project in its namespace
+    as ``%reload_kedro`` would (its variables put back afterwards)."""
+    shell = ipython_shell
+    shell.run_line_magic("load_ext", "kedro_mlflow_magic")
+    saved = dict(shell.user_ns)
+
+    def load(project, **variables):
+        shell.user_ns.update(
+            session=project.session, context=project.session.load_context(),
+            catalog=project.catalog, pipelines=project.pipelines, **variables,
+        )  # fmt: skip
+        return shell
+
+    yield load
+    for name in set(shell.user_ns) - set(saved):
+        del shell.user_ns[name]
+    shell.user_ns.update(saved)
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator:
     """One small local Spark session (``local[2]``) for the test session, its Python workers

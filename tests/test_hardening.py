@@ -135,7 +135,7 @@ def test_a_sample_that_is_not_a_frame_names_the_data_input(make_project, sample,
         log_pipeline_model(project.pipelines["p"], project.catalog, "rows", sample)
     message = str(caught.value)
     assert f"the sample for 'rows' is a {kind}" in message
-    assert "give a pandas DataFrame" in message
+    assert "give a pandas, Spark or polars DataFrame or a numpy array" in message
 
 
 def test_a_sample_without_rows_is_refused(make_project) -> None:

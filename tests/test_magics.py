@@ -227,7 +227,7 @@ def test_a_usage_error_reaches_the_user_as_one_line(shell, capsys):
         ("kedro_log_model", "inference --input customers_to_score --sample 'sample.nope'",
          r"--sample 'sample.nope' failed: AttributeError: .*nope"),
         ("kedro_log_model", "inference --input customers_to_score --sample '[1, 2]'",
-         r"--sample '\[1, 2\]' is a list, not a frame"),
+         r"--sample '\[1, 2\]' is a list; give a pandas, Spark or polars"),
         ("kedro_log_model", "inference --input customers_to_score",
          r"no sample given and the data input 'customers_to_score' cannot be loaded \(it is "
          r"not in the catalog\); pass a sample: .*--sample EXPR"),
@@ -239,7 +239,7 @@ def test_a_usage_error_reaches_the_user_as_one_line(shell, capsys):
          "--example-rows 0", r"example_rows must be at least 1"),
         ("kedro_predict", "", r"--data EXPR is missing"),
         ("kedro_predict", "--data undefined_frame", r"--data 'undefined_frame' failed: NameError"),
-        ("kedro_predict", "--data 'sample[\"plan\"].tolist()'", r"is a list, not a frame"),
+        ("kedro_predict", "--data 'sample[\"plan\"].tolist()'", r"is a list; give a pandas, Spark or polars DataFrame"),
         ("kedro_predict", "runs:/0123456789abcdef/model --data sample",
          r"cannot load the model 'runs:/0123456789abcdef/model'.*give a logged model's URI"),
     ],

@@ -11,20 +11,21 @@ from kedro_mlflow_magic.errors import ParameterError, SampleError
 from kedro_mlflow_magic.signature import (
     infer_model_signature,
     leaves_from_signature,
+    model_sample,
     parameter_leaves,
-    to_frame,
 )
 
 
-def test_samples_become_frames_and_others_are_named():
+def test_samples_keep_their_kind_and_others_are_named():
     frame = pd.DataFrame({"a": [1]})
-    assert to_frame(frame) is frame
-    assert list(to_frame(np.zeros((2, 3))).columns) == ["0", "1", "2"]
-    assert to_frame(pd.Series([1, 2], name="s")).columns.tolist() == ["s"]
-    with pytest.raises(SampleError, match=r"the sample is a list, not a frame"):
-        to_frame([1, 2], name="the sample")
-    with pytest.raises(SampleError, match=r"is a 3-D array"):
-        to_frame(np.zeros((1, 1, 1)))
+    assert model_sample(frame) is frame
+    images = np.zeros((2, 3, 4))
+    assert model_sample(images) is images  # an array of any rank stays an array (a tensor)
+    assert model_sample(pd.Series([1, 2], name="s")).columns.tolist() == ["s"]
+    with pytest.raises(SampleError, match=r"^the sample is a list; give a pandas, Spark"):
+        model_sample([1, 2], name="the sample")
+    with pytest.raises(SampleError, match=r"is a 0-D array"):
+        model_sample(np.array(1.0))
 
 
 def test_parameters_flatten_to_dotted_leaves_with_json_where_mlflow_cannot_hold_them():

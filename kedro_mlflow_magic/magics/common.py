@@ -242,9 +242,10 @@ def frame_from(
     catalog: DataCatalog | None = None,
 ) -> pd.DataFrame:
     """``--sample``/``--data``: a notebook variable or expression, or (when ``catalog`` is given
-    and the text is not a variable) the catalog dataset of that name, that must give a frame (a
-    pandas DataFrame; arrays and Spark frames are converted), else a ``UsageError``."""
-    from kedro_mlflow_magic.signature import to_frame
+    and the text is not a variable) the catalog dataset of that name, that must give a frame or
+    an array (a pandas, Spark or polars DataFrame, a numpy array; SPEC 11), else a
+    ``UsageError``."""
+    from kedro_mlflow_magic.signature import checked_input
 
     expression = unquoted(expression)
     if catalog is not None and not is_variable(expression, local_ns) and expression in catalog:
@@ -252,7 +253,7 @@ def frame_from(
     else:
         value = evaluate(expression, local_ns, option)
     with user_errors():
-        return to_frame(value, name=f"{option} {expression!r}")
+        return checked_input(value, name=f"{option} {expression!r}")
 
 
 def bundle(value: Any) -> dict[str, Any]:

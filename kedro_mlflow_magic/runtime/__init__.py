@@ -14,6 +14,8 @@ package imported. One concept a module:
 - ``parameters``: the parameter inputs rebuilt per call from overridable leaves;
 - ``frames``: what the model returns for the pipeline's output;
 - ``artifacts``: the artifacts' datasets, re-created and loaded once;
+- ``kinds``: the kind of each value (pandas, numpy, Spark, polars) and where a call converts;
+- ``conversions``: pandas <-> Spark <-> polars in memory, and the model's Spark session;
 - ``model``: ``PipelineModel``, the MLflow pyfunc model (imported by the model's entry file).
 
 The core imports the names below; ``model`` (MLflow's pyfunc) only where it is needed.
@@ -21,10 +23,12 @@ The core imports the names below; ``model`` (MLflow's pyfunc) only where it is n
 
 from .copies import copy_plan, own_copy, schedule_copies
 from .frames import as_output_frame
+from .kinds import kind_of
 from .manifest import (
     MANIFEST_FORMAT,
     MANIFEST_KEY,
     ArtifactEntry,
+    KindsEntry,
     Manifest,
     NodeEntry,
     ParameterEntry,
@@ -39,6 +43,7 @@ __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_KEY",
     "ArtifactEntry",
+    "KindsEntry",
     "Manifest",
     "NodeEntry",
     "ParameterEntry",
@@ -47,6 +52,7 @@ __all__ = [
     "copy_plan",
     "dataset_key",
     "interface_names",
+    "kind_of",
     "model_config_of",
     "own_copy",
     "read_manifest",

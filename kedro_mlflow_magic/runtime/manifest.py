@@ -70,6 +70,17 @@ class ParameterEntry(TypedDict):
     encoding: str
 
 
+class KindsEntry(TypedDict):
+    """The manifest's ``kinds``: ``datasets``, the kind each dataset name (as declared, with
+    its transcoding suffix) loads as, for the names whose catalog type says one;
+    ``values``, the kind of each value (dataset key) as its node produced it on the sample;
+    ``data_input``, the kind the nodes get the data input in (None: as the caller gives it)."""
+
+    datasets: dict[str, str]
+    values: dict[str, str]
+    data_input: str | None
+
+
 class _ManifestKeys(TypedDict):
     format: int
     data_input: str
@@ -86,14 +97,16 @@ class _ManifestKeys(TypedDict):
 
 
 class Manifest(_ManifestKeys, total=False):
-    """Everything a model runs; written by ``kedro_mlflow_magic.manifest``.
+    """Everything a model runs; written by ``kedro_mlflow_magic.manifest``. Optional keys
+    (``total=False``: Python 3.10's ``typing`` has no ``NotRequired``), absent in manifests
+    written before they existed:
 
-    ``added_requirements``: the requirements added by hand when it was logged
-    (``--requirement``), as its requirements file lists them; manifests written before the key
-    existed lack it (optional keys use ``total=False``: Python 3.10's ``typing`` has no
-    ``NotRequired``)."""
+    - ``added_requirements``: the requirements added by hand when it was logged
+      (``--requirement``), as its requirements file lists them;
+    - ``kinds`` (SPEC 11): where the runtime converts; without it a model converts nothing."""
 
     added_requirements: list[str]
+    kinds: KindsEntry
 
 
 def model_config_of(manifest: Manifest) -> dict[str, Any]:

@@ -11,9 +11,18 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 
 from .artifacts import load_artifact
-from .copies import Pending, copy_plan, make_copies, schedule_copies
+from .conversions import Converter, converter, spark_session, to_pandas
+from .copies import Pending, StepCopies, copy_plan, make_copies, schedule_copies
 from .frames import as_output_frame
-from .manifest import MANIFEST_FORMAT, dataset_key, interface_names, read_manifest
+from .kinds import (
+    FRAME_KINDS,
+    PANDAS,
+    Conversion,
+    kind_of,
+    needs_spark,
+    plan_conversions,
+)
+from .manifest import MANIFEST_FORMAT, NodeEntry, dataset_key, interface_names, read_manifest
 from .nodes import Step, compile_step, import_function
 from .parameters import Parameters
 from .sharing import ArtifactCopies, copy_artifacts, hand_out_read_only, per_call_copiers
@@ -41,10 +50,22 @@ class PipelineModel(PythonModel):
         self.output = dataset_key(manifest["output"])
         self.output_column = manifest.get("output_column")  # absent in older manifests
         self.parameters = Parameters.of(manifest)
-        self.nodes = manifest["nodes"]
+        # where a value's kind differs from what its reader's dataset gives (SPEC 11): the
+        # conversions, placed after their producers; none where the kinds agree (kinds.py)
+        kinds = manifest.get("kinds")  # absent in older manifests: no conversions
+        self.spark = spark_session() if needs_spark(kinds) else None
+        plan = plan_conversions(manifest["nodes"], kinds, manifest["data_input"], self.output)
+        self.edges = Edges.of(kinds, plan.output_kind, self.output, self.spark)
+        self.nodes = plan.nodes
+        # the steps in running order: each node, then the conversions of what it produced
+        self.order: list[NodeEntry | Conversion] = [*plan.at_start]
+        for index, node in enumerate(plan.nodes):
+            self.order += [node, *plan.after.get(index, ())]
         interfaces = [
-            (interface_names(node["inputs"]), interface_names(node["outputs"]))
-            for node in manifest["nodes"]
+            ([], [item.converted])  # a conversion changes nothing it reads: no copy for it
+            if isinstance(item, Conversion)
+            else (interface_names(item["inputs"]), interface_names(item["outputs"]))
+            for item in self.order
         ]
         artifact_keys = {dataset_key(entry["dataset"]) for entry in manifest["artifacts"]}
         # Artifacts are loaded once, here; each call reads the same objects, but for those
@@ -87,13 +108,20 @@ class PipelineModel(PythonModel):
         self.artifact_copies: ArtifactCopies = tuple(
             (reader, key, copiers[key]) for reader, key in at_start if key in copiers
         )
-        self.functions = [import_function(node["function"]) for node in manifest["nodes"]]
-        self.steps: list[Step] = [
-            compile_step(node, function, node_copies, self.read_only)
-            for node, function, node_copies in zip(
-                manifest["nodes"], self.functions, self.step_copies, strict=True
-            )
-        ]
+        self.functions = {
+            node["name"]: import_function(node["function"]) for node in manifest["nodes"]
+        }
+        self.steps: list[Step] = self.compile_steps(None)
+
+    def compile_steps(self, observer: StepObserver | None) -> list[Step]:
+        steps = []
+        for item, item_copies in zip(self.order, self.step_copies, strict=True):
+            if isinstance(item, Conversion):
+                steps.append(conversion_step(item, converter(item.kind, self.spark), item_copies))
+                continue
+            step = compile_step(item, self.functions[item["name"]], item_copies, self.read_only)
+            steps.append(step if observer is None else observed(step, item["name"], observer))
+        return steps
 
     @property
     def artifacts(self) -> Mapping[str, Any]:
@@ -104,19 +132,18 @@ class PipelineModel(PythonModel):
     def observe(self, observer: StepObserver) -> None:
         """From now on, call ``observer`` with each node's name right after the node ran
         (the core's artifact-drift check uses it on a fresh load; a served model never)."""
-        self.steps = [
-            observed(
-                compile_step(node, function, node_copies, self.read_only), node["name"], observer
-            )
-            for node, function, node_copies in zip(
-                self.nodes, self.functions, self.step_copies, strict=True
-            )
-        ]
+        self.steps = self.compile_steps(observer)
 
     # A DataFrame hint tells MLflow to infer no schema from hints: the logged signature rules.
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> Any:
+        if self.edges is not None:  # a model whose data input or output is not pandas
+            return self.edges.predict(self.run, model_input, params)
+        return self.run(model_input, params)
+
+    def run(self, model_input: Any, params: dict[str, Any] | None) -> Any:
+        """One call: the steps over the data input, the artifacts and the parameters."""
         data = dict(self.constants)
         data.update(self.parameters.values(params))
         data[self.data_input] = model_input
@@ -127,6 +154,57 @@ class PipelineModel(PythonModel):
         for step in self.steps:
             step(data, pending)
         return as_output_frame(data[self.output], self.output_column)
+
+
+def conversion_step(conversion: Conversion, convert: Converter, copies: StepCopies) -> Step:
+    """The step converting a value for the readers that need it in another kind."""
+    key, converted, made_after = conversion.key, conversion.converted, copies.made_after
+
+    def step(data: Any, pending: Pending) -> None:
+        data[converted] = convert(data[key])
+        if made_after:
+            make_copies(data, made_after, pending)
+
+    return step
+
+
+class Edges:
+    """What a model whose data input is not pandas, or whose output is not pandas, does at
+    its edges: the caller's frame converted into the data input's kind (a pandas frame into
+    the model's Spark session, or into polars), the output converted to its dataset's kind,
+    and a Spark or polars output handed back as pandas to a caller who gave pandas."""
+
+    def __init__(self, enter: Converter | None, leave: Converter | None) -> None:
+        self.enter = enter
+        self.leave = leave
+
+    @classmethod
+    def of(cls, kinds: Any, output_kind: str | None, output: str, spark: Any) -> Edges | None:
+        if not kinds:
+            return None
+        data_input_kind = kinds.get("data_input")
+        enter = (
+            converter(data_input_kind, spark)
+            if data_input_kind in FRAME_KINDS and data_input_kind != PANDAS
+            else None
+        )
+        leave = converter(output_kind, spark) if output_kind is not None else None
+        produced = output_kind or kinds["values"].get(output)
+        if enter is None and leave is None and (produced not in FRAME_KINDS or produced == PANDAS):
+            return None
+        return cls(enter, leave)
+
+    def predict(self, run: Callable[[Any, Any], Any], model_input: Any, params: Any) -> Any:
+        caller = kind_of(model_input)
+        if self.enter is not None:
+            model_input = self.enter(model_input)
+        output = run(model_input, params)
+        if self.leave is not None:
+            output = self.leave(output)
+        if caller not in FRAME_KINDS or caller == PANDAS:
+            # a pandas caller (serving, the magics, the CLI) gets pandas back
+            return to_pandas(output)
+        return output
 
 
 def observed(step: Step, name: str, observer: StepObserver) -> Step:

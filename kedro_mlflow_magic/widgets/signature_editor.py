@@ -13,6 +13,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets
+import pandas as pd
 
 from kedro_mlflow_magic.progress import DONE, steps_for
 from kedro_mlflow_magic.signature_edits import (
@@ -25,6 +26,7 @@ from kedro_mlflow_magic.signature_edits import (
     edit_signature,
     matching_columns,
     parameter_rows,
+    tensor_text,
     type_filters,
 )
 
@@ -209,13 +211,26 @@ class SignatureEditor(ipywidgets.VBox):
             f"<li><code>{escape(row.name)}</code>: {escape(row.type)}</li>"
             for row in column_rows(self.inferred.outputs)
         )
-        example = self.prepared.sample.head(self.example_rows).to_html(
-            index=False, border=0, max_cols=EXAMPLE_COLUMNS
-        )
+        sample = self.prepared.sample
+        if isinstance(sample, pd.DataFrame):
+            example = sample.head(self.example_rows).to_html(
+                index=False, border=0, max_cols=EXAMPLE_COLUMNS
+            )
+        else:  # a numpy array (a tensor input)
+            example = f"<pre>{escape(repr(sample[: self.example_rows]))}</pre>"
+        tensor_input = tensor_text(self.inferred.inputs)
+        inputs: list[ipywidgets.Widget] = (
+            [heading(f"Input tensor (data input '{roles.data_input}')"),
+             ipywidgets.HTML(f"<ul><li>{escape(tensor_input)}</li></ul>")]
+            if tensor_input is not None
+            else [heading(f"Input columns (data input '{roles.data_input}')"),
+                  *self.column_tools(), *self.column_fields]
+        )  # fmt: skip
+        tensor_output = tensor_text(self.inferred.outputs)
+        if tensor_output is not None:
+            outputs = f"<li>tensor: {escape(tensor_output)}</li>"
         return [
-            heading(f"Input columns (data input '{roles.data_input}')"),
-            *self.column_tools(),
-            *self.column_fields,
+            *inputs,
             heading(f"Output ('{self.prepared.output}')"),
             ipywidgets.HTML(f"<ul>{outputs or '<li>not column-based</li>'}</ul>"),
             heading("Parameters (default used when predict gets no params)"),
