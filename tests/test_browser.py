@@ -137,53 +137,63 @@ def run_cells(page, cells: int = CELLS) -> None:
         page.keyboard.press("Shift+Enter")
 
 
-def test_widgets_render_and_log_from_a_browser(jupyterlab, tmp_path: Path):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
-    import mlflow
-    from playwright.sync_api import expect, sync_playwright
+@contextlib.contextmanager
+def notebook_page(
+    url: str, notebook: str, height: int, tmp_path: Path, screenshot: str = "widgets.png"
+) -> Iterator:
+    """The notebook open in JupyterLab in Chromium, its kernel ready; a screenshot of the page
+    is saved when the block ends, on failure too: it shows what the page showed."""
+    from playwright.sync_api import sync_playwright
 
-    url, tracking_uri = jupyterlab
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
         )
-        page = browser.new_page(viewport={"width": 1500, "height": 2400})
+        page = browser.new_page(viewport={"width": 1500, "height": height})
         try:
             page.set_default_timeout(TIMEOUT_MS)
-            page.goto(f"{url}/lab/tree/{NOTEBOOK.name}")
+            page.goto(f"{url}/lab/tree/{notebook}")
             page.locator(".jp-Notebook").wait_for()
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
             wait_for_kernel(url)
-            run_cells(page)
-
-            # the roles view: JupyterLab draws the Mermaid block as an SVG image beside the table
-            picture = page.locator(".kedro-mlflow-roles-view .jp-RenderedMermaid img")
-            picture.wait_for()
-            svg = svg_text(picture.get_attribute("src"))
-            assert "<svg" in svg and "flowchart" in svg
-            assert "customers_to_score" in svg and "score_customers" in svg
-            assert picture.evaluate("image => image.naturalWidth") > 0
-            expect(page.locator(".kedro-mlflow-roles-view")).to_contain_text("artifact")
-
-            # the editor: change a column type and a parameter default through the page
-            editor = page.locator(".kedro-mlflow-signature-editor")
-            editor.wait_for()
-            column = editor.locator(".kedro-mlflow-column", has_text="support_calls")
-            column.locator("select").select_option("double")
-            default = editor.locator(".kedro-mlflow-parameter", has_text="threshold").locator(
-                "input"
-            )
-            default.fill("0.2")
-            default.press("Enter")
-            editor.get_by_role("button", name="Log model").click()
-            status = editor.locator(".kedro-mlflow-status")
-            expect(status).to_contain_text("logged:", timeout=TIMEOUT_MS)
-            model_uri = status.locator("code").inner_text()
-            editor.scroll_into_view_if_needed()
+            yield page
         finally:
-            save_screenshot(page, tmp_path)  # on failure too: it shows what the page showed
+            save_screenshot(page, tmp_path, screenshot)
             browser.close()
+
+
+def test_widgets_render_and_log_from_a_browser(jupyterlab, tmp_path: Path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
+    import mlflow
+    from playwright.sync_api import expect
+
+    url, tracking_uri = jupyterlab
+    with notebook_page(url, NOTEBOOK.name, 2400, tmp_path) as page:
+        run_cells(page)
+
+        # the roles view: JupyterLab draws the Mermaid block as an SVG image beside the table
+        picture = page.locator(".kedro-mlflow-roles-view .jp-RenderedMermaid img")
+        picture.wait_for()
+        svg = svg_text(picture.get_attribute("src"))
+        assert "<svg" in svg and "flowchart" in svg
+        assert "customers_to_score" in svg and "score_customers" in svg
+        assert picture.evaluate("image => image.naturalWidth") > 0
+        expect(page.locator(".kedro-mlflow-roles-view")).to_contain_text("artifact")
+
+        # the editor: change a column type and a parameter default through the page
+        editor = page.locator(".kedro-mlflow-signature-editor")
+        editor.wait_for()
+        column = editor.locator(".kedro-mlflow-column", has_text="support_calls")
+        column.locator("select").select_option("double")
+        default = editor.locator(".kedro-mlflow-parameter", has_text="threshold").locator("input")
+        default.fill("0.2")
+        default.press("Enter")
+        editor.get_by_role("button", name="Log model").click()
+        status = editor.locator(".kedro-mlflow-status")
+        expect(status).to_contain_text("logged:", timeout=TIMEOUT_MS)
+        model_uri = status.locator("code").inner_text()
+        editor.scroll_into_view_if_needed()
 
     mlflow.set_tracking_uri(tracking_uri)
     signature = mlflow.models.get_model_info(model_uri).signature
@@ -235,74 +245,61 @@ def large_notebook(folder: Path) -> Path:
 def test_large_pictures_and_a_wide_editor_in_a_browser(tmp_path: Path):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     project = write_chain_project(tmp_path / "chain")
     notebook = large_notebook(tmp_path)
     served = serving_notebook(tmp_path, notebook, {"KEDRO_MLFLOW_MAGIC_CHAIN": str(project)})
-    with served as (url, _), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        page = browser.new_page(viewport={"width": 1500, "height": 1200})
-        try:
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(f"{url}/lab/tree/{notebook.name}")
-            page.locator(".jp-Notebook").wait_for()
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
-            wait_for_kernel(url)
-            run_cells(page, cells=2 + len(PICTURED) + 1)
+    with served as (url, _), notebook_page(url, notebook.name, 1200, tmp_path, "large.png") as page:
+        run_cells(page, cells=2 + len(PICTURED) + 1)
 
-            views = page.locator(".kedro-mlflow-roles-view")
-            pictures = page.locator(".kedro-mlflow-roles-view .jp-RenderedMermaid img")
-            expect(pictures).to_have_count(len(PICTURED), timeout=TIMEOUT_MS)
-            # Mermaid drew each (no error shown in place of a picture)
-            expect(page.locator(".jp-RenderedMermaid.jp-mod-warning")).to_have_count(0)
-            for index, size in enumerate(PICTURED):
-                picture, view = pictures.nth(index), views.nth(index)
-                view.scroll_into_view_if_needed()
-                page.wait_for_function(
-                    "image => image.complete && image.naturalWidth > 0",
-                    arg=picture.element_handle(),
-                )
-                svg = svg_text(picture.get_attribute("src"))
-                if size == 5:
-                    assert "block_00 (5 nodes)" in svg and "frame_in" in svg
-                else:
-                    assert f"block_{size // 25 - 1:02d} (25 nodes)" in svg
-                # drawn at its own size (labels at text size), not shrunk to the cell's width
-                scale = picture.evaluate(
-                    "image => image.getBoundingClientRect().width / image.naturalWidth"
-                )
-                assert scale > 0.95, (size, scale)
-                # the picture is above the table
-                table = view.locator(".kedro-mlflow-roles")
-                assert picture.bounding_box()["y"] < table.bounding_box()["y"]
-                save_screenshot(
-                    page,
-                    tmp_path,
-                    f"roles-{size}.png",
-                    element=view.locator(".kedro-mlflow-picture"),
-                )
+        views = page.locator(".kedro-mlflow-roles-view")
+        pictures = page.locator(".kedro-mlflow-roles-view .jp-RenderedMermaid img")
+        expect(pictures).to_have_count(len(PICTURED), timeout=TIMEOUT_MS)
+        # Mermaid drew each (no error shown in place of a picture)
+        expect(page.locator(".jp-RenderedMermaid.jp-mod-warning")).to_have_count(0)
+        for index, size in enumerate(PICTURED):
+            picture, view = pictures.nth(index), views.nth(index)
+            view.scroll_into_view_if_needed()
+            page.wait_for_function(
+                "image => image.complete && image.naturalWidth > 0",
+                arg=picture.element_handle(),
+            )
+            svg = svg_text(picture.get_attribute("src"))
+            if size == 5:
+                assert "block_00 (5 nodes)" in svg and "frame_in" in svg
+            else:
+                assert f"block_{size // 25 - 1:02d} (25 nodes)" in svg
+            # drawn at its own size (labels at text size), not shrunk to the cell's width
+            scale = picture.evaluate(
+                "image => image.getBoundingClientRect().width / image.naturalWidth"
+            )
+            assert scale > 0.95, (size, scale)
+            # the picture is above the table
+            table = view.locator(".kedro-mlflow-roles")
+            assert picture.bounding_box()["y"] < table.bounding_box()["y"]
+            save_screenshot(
+                page,
+                tmp_path,
+                f"roles-{size}.png",
+                element=view.locator(".kedro-mlflow-picture"),
+            )
 
-            editor = page.locator(".kedro-mlflow-signature-editor")
-            editor.wait_for()
-            editor.scroll_into_view_if_needed()
-            columns = editor.locator(".kedro-mlflow-column:visible")
-            expect(columns).to_have_count(20)
-            label = editor.locator(".kedro-mlflow-column-filter .widget-html-content").last
-            expect(label).to_have_text("columns 1-20 of 1000, page 1 of 50")
-            editor.locator(".kedro-mlflow-column-filter select").select_option("integer or long")
-            expect(label).to_have_text("columns 1-20 of 334 (of 1000), page 1 of 17")
-            editor.locator(".kedro-mlflow-bulk-edit select").select_option("double")
-            editor.locator(".kedro-mlflow-bulk-edit").get_by_role("button", name="set type").click()
-            expect(columns.first.locator("select")).to_have_value("double")
-            editor.locator(".kedro-mlflow-column-filter button").last.click()  # next page
-            expect(label).to_have_text("columns 21-40 of 334 (of 1000), page 2 of 17")
-            expect(columns.first).to_contain_text("count_0060")
-            values = columns.locator("select").evaluate_all("selects => selects.map(s => s.value)")
-            assert values == ["double"] * 20
-            save_screenshot(page, tmp_path, "editor-wide.png", element=editor)
-        finally:
-            save_screenshot(page, tmp_path, "large.png")
-            browser.close()
+        editor = page.locator(".kedro-mlflow-signature-editor")
+        editor.wait_for()
+        editor.scroll_into_view_if_needed()
+        columns = editor.locator(".kedro-mlflow-column:visible")
+        expect(columns).to_have_count(20)
+        label = editor.locator(".kedro-mlflow-column-filter .widget-html-content").last
+        expect(label).to_have_text("columns 1-20 of 1000, page 1 of 50")
+        editor.locator(".kedro-mlflow-column-filter select").select_option("integer or long")
+        expect(label).to_have_text("columns 1-20 of 334 (of 1000), page 1 of 17")
+        editor.locator(".kedro-mlflow-bulk-edit select").select_option("double")
+        editor.locator(".kedro-mlflow-bulk-edit").get_by_role("button", name="set type").click()
+        expect(columns.first.locator("select")).to_have_value("double")
+        editor.locator(".kedro-mlflow-column-filter button").last.click()  # next page
+        expect(label).to_have_text("columns 21-40 of 334 (of 1000), page 2 of 17")
+        expect(columns.first).to_contain_text("count_0060")
+        values = columns.locator("select").evaluate_all("selects => selects.map(s => s.value)")
+        assert values == ["double"] * 20
+        save_screenshot(page, tmp_path, "editor-wide.png", element=editor)
