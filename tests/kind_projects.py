@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from projects import catalog_yaml
+
+SPARK = "spark.SparkDatasetV2"
 
 STARTER_NODES = """
 import pandas as pd
@@ -59,26 +62,19 @@ return {"__default__": pipeline([
 ])}
 """
 
-STARTER_CATALOG = """
-companies:
-  type: pandas.CSVDataset
-  filepath: data/01_raw/companies.csv
-preprocessed_shuttles:
-  type: spark.SparkDatasetV2
-  filepath: data/02_intermediate/preprocessed_shuttles.parquet
-preprocessed_companies:
-  type: spark.SparkDatasetV2
-  filepath: data/02_intermediate/preprocessed_companies.parquet
-model_input_table@spark:
-  type: spark.SparkDatasetV2
-  filepath: data/03_primary/model_input_table.parquet
-model_input_table@pandas:
-  type: pandas.ParquetDataset
-  filepath: data/03_primary/model_input_table.parquet
-regressor:
-  type: pickle.PickleDataset
-  filepath: data/06_models/regressor.pickle
-"""
+STARTER_CATALOG = catalog_yaml(
+    {
+        "companies": ("pandas.CSVDataset", "data/01_raw/companies.csv"),
+        "preprocessed_shuttles": (SPARK, "data/02_intermediate/preprocessed_shuttles.parquet"),
+        "preprocessed_companies": (SPARK, "data/02_intermediate/preprocessed_companies.parquet"),
+        "model_input_table@spark": (SPARK, "data/03_primary/model_input_table.parquet"),
+        "model_input_table@pandas": (
+            "pandas.ParquetDataset",
+            "data/03_primary/model_input_table.parquet",
+        ),
+        "regressor": ("pickle.PickleDataset", "data/06_models/regressor.pickle"),
+    }
+)
 
 STARTER_PARAMETERS = """
 features: [engines, passenger_capacity, rating]
@@ -144,14 +140,9 @@ return {"__default__": pipeline([
 ])}
 """
 
-SPARK_CATALOG = """
-trips:
-  type: spark.SparkDatasetV2
-  filepath: data/01_raw/trips.parquet
-zones:
-  type: spark.SparkDatasetV2
-  filepath: data/01_raw/zones.parquet
-"""
+SPARK_CATALOG = catalog_yaml(
+    {"trips": (SPARK, "data/01_raw/trips.parquet"), "zones": (SPARK, "data/01_raw/zones.parquet")}
+)
 
 
 def spark_trips(rows: int = 8) -> pd.DataFrame:
@@ -234,23 +225,16 @@ return {
 }
 """
 
-POLARS_CATALOG = """
-trips:
-  type: polars.EagerPolarsDataset
-  file_format: parquet
-  filepath: data/01_raw/trips.parquet
-lazy_trips:
-  type: polars.LazyPolarsDataset
-  file_format: parquet
-  filepath: data/01_raw/trips.parquet
-fares@polars:
-  type: polars.EagerPolarsDataset
-  file_format: parquet
-  filepath: data/02_intermediate/fares.parquet
-fares@pandas:
-  type: pandas.ParquetDataset
-  filepath: data/02_intermediate/fares.parquet
-"""
+PARQUET = {"file_format": "parquet"}
+POLARS_CATALOG = catalog_yaml(
+    {
+        "trips": ("polars.EagerPolarsDataset", "data/01_raw/trips.parquet"),
+        "lazy_trips": ("polars.LazyPolarsDataset", "data/01_raw/trips.parquet"),
+        "fares@polars": ("polars.EagerPolarsDataset", "data/02_intermediate/fares.parquet"),
+        "fares@pandas": ("pandas.ParquetDataset", "data/02_intermediate/fares.parquet"),
+    },
+    extra={"trips": PARQUET, "lazy_trips": PARQUET, "fares@polars": PARQUET},
+)
 
 
 def polars_project(make_project) -> Path:

@@ -144,10 +144,13 @@ return {"training": training, "inference": inference, "confidence": confidence,
 """
 
 
-def catalog_yaml(entries: dict[str, tuple[str, str]], **extra: dict[str, Any]) -> str:
+def catalog_yaml(
+    entries: dict[str, tuple[str, str]], extra: dict[str, dict[str, Any]] | None = None
+) -> str:
     """A ``catalog.yml``: each dataset's type and file path, plus ``extra`` settings by name."""
     import yaml
 
+    extra = extra or {}
     catalog = {
         name: {"type": kind, "filepath": path, **extra.get(name, {})}
         for name, (kind, path) in entries.items()

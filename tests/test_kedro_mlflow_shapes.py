@@ -103,7 +103,7 @@ CATALOG = catalog_yaml(
         "customers": ("pandas.CSVDataset", "data/01_raw/customers.csv"),
         "vocabulary": ("json.JSONDataset", "data/06_models/vocabulary.json"),
     },
-    encoder={"indent": 2},
+    extra={"encoder": {"indent": 2}},
 )
 
 PARAMETERS = """
