@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+# the test suite's project writers (tests/projects.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import projects
 
 PACKAGE = "large_bench"
 SIZES = (25, 100, 300, 1000)
@@ -96,18 +101,9 @@ def sample(rows: int = 50, seed: int = 3) -> pd.DataFrame:
 
 
 def wide_frame(columns: int = 1000, rows: int = 20) -> pd.DataFrame:
-    """The wide pipeline's data input: integer, float and text columns in turn."""
-    generator = np.random.default_rng(5)
-    data: dict[str, Any] = {}
-    for index in range(columns):
-        kind = index % 3
-        if kind == 0:
-            data[f"count_{index:04d}"] = generator.integers(0, 100, size=rows)
-        elif kind == 1:
-            data[f"score_{index:04d}"] = generator.normal(size=rows)
-        else:
-            data[f"flag_{index:04d}"] = generator.integers(0, 2, size=rows).astype(bool)
-    return pd.DataFrame(data)
+    """The wide pipeline's data input: integer, float and text columns in turn, the frame the
+    test suite's wide editor gets (``tests/projects.py``)."""
+    return projects.wide_frame(columns, rows)
 
 
 def create_project(folder: Path, package: str = PACKAGE) -> Path:
