@@ -81,14 +81,6 @@ def register_pipelines():
     return pipelines
 '''
 
-PYPROJECT = """\
-[tool.kedro]
-package_name = "{package}"
-project_name = "{package}"
-kedro_init_version = "{kedro_version}"
-source_dir = "src"
-"""
-
 
 def namespaces(size: int) -> int:
     return -(-size // NAMESPACE_SIZE)
@@ -118,7 +110,7 @@ def create_project(folder: Path, package: str = PACKAGE) -> Path:
     (root / "conf" / "local").mkdir(parents=True)
     (root / "data").mkdir()
     (root / "pyproject.toml").write_text(
-        PYPROJECT.format(package=package, kedro_version=version("kedro"))
+        projects.PYPROJECT.format(package=package, kedro_version=version("kedro"))
     )
     blocks = namespaces(max(SIZES))
     catalog = [f"{DATA_INPUT}:\n  type: pandas.CSVDataset\n  filepath: data/frame_in.csv\n"]
