@@ -74,6 +74,29 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
     model_frame = model_frame.reset_index(drop=True)
     pipeline_frame = pipeline_frame.reset_index(drop=True)
     model_frame.columns = pipeline_frame.columns = range(pipeline_frame.shape[1])
+    differs = differing_rows(model_frame, pipeline_frame)
+    count = int(differs.sum())
+    if count == 0:
+        return Comparison(True, f"all {len(pipeline_frame)} rows agree")
+    detail = f"{count} of {len(pipeline_frame)} rows differ"
+    if same_rows_in_another_order(model_frame, pipeline_frame):
+        detail += (
+            ", but they are the same rows in another order: a Spark join or shuffle gives its "
+            "rows no order; sort the output in its node (e.g. .orderBy(...) or .sort_values(...))"
+        )
+    rows = pd.concat(
+        {
+            "model": comparable_frame(model_result).iloc[differs.to_numpy()].head(rows_shown),
+            "pipeline": comparable_frame(pipeline_result).iloc[differs.to_numpy()].head(rows_shown),
+        },
+        axis=1,
+    )
+    return Comparison(False, detail, rows)
+
+
+def differing_rows(model_frame: pd.DataFrame, pipeline_frame: pd.DataFrame) -> pd.Series:
+    """Which rows differ between two frames of the same shape, indexed and columned alike
+    (numbers with a tiny tolerance, missing values equal)."""
     differs = pd.Series(False, index=pipeline_frame.index)
     for column in pipeline_frame.columns:
         left, right = model_frame[column], pipeline_frame[column]
@@ -88,17 +111,19 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
         else:
             close = (left.astype(object) == right.astype(object)) | (left.isna() & right.isna())
         differs |= ~pd.Series(close, index=pipeline_frame.index)
-    count = int(differs.sum())
-    if count == 0:
-        return Comparison(True, f"all {len(pipeline_frame)} rows agree")
-    rows = pd.concat(
-        {
-            "model": comparable_frame(model_result).iloc[differs.to_numpy()].head(rows_shown),
-            "pipeline": comparable_frame(pipeline_result).iloc[differs.to_numpy()].head(rows_shown),
-        },
-        axis=1,
-    )
-    return Comparison(False, f"{count} of {len(pipeline_frame)} rows differ", rows)
+    return differs
+
+
+def same_rows_in_another_order(model_frame: pd.DataFrame, pipeline_frame: pd.DataFrame) -> bool:
+    """Whether two frames of the same shape, indexed and columned alike, hold the same rows,
+    each as often, in another order. False where the values cannot be sorted."""
+    columns = list(pipeline_frame.columns)
+    try:
+        model_sorted = model_frame.sort_values(columns, kind="stable").reset_index(drop=True)
+        pipeline_sorted = pipeline_frame.sort_values(columns, kind="stable").reset_index(drop=True)
+    except TypeError:  # values of mixed types
+        return False
+    return not differing_rows(model_sorted, pipeline_sorted).any()
 
 
 def compare_arrays(model_result: np.ndarray, pipeline_result: np.ndarray) -> Comparison:

@@ -265,3 +265,195 @@ def test_the_hook_logs_the_requirements_added_by_hand(
     pinned = f"sortedcontainers=={version('sortedcontainers')}"
     assert pinned in lines and "scipy>=1.0" in lines, lines
     assert manifest_of(folder)["added_requirements"] == [pinned, "scipy>=1.0"]
+
+
+# --- the hook logs pipelines whose data are not pandas (SPEC 11) ------------------------------
+
+SPARK_HOOK_NODES = """\
+import pandas as pd
+from pyspark.sql import functions as F
+
+
+def build_zones(zone_names: pd.DataFrame) -> pd.DataFrame:
+    # a pandas node whose output is a spark.SparkDatasetV2: Kedro's save converts it
+    return zone_names.assign(zone=zone_names["zone"].str.lower())
+
+
+def add_fare(trips, rate: float):
+    return trips.withColumn("fare", F.col("distance") * F.lit(rate))
+
+
+def name_zones(trips, zones):
+    return trips.join(zones, on="zone_id", how="left").select("trip_id", "zone", "fare")
+"""
+
+SPARK_HOOK_PIPELINES = """\
+training = pipeline([node(nodes.build_zones, "zone_names", "zones", name="build_zones")])
+scoring = pipeline([
+    node(nodes.add_fare, ["trips", "params:rate"], "priced", name="add_fare"),
+    node(nodes.name_zones, ["priced", "zones"], "fares", name="name_zones"),
+])
+return {"training": training, "scoring": scoring, "__default__": training}
+"""
+
+# the session as Kedro's spaceflights-pyspark starter makes it: a hook, from conf/base/spark.yml
+SPARK_HOOK_SETTINGS = '''\
+from kedro.framework.hooks import hook_impl
+from pyspark import SparkConf
+from pyspark.sql import SparkSession
+
+from kedro_mlflow_magic.hooks import LogModelHook
+
+
+class SparkHooks:
+    @hook_impl
+    def after_context_created(self, context):
+        settings = SparkConf().setAll(context.config_loader["spark"].items())
+        session = SparkSession.builder.appName("fares").config(conf=settings).getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
+
+
+HOOKS = (
+    SparkHooks(),
+    LogModelHook(after="training", pipeline="scoring", data_input="trips", sample="trips",
+                 registered_model_name="fares"),
+)
+CONFIG_LOADER_ARGS = {"config_patterns": {"spark": ["spark*", "spark*/**"]}}
+'''
+
+SPARK_YML = """\
+spark.master: local[1]
+spark.ui.enabled: "false"
+spark.driver.host: 127.0.0.1
+spark.driver.bindAddress: 127.0.0.1
+spark.driver.memory: 512m
+spark.sql.shuffle.partitions: "2"
+"""
+
+
+@pytest.mark.slow
+def test_the_hook_logs_a_spark_pipeline_whose_artifact_the_run_wrote(tmp_path: Path, spark):
+    import mlflow
+    import pandas as pd
+    from kind_projects import SPARK, spark_trips
+    from model_files import manifest_of
+    from projects import catalog_yaml, write_project
+    from pyspark.sql import DataFrame
+
+    catalog = catalog_yaml(
+        {
+            "zone_names": ("pandas.CSVDataset", "data/01_raw/zone_names.csv"),
+            "zones": (SPARK, "data/02_intermediate/zones.parquet"),
+            "trips": (SPARK, "data/01_raw/trips.parquet"),
+        }
+    )
+    root = write_project(
+        tmp_path / "fares", SPARK_HOOK_NODES, SPARK_HOOK_PIPELINES, catalog=catalog,
+        parameters="rate: 2.5\n", package="fares",
+        files={
+            "src/fares/settings.py": SPARK_HOOK_SETTINGS,
+            "conf/base/spark.yml": SPARK_YML,
+            "data/01_raw/zone_names.csv": "zone_id,zone\n0,North\n1,Centre\n2,South\n",
+        },
+    )  # fmt: skip
+    spark_trips().to_parquet(root / "data" / "01_raw" / "trips.parquet", index=False)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    finished = kedro_run(root, store, "--pipelines", "training", PYSPARK_PYTHON=sys.executable)
+    assert finished.returncode == 0, finished.stderr[-3000:] + finished.stdout[-3000:]
+    assert "Logged pipeline 'scoring' after the run of 'training'" in (
+        finished.stdout + finished.stderr
+    )
+    source = mlflow.MlflowClient(tracking_uri=store).get_model_version("fares", "1").source
+    mlflow.set_tracking_uri(store)
+    folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / "model")))
+    # the artifact the training run wrote through Spark ships as its parquet folder
+    assert list((folder / "artifacts" / "zones" / "zones.parquet").glob("part-*.parquet"))
+    kinds = manifest_of(folder)["kinds"]
+    assert kinds["data_input"] == "spark" and kinds["datasets"]["zones"] == "spark"
+    requirements = (folder / "requirements.txt").read_text().split()
+    assert any(line.startswith("pyspark==") for line in requirements), requirements
+
+    model = mlflow.pyfunc.load_model(source)
+    scored = model.predict(spark.createDataFrame(spark_trips()))
+    assert isinstance(scored, DataFrame)
+    rows = scored.orderBy("trip_id").toPandas()
+    assert rows["fare"].tolist() == [2.5 * 1.5 * n for n in range(1, 9)]
+    assert rows["zone"].tolist()[:3] == ["north", "centre", "south"]
+    answered = model.predict(spark_trips().head(2))
+    assert isinstance(answered, pd.DataFrame)
+    assert sorted(answered["zone"]) == ["centre", "north"]
+
+
+ARRAY_HOOK_NODES = """\
+import numpy as np
+
+
+def fit_background(calibration: np.ndarray) -> np.ndarray:
+    return calibration.mean(axis=0)
+
+
+def brightness(images: np.ndarray, background: np.ndarray) -> np.ndarray:
+    # array indexing and broadcasting: the nodes get the batch as the array it is
+    return (images - background[None, :, :]).mean(axis=(1, 2))
+"""
+
+ARRAY_HOOK_PIPELINES = """\
+training = pipeline([
+    node(nodes.fit_background, "calibration_images", "background", name="fit_background"),
+])
+scoring = pipeline([
+    node(nodes.brightness, ["images", "background"], "brightness", name="brightness"),
+])
+return {"training": training, "scoring": scoring, "__default__": training}
+"""
+
+ARRAY_HOOK_SETTINGS = """\
+from kedro_mlflow_magic.hooks import LogModelHook
+
+HOOKS = (
+    LogModelHook(after="training", pipeline="scoring", data_input="images",
+                 sample="calibration_images", registered_model_name="brightness"),
+)
+"""
+
+
+@pytest.mark.slow
+def test_the_hook_logs_a_numpy_pipeline_with_a_tensor_signature(tmp_path: Path) -> None:
+    import mlflow
+    import numpy as np
+    from kind_projects import images
+    from projects import catalog_yaml, write_project
+
+    calibration = images(6)
+    root = write_project(
+        tmp_path / "brightness", ARRAY_HOOK_NODES, ARRAY_HOOK_PIPELINES, package="brightness",
+        catalog=catalog_yaml({
+            "calibration_images": ("pickle.PickleDataset", "data/01_raw/calibration.pickle"),
+            "background": ("pickle.PickleDataset", "data/06_models/background.pickle"),
+        }),
+        pickles={"data/01_raw/calibration.pickle": calibration},
+        files={"src/brightness/settings.py": ARRAY_HOOK_SETTINGS},
+    )  # fmt: skip
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    finished = kedro_run(root, store, "--pipelines", "training")
+    assert finished.returncode == 0, finished.stderr[-3000:] + finished.stdout[-3000:]
+    assert "Logged pipeline 'scoring' after the run of 'training'" in (
+        finished.stdout + finished.stderr
+    )
+    source = mlflow.MlflowClient(tracking_uri=store).get_model_version("brightness", "1").source
+    mlflow.set_tracking_uri(store)
+    model = mlflow.pyfunc.load_model(source)
+    inputs = model.metadata.get_input_schema()
+    assert inputs.is_tensor_spec()
+    assert inputs.inputs[0].shape == (-1, 4, 5) and inputs.inputs[0].type == np.dtype("float64")
+    example = mlflow.models.Model.load(source).load_input_example(
+        mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / "model"))
+    )
+    assert np.array_equal(example, calibration[:5])
+
+    unseen = images(3) * 2.0
+    expected = (unseen - calibration.mean(axis=0)[None, :, :]).mean(axis=(1, 2))
+    predicted = model.predict(unseen)
+    assert np.allclose(np.asarray(predicted).ravel(), expected)

@@ -44,6 +44,25 @@ def test_a_different_result_is_shown_row_by_row(
     assert comparison.differing_rows is not None and len(comparison.differing_rows) > 0
 
 
+def test_the_same_rows_in_another_order_are_told_apart_from_different_rows(
+    demo_model, demo: LoadedProject, demo_sample: pd.DataFrame
+) -> None:
+    predicted = demo_model.predict(demo_sample)
+    assert predicted.drop_duplicates().shape[0] > 1  # reversing the rows changes the frame
+    shuffled = predicted.iloc[::-1]  # as a Spark join may give them
+    comparison = compare_with_session(
+        demo_model, demo_sample, demo.pipelines, demo.catalog, result=shuffled
+    )
+    assert not comparison.agree
+    assert "the same rows in another order" in comparison.detail
+    assert "sort the output in its node" in comparison.detail
+    wrong = shuffled.assign(label="stay")
+    different = compare_with_session(
+        demo_model, demo_sample, demo.pipelines, demo.catalog, result=wrong
+    )
+    assert not different.agree and "another order" not in different.detail
+
+
 def test_a_project_without_the_models_nodes_is_named(
     demo_model, demo: LoadedProject, demo_sample: pd.DataFrame
 ) -> None:
