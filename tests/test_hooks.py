@@ -297,7 +297,7 @@ return {"training": training, "scoring": scoring, "__default__": training}
 """
 
 # the session as Kedro's spaceflights-pyspark starter makes it: a hook, from conf/base/spark.yml
-SPARK_HOOK_SETTINGS = '''\
+SPARK_HOOK_SETTINGS = """\
 from kedro.framework.hooks import hook_impl
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
@@ -319,7 +319,7 @@ HOOKS = (
                  registered_model_name="fares"),
 )
 CONFIG_LOADER_ARGS = {"config_patterns": {"spark": ["spark*", "spark*/**"]}}
-'''
+"""
 
 SPARK_YML = """\
 spark.master: local[1]
