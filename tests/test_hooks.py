@@ -296,7 +296,7 @@ scoring = pipeline([
 return {"training": training, "scoring": scoring, "__default__": training}
 """
 
-# the session as Kedro's spaceflights-pyspark starter makes it: a hook, from conf/base/spark.yml
+# the session as Kedro's PySpark integration docs make it: a hook, from conf/base/spark.yml
 SPARK_HOOK_SETTINGS = """\
 from kedro.framework.hooks import hook_impl
 from pyspark import SparkConf
