@@ -30,28 +30,35 @@ def venv_folder() -> Path:
 def kedro_mlflow_venv_python() -> Path:
     """A venv with this checkout (editable), kedro-mlflow 2.x and ipykernel, the same Kedro and
     MLflow as the main environment, and a kernelspec for it. Built once (a few minutes)."""
+    from filelock import FileLock
+
     folder = venv_folder()
     python = folder / "bin" / "python"
-    if not (folder / ".ready").is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
-        subprocess.run(
-            [
-                str(python), "-m", "pip", "install", "-q", "-e", str(REPO), KEDRO_MLFLOW,
-                f"kedro=={version('kedro')}", f"mlflow=={version('mlflow')}", "ipykernel",
-            ],
-            check=True,
-        )  # fmt: skip
-        (folder / ".ready").write_text("")
-    spec = folder / "share" / "jupyter" / "kernels" / KEDRO_MLFLOW_KERNEL
-    spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "kedro-mlflow beside kedro-mlflow-magic",
-                "language": "python",
-            }
-        )
-    )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist's workers may both need it: one builds, the other waits and reuses it
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".ready").is_file():
+            build_venv(folder, python)
+        spec = folder / "share" / "jupyter" / "kernels" / KEDRO_MLFLOW_KERNEL
+        spec.mkdir(parents=True, exist_ok=True)
+        kernel = {
+            "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "kedro-mlflow beside kedro-mlflow-magic",
+            "language": "python",
+        }
+        (spec / "kernel.json").write_text(json.dumps(kernel))
     return python
+
+
+def build_venv(folder: Path, python: Path) -> None:
+    """Make the venv in ``folder`` afresh; ``.ready`` in it once every package is installed."""
+    shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    subprocess.run(
+        [
+            str(python), "-m", "pip", "install", "-q", "-e", str(REPO), KEDRO_MLFLOW,
+            f"kedro=={version('kedro')}", f"mlflow=={version('mlflow')}", "ipykernel",
+        ],
+        check=True,
+    )  # fmt: skip
+    (folder / ".ready").write_text("")
