@@ -83,6 +83,22 @@ def kedro_run(root: Path, store: str, *arguments: str, **environment: str):
     )
 
 
+def trained_and_registered(
+    root: Path, store: str, registered: str, destination: Path, **environment: str
+) -> tuple[str, str, Path]:
+    """``kedro run --pipelines training`` (which must succeed), then version 1 of the model
+    the hook registered as ``registered``: the run's output, the version's source and its files
+    downloaded into ``destination``. MLflow is left pointed at ``store``."""
+    import mlflow
+
+    finished = kedro_run(root, store, "--pipelines", "training", **environment)
+    assert finished.returncode == 0, finished.stderr[-3000:] + finished.stdout[-3000:]
+    mlflow.set_tracking_uri(store)
+    source = mlflow.MlflowClient().get_model_version(registered, "1").source
+    folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(destination)))
+    return finished.stdout + finished.stderr, source, folder
+
+
 @pytest.mark.slow
 def test_each_training_run_registers_a_new_version_and_moves_the_alias(tmp_path: Path) -> None:
     import mlflow
@@ -245,22 +261,15 @@ HOOKS = (
 
 
 @pytest.mark.slow
-def test_the_hook_logs_the_requirements_added_by_hand(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_hook_logs_the_requirements_added_by_hand(tmp_path: Path) -> None:
     from importlib.metadata import version
 
-    import mlflow
     from model_files import manifest_of
 
     root = hooked_project(tmp_path)
     (root / "src" / "churn_hooked" / "settings.py").write_text(REQUIREMENT_SETTINGS)
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    finished = kedro_run(root, store, "--pipelines", "training")
-    assert finished.returncode == 0, finished.stderr[-3000:] + finished.stdout[-3000:]
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
-    source = mlflow.MlflowClient().get_model_version("churn_required", "1").source
-    folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / "model")))
+    _, _, folder = trained_and_registered(root, store, "churn_required", tmp_path / "model")
     lines = (folder / "requirements.txt").read_text().split()
     pinned = f"sortedcontainers=={version('sortedcontainers')}"
     assert pinned in lines and "scipy>=1.0" in lines, lines
@@ -359,14 +368,10 @@ def test_the_hook_logs_a_spark_pipeline_whose_artifact_the_run_wrote(tmp_path: P
     spark_trips().to_parquet(root / "data" / "01_raw" / "trips.parquet", index=False)
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
 
-    finished = kedro_run(root, store, "--pipelines", "training", PYSPARK_PYTHON=sys.executable)
-    assert finished.returncode == 0, finished.stderr[-3000:] + finished.stdout[-3000:]
-    assert "Logged pipeline 'scoring' after the run of 'training'" in (
-        finished.stdout + finished.stderr
+    output, source, folder = trained_and_registered(
+        root, store, "fares", tmp_path / "model", PYSPARK_PYTHON=sys.executable
     )
-    source = mlflow.MlflowClient(tracking_uri=store).get_model_version("fares", "1").source
-    mlflow.set_tracking_uri(store)
-    folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / "model")))
+    assert "Logged pipeline 'scoring' after the run of 'training'" in output
     # the artifact the training run wrote through Spark ships as its parquet folder
     assert list((folder / "artifacts" / "zones" / "zones.parquet").glob("part-*.parquet"))
     kinds = manifest_of(folder)["kinds"]
@@ -437,20 +442,13 @@ def test_the_hook_logs_a_numpy_pipeline_with_a_tensor_signature(tmp_path: Path) 
     )  # fmt: skip
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
 
-    finished = kedro_run(root, store, "--pipelines", "training")
-    assert finished.returncode == 0, finished.stderr[-3000:] + finished.stdout[-3000:]
-    assert "Logged pipeline 'scoring' after the run of 'training'" in (
-        finished.stdout + finished.stderr
-    )
-    source = mlflow.MlflowClient(tracking_uri=store).get_model_version("brightness", "1").source
-    mlflow.set_tracking_uri(store)
+    output, source, folder = trained_and_registered(root, store, "brightness", tmp_path / "model")
+    assert "Logged pipeline 'scoring' after the run of 'training'" in output
     model = mlflow.pyfunc.load_model(source)
     inputs = model.metadata.get_input_schema()
     assert inputs.is_tensor_spec()
     assert inputs.inputs[0].shape == (-1, 4, 5) and inputs.inputs[0].type == np.dtype("float64")
-    example = mlflow.models.Model.load(source).load_input_example(
-        mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / "model"))
-    )
+    example = mlflow.models.Model.load(str(folder)).load_input_example(str(folder))
     assert np.array_equal(example, calibration[:5])
 
     unseen = images(3) * 2.0
