@@ -23,8 +23,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kedro_mlflow_magic.drift import fingerprint
 from kedro_mlflow_magic.runtime.sharing import copier_for, hand_out_read_only
+from kedro_mlflow_magic.verify.drift import fingerprint
 
 
 def best(call: Callable[[], Any], budget: float = 0.2) -> float:

@@ -45,14 +45,14 @@ def best_of(call: Any, repeats: int = REPEATS) -> tuple[float, Any]:
 
 
 def mermaid_chars(pipeline: Any, inputs: Any) -> int:
-    from kedro_mlflow_magic.display import picture_bundle
+    from kedro_mlflow_magic.inspect.mermaid import picture_bundle
 
     return len(picture_bundle(pipeline, inputs)["text/plain"])
 
 
 def kedro_run(pipeline: Any, catalog: Any, inputs: Any, frame: Any) -> Any:
     """One SequentialRunner run of the pipeline on ``frame`` (what the parity check runs)."""
-    from kedro_mlflow_magic.runner import run_in_session
+    from kedro_mlflow_magic.verify.reference_run import run_in_session
 
     output = next(iter(pipeline.outputs()))
     return run_in_session(pipeline, catalog, inputs, frame, dict(inputs.parameters), output)

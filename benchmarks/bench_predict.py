@@ -115,7 +115,7 @@ def log_and_verify_kedro_mlflow(
     example, compare with the pipeline run), timed apart."""
     import mlflow
 
-    from kedro_mlflow_magic.parity import compare_results
+    from kedro_mlflow_magic.verify.parity import compare_results
 
     pipeline, example = project.pipelines[size], sample.head(5)
     started = time.perf_counter_ns()
@@ -137,7 +137,7 @@ def log_and_verify_kedro_mlflow(
 
 def check_agreement(contenders: Contenders, frame: Any) -> list[str]:
     """Every contender must give what the direct calls give, or the timings compare nothing."""
-    from kedro_mlflow_magic.parity import compare_results
+    from kedro_mlflow_magic.verify.parity import compare_results
 
     expected = contenders.direct(frame)
     calls = {

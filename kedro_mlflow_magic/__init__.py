@@ -22,27 +22,27 @@ from kedro_mlflow_magic.errors import (
     SessionMismatchError,
     UnknownDataInputError,
 )
+from kedro_mlflow_magic.inspect.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 from kedro_mlflow_magic.options import LogOptions
-from kedro_mlflow_magic.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 
 if TYPE_CHECKING:
-    from kedro_mlflow_magic.environment import EnvironmentCheck, check_environment
-    from kedro_mlflow_magic.parity import Comparison, compare_with_session
     from kedro_mlflow_magic.prepared import (
         LoggedModel,
         PreparedPipeline,
         log_pipeline_model,
         prepare_pipeline,
     )
+    from kedro_mlflow_magic.verify.environment_check import EnvironmentCheck, check_environment
+    from kedro_mlflow_magic.verify.parity import Comparison, compare_with_session
 
 __version__ = _distribution_version("kedro-mlflow-magic")
 
 # Names that import MLflow, each imported from its module on first use.
 LAZY_NAMES = {
-    "Comparison": "kedro_mlflow_magic.parity",
-    "compare_with_session": "kedro_mlflow_magic.parity",
-    "EnvironmentCheck": "kedro_mlflow_magic.environment",
-    "check_environment": "kedro_mlflow_magic.environment",
+    "Comparison": "kedro_mlflow_magic.verify.parity",
+    "compare_with_session": "kedro_mlflow_magic.verify.parity",
+    "EnvironmentCheck": "kedro_mlflow_magic.verify.environment_check",
+    "check_environment": "kedro_mlflow_magic.verify.environment_check",
     "LoggedModel": "kedro_mlflow_magic.prepared",
     "PreparedPipeline": "kedro_mlflow_magic.prepared",
     "log_pipeline_model": "kedro_mlflow_magic.prepared",
@@ -79,7 +79,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in LAZY_NAMES:
-        from kedro_mlflow_magic.warmup import wait_for_warm_up
+        from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
         wait_for_warm_up(
             imports_only=True
@@ -111,7 +111,9 @@ def register_notebook_views(ipython: Any) -> None:
     """Let IPython show the core's results through their widget views (the core itself knows
     no widgets). Registered by type name, so nothing is imported until one is displayed."""
     formatter = ipython.display_formatter.ipython_display_formatter
-    formatter.for_type_by_name("kedro_mlflow_magic.roles", "PipelineInputs", show_roles_view)
+    formatter.for_type_by_name(
+        "kedro_mlflow_magic.inspect.roles", "PipelineInputs", show_roles_view
+    )
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -180,7 +180,7 @@ def read_frame(path: Path, option: str, suffixes: tuple[str, ...]) -> pd.DataFra
     """A frame from a file, read by its suffix; an unreadable file is one line naming it."""
     import pandas as pd
 
-    from kedro_mlflow_magic.signature import checked_input
+    from kedro_mlflow_magic.build.signature import checked_input
 
     readers: dict[str, Callable[[Path], Any]] = {
         ".csv": pd.read_csv,
@@ -204,8 +204,8 @@ def read_frame(path: Path, option: str, suffixes: tuple[str, ...]) -> pd.DataFra
 
 def sample_from(text: str, catalog: DataCatalog) -> pd.DataFrame:
     """``--sample``: a file (.csv, .parquet, .pkl) when one is there, else a catalog dataset."""
+    from kedro_mlflow_magic.build.signature import checked_input
     from kedro_mlflow_magic.project import load_sample_dataset
-    from kedro_mlflow_magic.signature import checked_input
 
     path = Path(text).expanduser()
     if path.is_file() or (path.suffix.lower() in SAMPLE_SUFFIXES and text not in catalog):
@@ -293,8 +293,8 @@ def inputs(
 ) -> None:
     """Print the role of each free input of PIPELINE: data input, artifacts, parameters, and
     problems with their fix."""
+    from kedro_mlflow_magic.inspect.roles import inspect_pipeline
     from kedro_mlflow_magic.project import find_project, open_project
-    from kedro_mlflow_magic.roles import inspect_pipeline
 
     quiet_libraries(verbose)
     with reported(verbose):
@@ -423,7 +423,7 @@ def predict(
     quiet_libraries(verbose)
     say = terminal_progress(verbose)
     with reported(verbose):
-        from kedro_mlflow_magic import prediction
+        from kedro_mlflow_magic.tracking import prediction
 
         target = Path(output).expanduser() if output is not None else None
         if target is not None and target.suffix.lower() not in OUTPUT_SUFFIXES:
@@ -458,7 +458,7 @@ def check(model_uri: str, env_manager: str, project: str | None, verbose: bool) 
     quiet_libraries(verbose)
     say = terminal_progress(verbose)
     with reported(verbose):
-        from kedro_mlflow_magic.environment import check_environment
+        from kedro_mlflow_magic.verify.environment_check import check_environment
 
         use_tracking_of(project)
         say("checking the model in a fresh environment of its requirements")
@@ -471,12 +471,12 @@ def check(model_uri: str, env_manager: str, project: str | None, verbose: bool) 
 def use_tracking_of(project: str | None) -> None:
     """The project's tracking store (``--project``, or the one the current folder is in), else
     ``MLFLOW_TRACKING_URI``; neither is the user's mistake, said in one line."""
-    from kedro_mlflow_magic import tracking
     from kedro_mlflow_magic.project import find_project, find_project_root
+    from kedro_mlflow_magic.tracking import store
 
     if project is not None or find_project_root(Path.cwd()) is not None:
-        tracking.use_project_tracking(find_project(project))
-    elif tracking.resolve_tracking_uri(None).ours:  # no project: only the user's URI will do
+        store.use_project_tracking(find_project(project))
+    elif store.resolve_tracking_uri(None).ours:  # no project: only the user's URI will do
         raise ShellInputError(
             "no Kedro project here to find the models in: run inside the project, pass "
             "--project PATH, or set MLFLOW_TRACKING_URI"

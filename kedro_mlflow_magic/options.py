@@ -19,8 +19,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kedro_mlflow_magic.build.requirements import requirement_added
 from kedro_mlflow_magic.errors import RegistrationError, SampleError
-from kedro_mlflow_magic.requirements import requirement_added
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature

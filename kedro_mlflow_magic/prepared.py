@@ -16,9 +16,26 @@ from kedro.pipeline import Pipeline
 from mlflow.models.model import ModelInfo
 
 from kedro_mlflow_magic import progress as steps
-from kedro_mlflow_magic import runtime, tracking
+from kedro_mlflow_magic import runtime
+from kedro_mlflow_magic.build.manifest import leaf_entries, parameter_input_paths
+from kedro_mlflow_magic.build.packaging import write_model
+from kedro_mlflow_magic.build.signature import (
+    ParameterLeaf,
+    infer_model_signature,
+    leaves_from_signature,
+    model_sample,
+    output_column,
+    parameter_leaves,
+    sample_rows,
+)
+from kedro_mlflow_magic.build.signature_edits import conform_to_signature
+from kedro_mlflow_magic.build.staging import (
+    IncludedFile,
+    project_root_for,
+    resolve_includes,
+    shipped_packages,
+)
 from kedro_mlflow_magic.display import Summary, logged_html, logged_text
-from kedro_mlflow_magic.drift import ArtifactWatch
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
     ArtifactChangedError,
@@ -30,20 +47,18 @@ from kedro_mlflow_magic.errors import (
     SampleError,
     UnknownDataInputError,
 )
-from kedro_mlflow_magic.kinds import as_kind, converts, data_input_kind, dataset_kinds
-from kedro_mlflow_magic.manifest import leaf_entries, parameter_input_paths
-from kedro_mlflow_magic.options import LogOptions, log_options
-from kedro_mlflow_magic.packaging import write_model
-from kedro_mlflow_magic.parity import Comparison, compare_results
-from kedro_mlflow_magic.progress import Progress, no_progress
-from kedro_mlflow_magic.quiet import load_quietly, quiet_third_party
-from kedro_mlflow_magic.roles import (
+from kedro_mlflow_magic.inspect.kinds import as_kind, converts, data_input_kind, dataset_kinds
+from kedro_mlflow_magic.inspect.roles import (
     PipelineInputs,
     inspect_pipeline,
     model_pipeline,
 )
-from kedro_mlflow_magic.runner import run_in_session
-from kedro_mlflow_magic.runs import (
+from kedro_mlflow_magic.options import LogOptions, log_options
+from kedro_mlflow_magic.progress import Progress, no_progress
+from kedro_mlflow_magic.quiet import load_quietly, quiet_third_party
+from kedro_mlflow_magic.runtime.kinds import PANDAS, SPARK
+from kedro_mlflow_magic.tracking import store
+from kedro_mlflow_magic.tracking.runs import (
     RunChoice,
     failed_model_marked,
     last_model_id,
@@ -52,23 +67,9 @@ from kedro_mlflow_magic.runs import (
     register,
     tracking_access,
 )
-from kedro_mlflow_magic.runtime.kinds import PANDAS, SPARK
-from kedro_mlflow_magic.signature import (
-    ParameterLeaf,
-    infer_model_signature,
-    leaves_from_signature,
-    model_sample,
-    output_column,
-    parameter_leaves,
-    sample_rows,
-)
-from kedro_mlflow_magic.signature_edits import conform_to_signature
-from kedro_mlflow_magic.staging import (
-    IncludedFile,
-    project_root_for,
-    resolve_includes,
-    shipped_packages,
-)
+from kedro_mlflow_magic.verify.drift import ArtifactWatch
+from kedro_mlflow_magic.verify.parity import Comparison, compare_results
+from kedro_mlflow_magic.verify.reference_run import run_in_session
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -358,14 +359,12 @@ class PreparedPipeline:
             resolve_includes(packages, self.include),
         )  # fmt: skip
 
-    def destination(
-        self, packages: dict[str, Path], experiment: str | None
-    ) -> tracking.Destination:
+    def destination(self, packages: dict[str, Path], experiment: str | None) -> store.Destination:
         """Where the model goes: the project's tracking (unless the user chose one) and the
         experiment of a new run, the asked one or the project's (SPEC 7)."""
         project_root = project_root_for(packages, self.project_path)
         package = next(iter(packages), None)
-        return tracking.log_destination(project_root, self.config_loader, experiment, package)
+        return store.log_destination(project_root, self.config_loader, experiment, package)
 
     def write(
         self, options: LogOptions, content: ModelContent, notes: list[str] | None = None
@@ -393,7 +392,7 @@ class PreparedPipeline:
         self,
         info: ModelInfo,
         options: LogOptions,
-        destination: tracking.Destination,
+        destination: store.Destination,
         say: Progress,
     ) -> int | None:
         """Register the verified model when asked (and set the alias); its version or None."""
@@ -411,7 +410,7 @@ class PreparedPipeline:
         info: ModelInfo,
         comparison: Comparison,
         run: RunChoice,
-        destination: tracking.Destination,
+        destination: store.Destination,
         options: LogOptions,
         version: int | None,
     ) -> LoggedModel:
@@ -441,7 +440,7 @@ def copied_notes(changed_by: Mapping[str, list[str]]) -> list[str]:
     ]
 
 
-def refused(options: LogOptions, destination: tracking.Destination) -> str:
+def refused(options: LogOptions, destination: store.Destination) -> str:
     """What a tracking server refused (403) when a log's run was started or written."""
     if options.run_id is not None:
         return f"run {options.run_id}"

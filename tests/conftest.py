@@ -110,7 +110,7 @@ def clean_mlflow(mlflow_store: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
     import mlflow.tracking._tracking_service.utils as tracking_utils
     import mlflow.tracking.fluent as fluent
 
-    from kedro_mlflow_magic import tracking
+    from kedro_mlflow_magic.tracking import store
 
     environment = dict(os.environ)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
@@ -118,8 +118,8 @@ def clean_mlflow(mlflow_store: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
         monkeypatch.delenv(name, raising=False)
     # what a previous test's project made our tracking module remember (raising=False: the
     # names may move as the module changes)
-    monkeypatch.setattr(tracking, "project_uri_set", None, raising=False)
-    monkeypatch.setattr(tracking, "exported_credentials", {}, raising=False)
+    monkeypatch.setattr(store, "project_uri_set", None, raising=False)
+    monkeypatch.setattr(store, "exported_credentials", {}, raising=False)
     yield
     wait_for_warm_up()
     while mlflow.active_run() is not None:
@@ -145,7 +145,7 @@ MLFLOW_CHOICES = (
 def wait_for_warm_up() -> None:
     """Let a warm-up thread started by the test finish (it would otherwise open stores and
     import modules during the next test)."""
-    from kedro_mlflow_magic import warmup
+    from kedro_mlflow_magic.tracking import warmup
 
     wait = getattr(warmup, "wait_for_warm_up", None)
     if wait is not None:

@@ -22,8 +22,9 @@ from IPython.core.error import UsageError
 from mlflow.entities import LoggedModelStatus
 from servers import clean_environment, mlflow_server, running_server
 
-from kedro_mlflow_magic import log_pipeline_model, tracking
+from kedro_mlflow_magic import log_pipeline_model
 from kedro_mlflow_magic.errors import TrackingAccessError, masked_url
+from kedro_mlflow_magic.tracking import store
 
 ADMIN, ADMIN_PASSWORD = "admin", "admin-pw-5c1e77"
 # a name no file of a model holds by chance: the suite-wide scan looks for every credential value
@@ -203,7 +204,7 @@ def test_kedro_mlflow_server_credentials_are_honoured_and_never_shown(
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     for name in CREDENTIAL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(tracking, "exported_credentials", {})
+    monkeypatch.setattr(store, "exported_credentials", {})
     mlflow.set_tracking_uri(None)
     project = load_project(root)
     frame = pd.DataFrame({"x": [1.5, 2.5]})
@@ -213,7 +214,7 @@ def test_kedro_mlflow_server_credentials_are_honoured_and_never_shown(
         assert os.environ["MLFLOW_TRACKING_USERNAME"] == READER
         assert mlflow.pyfunc.load_model(info.model_uri).predict(frame)["y"].tolist() == [4.5, 7.5]
     finally:
-        tracking.project_uri_set = None
+        store.project_uri_set = None
         mlflow.set_tracking_uri(None)
     printed = capfd.readouterr()
     assert READER_PASSWORD not in printed.out + printed.err
@@ -265,18 +266,18 @@ def test_access_errors_mask_the_server_and_name_the_resource() -> None:
 def test_export_server_credentials_exports_names_and_keeps_the_users_own(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(tracking, "exported_credentials", {})
+    monkeypatch.setattr(store, "exported_credentials", {})
     monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "the-users-own")
     settings = {"server": {"credentials": "mlflow_credentials"}}
     credentials = {
         "mlflow_credentials": {"MLFLOW_TRACKING_USERNAME": "u", "MLFLOW_TRACKING_PASSWORD": "p"}
     }
-    assert tracking.export_server_credentials(settings, credentials) == ["MLFLOW_TRACKING_USERNAME"]
+    assert store.export_server_credentials(settings, credentials) == ["MLFLOW_TRACKING_USERNAME"]
     assert os.environ["MLFLOW_TRACKING_USERNAME"] == "u"
     assert os.environ["MLFLOW_TRACKING_PASSWORD"] == "the-users-own"
-    assert tracking.export_server_credentials({"server": {}}, credentials) == []
-    assert tracking.export_server_credentials(settings, {}) == []
+    assert store.export_server_credentials({"server": {}}, credentials) == []
+    assert store.export_server_credentials(settings, {}) == []
 
 
 JITTERY_NODES = """\
@@ -315,7 +316,7 @@ def test_predict_without_a_uri_refuses_the_failed_last_model(make_project, ipyth
     import mlflow
 
     from kedro_mlflow_magic.errors import ModelLoadError
-    from kedro_mlflow_magic.prediction import last_logged_model_uri
+    from kedro_mlflow_magic.tracking.prediction import last_logged_model_uri
 
     root = make_project(
         nodes=JITTERY_NODES,

@@ -13,7 +13,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from kedro_mlflow_magic import inspect_pipeline, prepare_pipeline
 from kedro_mlflow_magic.display import logged_text
-from kedro_mlflow_magic.tracking import (
+from kedro_mlflow_magic.tracking.store import (
     file_store_refusal,
     new_artifact_location,
     resolve_tracking_uri,

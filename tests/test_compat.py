@@ -224,7 +224,7 @@ def test_mlflow_builds_a_models_environment_in_the_folder_model_environment_fold
     from conftest import load_project
 
     from kedro_mlflow_magic import log_pipeline_model
-    from kedro_mlflow_magic.environment import env_manager_on_path, environments_root
+    from kedro_mlflow_magic.verify.environment_check import env_manager_on_path, environments_root
 
     root = make_project(
         nodes="def double(frame):\n    return frame * 2\n",

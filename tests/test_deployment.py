@@ -190,7 +190,7 @@ def mlserver_environment(requirements: list[str]) -> Path:
     what it holds, so CI builds it once; a lock keeps concurrent runs from building it twice."""
     from filelock import FileLock
 
-    from kedro_mlflow_magic.environment import READY_MARKER, environments_root
+    from kedro_mlflow_magic.verify.environment_check import READY_MARKER, environments_root
 
     lines = sorted({*requirements, *MLSERVER})
     key = hashlib.sha256("\n".join([sys.version, *lines]).encode()).hexdigest()[:16]

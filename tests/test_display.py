@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from kedro_mlflow_magic import inspect_pipeline
-from kedro_mlflow_magic.display import ComparisonView, LoggingProgress, pipeline_mermaid
-from kedro_mlflow_magic.parity import compare_results
+from kedro_mlflow_magic.display import ComparisonView, LoggingProgress
+from kedro_mlflow_magic.inspect.mermaid import pipeline_mermaid
+from kedro_mlflow_magic.verify.parity import compare_results
 
 
 def test_the_roles_table_text_and_html_say_the_same(demo):

@@ -14,8 +14,8 @@ from conftest import load_project
 from mlflow.entities import LoggedModelStatus
 
 from kedro_mlflow_magic import log_pipeline_model
-from kedro_mlflow_magic.drift import fingerprint, same_value
 from kedro_mlflow_magic.runtime import read_manifest
+from kedro_mlflow_magic.verify.drift import fingerprint, same_value
 
 NODES = '''
 import pandas as pd

@@ -17,15 +17,15 @@ import pytest
 from conftest import LoadedProject, load_project
 
 from kedro_mlflow_magic import check_environment, log_pipeline_model
-from kedro_mlflow_magic.environment import (
+from kedro_mlflow_magic.errors import EnvironmentCheckError
+from kedro_mlflow_magic.verify.environment_check import (
     READY_MARKER,
     EnvironmentCheck,
     build_failure,
     environments_root,
     probe_failure,
 )
-from kedro_mlflow_magic.environment_probe import missing_module
-from kedro_mlflow_magic.errors import EnvironmentCheckError
+from kedro_mlflow_magic.verify.environment_probe import missing_module
 
 BIN = Path(sys.executable).parent
 
@@ -315,7 +315,7 @@ def test_an_unknown_env_manager_is_refused_and_the_cache_follows_the_variable(
 def test_a_missing_env_manager_tool_is_one_line_with_the_fix(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from kedro_mlflow_magic.environment import env_manager_on_path
+    from kedro_mlflow_magic.verify.environment_check import env_manager_on_path
 
     monkeypatch.setenv("PATH", str(tmp_path))  # neither pyenv nor uv there
     with (

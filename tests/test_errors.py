@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kedro_mlflow_magic import errors
-from kedro_mlflow_magic.roles import Problem
+from kedro_mlflow_magic.inspect.roles import Problem
 
 
 def test_one_line_joins_the_lines_of_a_message():

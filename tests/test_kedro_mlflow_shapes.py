@@ -22,7 +22,7 @@ from projects import catalog_yaml
 
 from kedro_mlflow_magic import inspect_pipeline, log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.errors import NoOutputError, OutputNotChosenError
-from kedro_mlflow_magic.parity import compare_results
+from kedro_mlflow_magic.verify.parity import compare_results
 
 DATASETS = '''
 """A dataset type of the project's own: a dict kept as JSON."""

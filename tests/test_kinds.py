@@ -17,7 +17,7 @@ from servers import clean_environment, model_server, running_server
 
 from kedro_mlflow_magic import log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.errors import SampleError
-from kedro_mlflow_magic.kinds import catalog_kind, data_input_kind
+from kedro_mlflow_magic.inspect.kinds import catalog_kind, data_input_kind
 from kedro_mlflow_magic.runtime import read_manifest
 from kedro_mlflow_magic.runtime.kinds import (
     PANDAS,
@@ -257,7 +257,7 @@ def test_only_intermediates_of_several_kinds_send_the_reference_through_files():
     from kedro.pipeline import node as kedro_node
     from kedro.pipeline import pipeline
 
-    from kedro_mlflow_magic.kinds import converts
+    from kedro_mlflow_magic.inspect.kinds import converts
 
     transcoded = pipeline(
         [kedro_node(identity, "raw", "x@spark"), kedro_node(identity, "x@pandas", "out")]

@@ -15,11 +15,12 @@ import pytest
 from IPython.core.error import UsageError
 from projects import write_chain_project
 
-from kedro_mlflow_magic import prediction
-from kedro_mlflow_magic.display import ComparisonView, LoggingProgress, picture_bundle
+from kedro_mlflow_magic.display import ComparisonView, LoggingProgress
 from kedro_mlflow_magic.errors import one_line
+from kedro_mlflow_magic.inspect.mermaid import picture_bundle
 from kedro_mlflow_magic.magics.common import frame_from, unquoted
-from kedro_mlflow_magic.parity import compare_results
+from kedro_mlflow_magic.tracking import prediction
+from kedro_mlflow_magic.verify.parity import compare_results
 
 KEDRO_NAMES = ("session", "context", "catalog", "pipelines")
 REGISTERED = "magic_churn"

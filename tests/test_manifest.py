@@ -8,9 +8,9 @@ from importlib.metadata import version
 
 from kedro.pipeline import node, pipeline
 
-from kedro_mlflow_magic.manifest import build_manifest, describe_node
+from kedro_mlflow_magic.build.manifest import build_manifest, describe_node
+from kedro_mlflow_magic.build.signature import parameter_leaves
 from kedro_mlflow_magic.runtime import MANIFEST_FORMAT, model_config_of, read_manifest
-from kedro_mlflow_magic.signature import parameter_leaves
 
 
 def add(left: int, right: int) -> int:

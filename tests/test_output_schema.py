@@ -20,9 +20,9 @@ from projects import write_text_project
 from servers import clean_environment, model_server, running_server
 
 from kedro_mlflow_magic import prepare_pipeline
-from kedro_mlflow_magic.parity import compare_with_session
+from kedro_mlflow_magic.build.signature import output_column
 from kedro_mlflow_magic.runtime import as_output_frame, model_config_of, read_manifest
-from kedro_mlflow_magic.signature import output_column
+from kedro_mlflow_magic.verify.parity import compare_with_session
 
 # --- the conversion alone ------------------------------------------------------------------
 

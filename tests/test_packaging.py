@@ -12,8 +12,8 @@ from conftest import LoadedProject, load_project
 from model_files import assert_model_is_clean
 
 from kedro_mlflow_magic import ParityError, log_pipeline_model, prepare_pipeline
-from kedro_mlflow_magic.parity import compare_results
 from kedro_mlflow_magic.runtime import read_manifest
+from kedro_mlflow_magic.verify.parity import compare_results
 
 STEPS = [
     "collecting artifacts", "inferring the signature", "logging", "verifying", "registering", "done",

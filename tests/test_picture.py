@@ -10,9 +10,14 @@ from kedro.pipeline import node, pipeline
 from projects import chain_step, namespaced_chain
 
 from kedro_mlflow_magic import inspect_pipeline
-from kedro_mlflow_magic.display import picture_bundle, picture_mermaid, roles_picture
 from kedro_mlflow_magic.errors import UnknownNamespaceError
-from kedro_mlflow_magic.picture import MAX_CHARS, MAX_EDGES, namespace_sizes, pipeline_picture
+from kedro_mlflow_magic.inspect.mermaid import picture_bundle, picture_mermaid, roles_picture
+from kedro_mlflow_magic.inspect.picture import (
+    MAX_CHARS,
+    MAX_EDGES,
+    namespace_sizes,
+    pipeline_picture,
+)
 
 # Mermaid's own defaults (maxTextSize, maxEdges): what JupyterLab before 4.4 draws at most
 MERMAID_MAX_TEXT, MERMAID_MAX_EDGES = 50_000, 500

@@ -8,7 +8,7 @@ import pytest
 
 from kedro_mlflow_magic import compare_with_session, log_pipeline_model
 from kedro_mlflow_magic.errors import ModelLoadError, NotOurModelError, ParameterError
-from kedro_mlflow_magic.prediction import ModelCache, parse_params, predict
+from kedro_mlflow_magic.tracking.prediction import ModelCache, parse_params, predict
 
 
 @pytest.fixture

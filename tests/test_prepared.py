@@ -12,8 +12,8 @@ from projects import COUNTING_CHAIN_NODES, write_chain_project
 import kedro_mlflow_magic
 from kedro_mlflow_magic import LoggedModel, PreparedPipeline, prepare_pipeline
 from kedro_mlflow_magic.errors import ExperimentError, RegistrationError, SampleError
-from kedro_mlflow_magic.parity import Comparison
 from kedro_mlflow_magic.runtime import MANIFEST_KEY, read_manifest
+from kedro_mlflow_magic.verify.parity import Comparison
 
 
 @pytest.fixture

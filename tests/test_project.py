@@ -66,6 +66,6 @@ def test_the_hook_refuses_a_wrong_on_error_and_a_str_for_a_list() -> None:
     ],
 )
 def test_the_pipelines_a_run_ran(pipeline_names, expected) -> None:
-    from kedro_mlflow_magic.hooks import pipelines_run
+    from kedro_mlflow_magic.hooks.log_model import pipelines_run
 
     assert pipelines_run({"pipeline_names": pipeline_names}) == expected

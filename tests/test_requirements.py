@@ -21,10 +21,10 @@ from model_files import model_folder
 from sklearn.linear_model import LogisticRegression
 
 from kedro_mlflow_magic import log_pipeline_model
-from kedro_mlflow_magic.packaging import artifact_value_modules
-from kedro_mlflow_magic.requirements import pinned_requirements, staged_value_module
-from kedro_mlflow_magic.roles import Artifact
-from kedro_mlflow_magic.staging import stage_artifact
+from kedro_mlflow_magic.build.packaging import artifact_value_modules
+from kedro_mlflow_magic.build.requirements import pinned_requirements, staged_value_module
+from kedro_mlflow_magic.build.staging import stage_artifact
+from kedro_mlflow_magic.inspect.roles import Artifact
 
 PINNED = ["kedro", "kedro-datasets", "mlflow", "pandas", "numpy", "scikit-learn"]
 
@@ -75,7 +75,7 @@ def test_imports_of_the_projects_own_modules_are_followed(make_project) -> None:
 
 def test_distributions_are_found_by_name_or_alias_before_scanning_every_package() -> None:
     """Scanning every installed package's files costs most of a second; the common cases skip it."""
-    from kedro_mlflow_magic.requirements import distribution_of, module_distributions
+    from kedro_mlflow_magic.build.requirements import distribution_of, module_distributions
 
     module_distributions.cache_clear()
     assert distribution_of("sklearn") == "scikit-learn"
@@ -164,7 +164,7 @@ def plugins(name):
 
 
 def test_literal_import_module_and___import___calls_are_read_as_imports() -> None:
-    from kedro_mlflow_magic.requirements import imports_of
+    from kedro_mlflow_magic.build.requirements import imports_of
 
     found = imports_of(IMPORTS_BY_NAME, "project.nodes", is_package=False)
     assert {"sortedcontainers", "psutil._common", "xmltodict", "json"} <= found
@@ -225,7 +225,7 @@ def test_the_packages_an_artifacts_dataset_type_imports_are_pinned(make_project)
 
 
 def test_a_bare_name_is_pinned_to_the_installed_version_and_a_specifier_is_kept() -> None:
-    from kedro_mlflow_magic.requirements import requirement_added
+    from kedro_mlflow_magic.build.requirements import requirement_added
 
     assert requirement_added("psutil") == f"psutil=={version('psutil')}"
     assert requirement_added(" sortedcontainers ") == (
@@ -249,8 +249,8 @@ def test_a_bare_name_is_pinned_to_the_installed_version_and_a_specifier_is_kept(
     ],
 )  # fmt: skip
 def test_a_requirement_that_cannot_be_used_is_one_line_with_the_fix(text, message) -> None:
+    from kedro_mlflow_magic.build.requirements import requirement_added
     from kedro_mlflow_magic.errors import RequirementError
-    from kedro_mlflow_magic.requirements import requirement_added
 
     with pytest.raises(RequirementError) as raised:
         requirement_added(text)
@@ -258,7 +258,7 @@ def test_a_requirement_that_cannot_be_used_is_one_line_with_the_fix(text, messag
 
 
 def test_an_added_requirement_replaces_the_scanned_line_of_its_distribution() -> None:
-    from kedro_mlflow_magic.requirements import with_added_requirements
+    from kedro_mlflow_magic.build.requirements import with_added_requirements
 
     scanned = ["mlflow==3.0.0", "Scikit_Learn==1.5.0", "pandas==2.2.0"]
     merged = with_added_requirements(scanned, ["scikit-learn>=1.3", "psutil==5.9.0"])

@@ -10,8 +10,8 @@ import pytest
 from conftest import LoadedProject, load_project
 
 from kedro_mlflow_magic.errors import PipelineRunError
-from kedro_mlflow_magic.roles import inspect_pipeline
-from kedro_mlflow_magic.runner import run_in_session
+from kedro_mlflow_magic.inspect.roles import inspect_pipeline
+from kedro_mlflow_magic.verify.reference_run import run_in_session
 
 NODES = """\
 import pandas as pd

@@ -13,7 +13,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import PERMISSION_DENIED, RESOURCE_DOES_NOT_EXIST
 
 from kedro_mlflow_magic.errors import ExperimentError, TrackingAccessError
-from kedro_mlflow_magic.runs import (
+from kedro_mlflow_magic.tracking.runs import (
     NO_RUN_LINKS,
     failed_model_marked,
     logging_run,
@@ -21,7 +21,7 @@ from kedro_mlflow_magic.runs import (
     register,
     tracking_access,
 )
-from kedro_mlflow_magic.tracking import ExperimentChoice
+from kedro_mlflow_magic.tracking.store import ExperimentChoice
 
 
 @pytest.fixture

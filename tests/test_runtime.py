@@ -16,7 +16,7 @@ from kedro.io import MemoryDataset
 from kedro.runner import SequentialRunner
 
 from kedro_mlflow_magic import log_pipeline_model
-from kedro_mlflow_magic.parity import compare_results
+from kedro_mlflow_magic.verify.parity import compare_results
 
 DEMO_INPUT = "customers_to_score"
 

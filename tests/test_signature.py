@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kedro_mlflow_magic.errors import ParameterError, SampleError
-from kedro_mlflow_magic.signature import (
+from kedro_mlflow_magic.build.signature import (
     infer_model_signature,
     leaves_from_signature,
     model_sample,
     parameter_leaves,
 )
+from kedro_mlflow_magic.errors import ParameterError, SampleError
 
 
 def test_samples_keep_their_kind_and_others_are_named():

@@ -12,9 +12,7 @@ import pandas as pd
 import pytest
 from conftest import LoadedProject, load_project
 
-from kedro_mlflow_magic.errors import ArtifactCopyError
-from kedro_mlflow_magic.roles import Artifact, inspect_pipeline
-from kedro_mlflow_magic.staging import (
+from kedro_mlflow_magic.build.staging import (
     CODE_FOLDER,
     FROZEN_FILE,
     artifact_key,
@@ -25,6 +23,8 @@ from kedro_mlflow_magic.staging import (
     stage_artifact,
     stage_code,
 )
+from kedro_mlflow_magic.errors import ArtifactCopyError
+from kedro_mlflow_magic.inspect.roles import Artifact, inspect_pipeline
 
 VERSION = "2024-01-02T03.04.05.678Z"
 

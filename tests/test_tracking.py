@@ -10,7 +10,7 @@ import pytest
 from conftest import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
-from kedro_mlflow_magic.tracking import resolve_tracking_uri
+from kedro_mlflow_magic.tracking.store import resolve_tracking_uri
 
 NODES = """\
 def shift(frame, offset):

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kedro_mlflow_magic import compat, requirements, warmup
+from kedro_mlflow_magic import compat
+from kedro_mlflow_magic.build import requirements
+from kedro_mlflow_magic.tracking import warmup
 
 NODES = "def double(frame):\n    return frame * 2\n"
 PIPELINES = 'return {"double": pipeline([node(nodes.double, "frame", "doubled")])}'

@@ -16,9 +16,7 @@ from mlflow.models import infer_signature
 from projects import row_total, wide_frame
 
 from kedro_mlflow_magic import prepare_pipeline
-from kedro_mlflow_magic.errors import ParameterError
-from kedro_mlflow_magic.roles import inspect_pipeline
-from kedro_mlflow_magic.signature_edits import (
+from kedro_mlflow_magic.build.signature_edits import (
     SignatureEditError,
     SignatureEdits,
     column_problems,
@@ -28,6 +26,8 @@ from kedro_mlflow_magic.signature_edits import (
     edit_signature,
     parameter_rows,
 )
+from kedro_mlflow_magic.errors import ParameterError
+from kedro_mlflow_magic.inspect.roles import inspect_pipeline
 from kedro_mlflow_magic.widgets import SignatureEditor, pipeline_mermaid, roles_view
 from kedro_mlflow_magic.widgets.signature_editor import PAGE_SIZE
 

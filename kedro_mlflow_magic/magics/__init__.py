@@ -78,7 +78,7 @@ def session_start_errors(line: str) -> Iterator[None]:
     tracking URI to the file store: one line naming the file and the fix (SPEC 10)."""
     from IPython.core.error import UsageError
 
-    from kedro_mlflow_magic.tracking import file_store_refusal
+    from kedro_mlflow_magic.tracking.store import file_store_refusal
 
     try:
         yield
@@ -176,7 +176,7 @@ class SessionWatch:
             return
         from kedro.framework.project import PACKAGE_NAME
 
-        from kedro_mlflow_magic.warmup import warm_in_background
+        from kedro_mlflow_magic.tracking.warmup import warm_in_background
 
         warm_in_background(
             Path(context.project_path), getattr(context, "config_loader", None), PACKAGE_NAME

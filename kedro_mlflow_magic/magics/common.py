@@ -245,7 +245,7 @@ def frame_from(
     and the text is not a variable) the catalog dataset of that name, that must give a frame or
     an array (a pandas, Spark or polars DataFrame, a numpy array; SPEC 11), else a
     ``UsageError``."""
-    from kedro_mlflow_magic.signature import checked_input
+    from kedro_mlflow_magic.build.signature import checked_input
 
     expression = unquoted(expression)
     if catalog is not None and not is_variable(expression, local_ns) and expression in catalog:

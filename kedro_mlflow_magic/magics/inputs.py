@@ -16,10 +16,10 @@ from kedro_mlflow_magic.magics.common import (
     quiet_call,
     user_errors,
 )
-from kedro_mlflow_magic.warmup import wait_for_warm_up
+from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
-    from kedro_mlflow_magic.roles import PipelineInputs
+    from kedro_mlflow_magic.inspect.roles import PipelineInputs
 
 
 EXPAND_ARGUMENT = argument(
@@ -44,7 +44,7 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
     wait_for_warm_up(
         imports_only=True
     )  # loading datasets imports what the warm-up may be importing
-    from kedro_mlflow_magic.roles import inspect_pipeline
+    from kedro_mlflow_magic.inspect.roles import inspect_pipeline
 
     arguments = parse_line(kedro_inputs, line)
     state = kedro_state(local_ns)

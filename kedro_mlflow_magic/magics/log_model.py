@@ -22,7 +22,7 @@ from kedro_mlflow_magic.magics.common import (
     update,
     user_errors,
 )
-from kedro_mlflow_magic.warmup import wait_for_warm_up
+from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -64,8 +64,8 @@ def log_options_from(arguments: Any) -> LogOptions:
 def environment_check(logged: LoggedModel) -> Any:
     """``--check-env``: the model checked in a fresh environment of its requirements, or the
     one-line error saying why it failed there (shown in the summary: the model is logged)."""
-    from kedro_mlflow_magic.environment import check_environment
     from kedro_mlflow_magic.errors import EnvironmentCheckError
+    from kedro_mlflow_magic.verify.environment_check import check_environment
 
     try:
         # the log pointed MLflow at its store (SPEC 7): the model is found there

@@ -21,7 +21,7 @@ from kedro_mlflow_magic.magics.common import (
     unquoted,
     user_errors,
 )
-from kedro_mlflow_magic.warmup import wait_for_warm_up
+from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +31,7 @@ def csv_frame(cell: str) -> pd.DataFrame:
     """The cell body of ``%%kedro_predict``: CSV with a header row."""
     import pandas as pd
 
-    from kedro_mlflow_magic.prediction import short_error
+    from kedro_mlflow_magic.tracking.prediction import short_error
 
     if not cell.strip():
         raise UsageError("the %%kedro_predict cell is empty; write CSV with a header row")
@@ -101,18 +101,18 @@ def kedro_predict(
     else:
         frame = frame_from(arguments.data, local_ns, "--data")
 
-    from kedro_mlflow_magic import prediction, tracking
+    from kedro_mlflow_magic.tracking import prediction, store
 
     with user_errors(), quiet_call():
         if state is not None:
-            tracking.use_project_tracking(state.project_path, state.config_loader)
+            store.use_project_tracking(state.project_path, state.config_loader)
         model_uri = unquoted(arguments.model_uri or "") or prediction.last_logged_model_uri()
         model = prediction.models.load(model_uri)
         params = prediction.parse_params(map(unquoted, arguments.params), model)
         result = prediction.predict(model, frame, params, model_uri)
     if arguments.compare:
         from kedro_mlflow_magic.display import ComparisonView
-        from kedro_mlflow_magic.parity import compare_with_session
+        from kedro_mlflow_magic.verify.parity import compare_with_session
 
         with user_errors(), quiet_call():
             comparison = compare_with_session(

@@ -19,7 +19,7 @@ from kedro_mlflow_magic.magics.common import (
     show,
     user_errors,
 )
-from kedro_mlflow_magic.warmup import wait_for_warm_up
+from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.widgets.signature_editor import SignatureEditor

@@ -1,6 +1,6 @@
 """The manifest a model carries: its layout, and how it sits in the model's ``model_config``.
 
-Written by the core (``kedro_mlflow_magic.manifest``), read here at load time, only through
+Written by the core (``kedro_mlflow_magic.build.manifest``), read here at load time, only through
 ``read_manifest``.
 """
 
@@ -97,7 +97,7 @@ class _ManifestKeys(TypedDict):
 
 
 class Manifest(_ManifestKeys, total=False):
-    """Everything a model runs; written by ``kedro_mlflow_magic.manifest``. Optional keys
+    """Everything a model runs; written by ``kedro_mlflow_magic.build.manifest``. Optional keys
     (``total=False``: Python 3.10's ``typing`` has no ``NotRequired``), absent in manifests
     written before they existed:
 

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets
 
-from kedro_mlflow_magic.display import legend_html, picture_bundle, pipeline_mermaid
+from kedro_mlflow_magic.inspect.mermaid import legend_html, picture_bundle, pipeline_mermaid
 
 __all__ = ["RolesView", "pipeline_mermaid", "roles_view"]
 
 if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
 
-    from kedro_mlflow_magic.roles import PipelineInputs
+    from kedro_mlflow_magic.inspect.roles import PipelineInputs
 
 # A large diagram keeps its size and scrolls within this height and the cell's width, rather
 # than shrinking until its labels cannot be read.

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets
 import pandas as pd
 
-from kedro_mlflow_magic.progress import DONE, steps_for
-from kedro_mlflow_magic.signature_edits import (
+from kedro_mlflow_magic.build.signature_edits import (
     ANY_TYPE,
     SignatureEdits,
     column_problems,
@@ -29,6 +28,7 @@ from kedro_mlflow_magic.signature_edits import (
     tensor_text,
     type_filters,
 )
+from kedro_mlflow_magic.progress import DONE, steps_for
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature

@@ -22,8 +22,8 @@ from kedro.runner import SequentialRunner
 
 from kedro_mlflow_magic.compat import KeptMemoryDataset, create_hook_manager
 from kedro_mlflow_magic.errors import PipelineRunError
+from kedro_mlflow_magic.inspect.roles import PipelineInputs
 from kedro_mlflow_magic.quiet import quiet_kedro
-from kedro_mlflow_magic.roles import PipelineInputs
 from kedro_mlflow_magic.runtime import dataset_key
 from kedro_mlflow_magic.runtime.conversions import to_pandas
 from kedro_mlflow_magic.runtime.kinds import kind_of

@@ -132,9 +132,9 @@ WHAT_A_LOG_IMPORTS = (
     "mlflow.tracking.context.registry",
     "mlflow.utils.requirements_utils",
     "kedro.runner",
-    "kedro_mlflow_magic.packaging",
+    "kedro_mlflow_magic.build.packaging",
     "kedro_mlflow_magic.prepared",
-    "kedro_mlflow_magic.tracking",
+    "kedro_mlflow_magic.tracking.store",
 )
 
 
@@ -163,12 +163,14 @@ def warm(
             imported.set()
     import mlflow
 
-    from kedro_mlflow_magic import compat, requirements, tracking
+    from kedro_mlflow_magic import compat
+    from kedro_mlflow_magic.build import requirements
+    from kedro_mlflow_magic.tracking import store
 
     with this_thread_unheard(), this_thread_unwarned():
         # the log's own choice: the user's URI, else the project's (also when kedro-mlflow's
         # hook set mlflow.yml's relative sqlite URI as written, which SQLite would open here)
-        uri = tracking.resolve_tracking_uri(project_root, config_loader).uri
+        uri = store.resolve_tracking_uri(project_root, config_loader).uri
         create_store_quickly(uri)  # a new local store (MLflow would create it, slowly, below)
         # a client of its own: MLflow's global tracking URI stays as it is; read-only requests
         client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -10,12 +10,12 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import is_parameter
 from kedro.pipeline import Pipeline
 
-from kedro_mlflow_magic import mlflow_models
 from kedro_mlflow_magic.display import Summary, roles_html, roles_text
 from kedro_mlflow_magic.errors import UnknownDataInputError
-from kedro_mlflow_magic.kinds import dataset_kind
-from kedro_mlflow_magic.mlflow_models import InnerDataset, ModelSource
-from kedro_mlflow_magic.picture import checked_expansion
+from kedro_mlflow_magic.inspect import mlflow_models
+from kedro_mlflow_magic.inspect.kinds import dataset_kind
+from kedro_mlflow_magic.inspect.mlflow_models import InnerDataset, ModelSource
+from kedro_mlflow_magic.inspect.picture import checked_expansion
 from kedro_mlflow_magic.quiet import load_quietly
 
 PATH_KEYS = ("filepath", "path")

@@ -18,7 +18,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from kedro_mlflow_magic.tracking import (
+from kedro_mlflow_magic.tracking.store import (
     MLFLOW_CONFIG_PATTERNS,
     from_project_root,
     is_relative_sqlite,

@@ -21,10 +21,10 @@ from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.errors import ArtifactCopyError, IncludeError
-from kedro_mlflow_magic.mlflow_models import MLMODEL_FILE, InnerDataset, ModelSource
+from kedro_mlflow_magic.inspect.mlflow_models import MLMODEL_FILE, InnerDataset, ModelSource
 from kedro_mlflow_magic.project import find_project_root
 from kedro_mlflow_magic.quiet import load_quietly
-from kedro_mlflow_magic.roles import Artifact
+from kedro_mlflow_magic.inspect.roles import Artifact
 from kedro_mlflow_magic.runtime import ArtifactEntry
 
 FROZEN_FILE = "value.pkl"

@@ -12,11 +12,11 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic.errors import NotOurModelError, SessionMismatchError
-from kedro_mlflow_magic.kinds import as_kind, converts
-from kedro_mlflow_magic.roles import inspect_pipeline
-from kedro_mlflow_magic.runner import run_in_session
+from kedro_mlflow_magic.inspect.kinds import as_kind, converts
+from kedro_mlflow_magic.inspect.roles import inspect_pipeline
 from kedro_mlflow_magic.runtime import Manifest, Parameters, as_output_frame, read_manifest
 from kedro_mlflow_magic.runtime.conversions import to_pandas
+from kedro_mlflow_magic.verify.reference_run import run_in_session
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel

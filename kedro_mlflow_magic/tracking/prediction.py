@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import mlflow
 from mlflow.entities import LoggedModelStatus
 
+from kedro_mlflow_magic.build.parameters import is_text, json_text, read_text, typed_value
 from kedro_mlflow_magic.errors import (
     MODEL_URI_FORMS,
     ModelLoadError,
@@ -19,7 +20,6 @@ from kedro_mlflow_magic.errors import (
     http_status,
     one_line,
 )
-from kedro_mlflow_magic.parameters import is_text, json_text, read_text, typed_value
 from kedro_mlflow_magic.runtime import read_manifest
 
 if TYPE_CHECKING:

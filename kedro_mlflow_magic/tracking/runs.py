@@ -23,7 +23,7 @@ from kedro_mlflow_magic.errors import (
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
-    from kedro_mlflow_magic.tracking import ExperimentChoice
+    from kedro_mlflow_magic.tracking.store import ExperimentChoice
 
 logger = logging.getLogger(__name__)
 
