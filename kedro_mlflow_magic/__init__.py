@@ -43,7 +43,7 @@ LAZY_NAMES = {
     "compare_with_session": "kedro_mlflow_magic.verify.parity",
     "EnvironmentCheck": "kedro_mlflow_magic.verify.environment_check",
     "check_environment": "kedro_mlflow_magic.verify.environment_check",
-    "LoggedModel": "kedro_mlflow_magic.prepared",
+    "LoggedModel": "kedro_mlflow_magic.build.logged",
     "PreparedPipeline": "kedro_mlflow_magic.prepared",
     "log_pipeline_model": "kedro_mlflow_magic.prepared",
     "prepare_pipeline": "kedro_mlflow_magic.prepared",

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 from kedro_mlflow_magic.progress import DONE, steps_for
 
 if TYPE_CHECKING:
+    from kedro_mlflow_magic.build.logged import LoggedModel
     from kedro_mlflow_magic.inspect.roles import PipelineInputs
-    from kedro_mlflow_magic.prepared import LoggedModel
 
 
 class Summary:

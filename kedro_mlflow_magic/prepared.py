@@ -17,8 +17,14 @@ from mlflow.models.model import ModelInfo
 
 from kedro_mlflow_magic import progress as steps
 from kedro_mlflow_magic import runtime
+from kedro_mlflow_magic.build.logged import LoggedModel, ModelContent
 from kedro_mlflow_magic.build.manifest import leaf_entries, parameter_input_paths
 from kedro_mlflow_magic.build.packaging import write_model
+from kedro_mlflow_magic.build.shipped_code import (
+    project_root_for,
+    resolve_includes,
+    shipped_packages,
+)
 from kedro_mlflow_magic.build.signature import (
     ParameterLeaf,
     infer_model_signature,
@@ -29,13 +35,6 @@ from kedro_mlflow_magic.build.signature import (
     sample_rows,
 )
 from kedro_mlflow_magic.build.signature_edits import conform_to_signature
-from kedro_mlflow_magic.build.staging import (
-    IncludedFile,
-    project_root_for,
-    resolve_includes,
-    shipped_packages,
-)
-from kedro_mlflow_magic.display import Summary, logged_html, logged_text
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
     ArtifactChangedError,
@@ -47,11 +46,11 @@ from kedro_mlflow_magic.errors import (
     SampleError,
     UnknownDataInputError,
 )
+from kedro_mlflow_magic.inspect.data_input import model_pipeline
 from kedro_mlflow_magic.inspect.kinds import as_kind, converts, data_input_kind, dataset_kinds
 from kedro_mlflow_magic.inspect.roles import (
     PipelineInputs,
     inspect_pipeline,
-    model_pipeline,
 )
 from kedro_mlflow_magic.options import LogOptions, log_options
 from kedro_mlflow_magic.progress import Progress, no_progress
@@ -121,71 +120,6 @@ def artifact_sources(roles: PipelineInputs) -> tuple[tuple[str, str], ...]:
         for name, artifact in roles.artifacts.items()
         if artifact.mlflow_model is not None
     )
-
-
-@dataclass(repr=False)
-class LoggedModel(Summary):
-    """What one log produced: MLflow's ``ModelInfo`` (shown as this summary), the parity
-    check, the run it went into (and why that one), and the registered version."""
-
-    model_info: ModelInfo
-    comparison: Comparison
-    run_id: str
-    run_reason: str
-    tracking_uri: str
-    experiment_id: str
-    registered_model_name: str | None = None
-    registered_version: int | None = None
-    alias: str | None = None
-    notes: tuple[str, ...] = field(default=())
-    # (artifact, where it comes from) for each MLflow model shipped as an artifact (SPEC 12)
-    sources: tuple[tuple[str, str], ...] = field(default=())
-    # the model checked in a fresh environment of its requirements (SPEC 14), when asked:
-    # an ``EnvironmentCheck``, or the ``EnvironmentCheckError`` that says why it failed
-    environment_check: Any = None
-
-    def __post_init__(self) -> None:
-        self.model_info = SummarizedModelInfo.of(self.model_info, self)
-
-    def summary_text(self) -> str:
-        return logged_text(self)
-
-    def summary_html(self) -> str:
-        return logged_html(self)
-
-
-class SummarizedModelInfo(Summary, ModelInfo):
-    """MLflow's ``ModelInfo`` of a log, shown as the log's summary: in JupyterLab, in terminal
-    IPython under Kedro's rich printer (which uses repr), and with ``print``."""
-
-    logged: LoggedModel
-
-    @classmethod
-    def of(cls, info: ModelInfo, logged: LoggedModel) -> SummarizedModelInfo:
-        summarized = cls.__new__(cls)
-        summarized.__dict__.update(vars(info))
-        summarized.logged = logged
-        return summarized
-
-    def summary_text(self) -> str:
-        return logged_text(self.logged)
-
-    def summary_html(self) -> str:
-        return logged_html(self.logged)
-
-
-@dataclass(frozen=True)
-class ModelContent:
-    """What one log puts in the model: the signature, the sample it holds for (the input
-    example's rows), the parameter leaves with its defaults, the packages and files shipped."""
-
-    signature: ModelSignature
-    frame: Any  # a pandas frame, or a numpy array for a tensor input
-    leaves: list[ParameterLeaf]
-    packages: dict[str, Path]
-    included: list[IncludedFile]
-    # artifact -> the nodes that change it in place (the log's check found them): copied per call
-    changed_by: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from conftest import load_project
 from model_files import model_folder
 
 from kedro_mlflow_magic import log_pipeline_model, runtime
-from kedro_mlflow_magic.build.staging import (
+from kedro_mlflow_magic.build.shipped_code import (
     ENTRY_FILE,
     RUNTIME_PACKAGE,
     shipped_runtime_name,
@@ -74,7 +74,7 @@ def test_the_shipped_name_follows_the_content(tmp_path: Path) -> None:
     (changed / "frames.py").write_text((changed / "frames.py").read_text() + "\n# changed\n")
     code = textwrap.dedent(
         f"""
-        import kedro_mlflow_magic.build.staging as staging
+        import kedro_mlflow_magic.build.shipped_code as staging
         from pathlib import Path
         staging.RUNTIME_PACKAGE = Path({str(changed)!r})
         print(staging.shipped_runtime_name())

@@ -18,7 +18,7 @@ from model_files import DOTENV_TOKEN, NOTEBOOK_TOKEN, manifest_of, model_folder,
 from servers import run_python
 
 from kedro_mlflow_magic import log_pipeline_model, prepare_pipeline
-from kedro_mlflow_magic.build.staging import ENTRY_FILE, RUNTIME_PACKAGE, shipped_runtime_name
+from kedro_mlflow_magic.build.shipped_code import ENTRY_FILE, RUNTIME_PACKAGE, shipped_runtime_name
 from kedro_mlflow_magic.errors import IncludeError
 
 NODES = '''

@@ -12,16 +12,18 @@ import pandas as pd
 import pytest
 from conftest import LoadedProject, load_project
 
-from kedro_mlflow_magic.build.staging import (
+from kedro_mlflow_magic.build.shipped_code import (
     CODE_FOLDER,
-    FROZEN_FILE,
-    artifact_key,
-    local_settings,
     resolve_includes,
     shipped_packages,
     source_files,
-    stage_artifact,
     stage_code,
+)
+from kedro_mlflow_magic.build.staging import (
+    FROZEN_FILE,
+    artifact_key,
+    local_settings,
+    stage_artifact,
 )
 from kedro_mlflow_magic.errors import ArtifactCopyError
 from kedro_mlflow_magic.inspect.roles import Artifact, inspect_pipeline

@@ -12,6 +12,7 @@ from importlib.metadata import version
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
+from kedro_mlflow_magic.build.signature import ParameterLeaf, parameter_path
 from kedro_mlflow_magic.compat import node_interface
 from kedro_mlflow_magic.inspect.roles import function_reference
 from kedro_mlflow_magic.runtime import (
@@ -22,7 +23,6 @@ from kedro_mlflow_magic.runtime import (
     NodeEntry,
     ParameterEntry,
 )
-from kedro_mlflow_magic.build.signature import ParameterLeaf, parameter_path
 
 
 def describe_node(node: Node) -> NodeEntry:

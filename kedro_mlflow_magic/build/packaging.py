@@ -14,23 +14,23 @@ from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.build.manifest import build_manifest
-from kedro_mlflow_magic.inspect.mlflow_models import merge_requirements, model_requirements
-from kedro_mlflow_magic.quiet import load_quietly
 from kedro_mlflow_magic.build.requirements import (
     pinned_requirements,
     staged_value_module,
     with_added_requirements,
 )
-from kedro_mlflow_magic.inspect.roles import PipelineInputs
-from kedro_mlflow_magic.build.signature import ParameterLeaf
-from kedro_mlflow_magic.build.staging import (
+from kedro_mlflow_magic.build.shipped_code import (
     CODE_FOLDER,
     IncludedFile,
     runtime_importable,
-    stage_artifact,
     stage_code,
     stage_runtime,
 )
+from kedro_mlflow_magic.build.signature import ParameterLeaf
+from kedro_mlflow_magic.build.staging import stage_artifact
+from kedro_mlflow_magic.inspect.mlflow_models import merge_requirements, model_requirements
+from kedro_mlflow_magic.inspect.roles import PipelineInputs
+from kedro_mlflow_magic.quiet import load_quietly
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,8 +13,8 @@ import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
 
 from kedro_mlflow_magic import runtime
-from kedro_mlflow_magic.errors import ParameterError, SampleError
 from kedro_mlflow_magic.build.parameters import from_json_text, json_text
+from kedro_mlflow_magic.errors import ParameterError, SampleError
 from kedro_mlflow_magic.quiet import note_for, records_dropped
 from kedro_mlflow_magic.runtime.conversions import to_pandas
 from kedro_mlflow_magic.runtime.kinds import SPARK

@@ -14,8 +14,8 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import DataType
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-from kedro_mlflow_magic.errors import KedroMlflowMagicError, ParameterError
 from kedro_mlflow_magic.build.parameters import is_text, parameter_type, type_name, typed_value
+from kedro_mlflow_magic.errors import KedroMlflowMagicError, ParameterError
 
 
 class SignatureEditError(KedroMlflowMagicError, ValueError):

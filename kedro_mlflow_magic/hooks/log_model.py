@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from kedro.io import DataCatalog
     from kedro.pipeline import Pipeline
 
+    from kedro_mlflow_magic.build.logged import LoggedModel
     from kedro_mlflow_magic.options import LogOptions
-    from kedro_mlflow_magic.prepared import LoggedModel
 
 logger = logging.getLogger("kedro_mlflow_magic")
 

@@ -13,6 +13,7 @@ from kedro.pipeline import Pipeline
 from kedro_mlflow_magic.display import Summary, roles_html, roles_text
 from kedro_mlflow_magic.errors import UnknownDataInputError
 from kedro_mlflow_magic.inspect import mlflow_models
+from kedro_mlflow_magic.inspect.data_input import model_pipeline, persisted_candidates
 from kedro_mlflow_magic.inspect.kinds import dataset_kind
 from kedro_mlflow_magic.inspect.mlflow_models import InnerDataset, ModelSource
 from kedro_mlflow_magic.inspect.picture import checked_expansion
@@ -261,35 +262,6 @@ def mlflow_model_artifact(
     )
 
 
-FRAME_DATASET_PREFIXES = ("pandas.", "spark.", "polars.")
-PICKLE_DATASET = "PickleDataset"
-
-
-def produced_elsewhere(pipeline: Pipeline, pipelines: Mapping[str, Pipeline]) -> set[str]:
-    """Datasets that another registered pipeline produces (a training pipeline's model...)."""
-    produced: set[str] = set()
-    for other in pipelines.values():
-        if other is not pipeline:
-            produced |= set(other.all_outputs())
-    return produced - set(pipeline.all_outputs())
-
-
-def loads_a_frame(catalog: DataCatalog, artifact: Artifact) -> bool:
-    """Whether a persisted input loads a table: a pandas, Spark or Polars dataset, or a pickle
-    whose value is a pandas DataFrame."""
-    dataset_type = artifact.dataset_type.removeprefix("kedro_datasets.")
-    if dataset_type.startswith(FRAME_DATASET_PREFIXES):
-        return True
-    if dataset_type.rsplit(".", 1)[-1] == PICKLE_DATASET:
-        import pandas as pd
-
-        try:
-            return isinstance(load_quietly(catalog, artifact.name), pd.DataFrame)
-        except Exception:
-            return False
-    return False
-
-
 def undetermined_data_input(candidates: list[str]) -> Problem:
     """The problem of a data input that could not be guessed, with the exact fix."""
     if candidates:
@@ -306,43 +278,29 @@ def undetermined_data_input(candidates: list[str]) -> Problem:
     )
 
 
-@dataclass(frozen=True)
-class PipelineML:
-    """What a kedro-mlflow ``PipelineML`` (``pipeline_ml_factory(training, inference,
-    input_name)``) brings: its inference pipeline and the name of its data input. Read by duck
-    typing, so kedro-mlflow need not be installed (nor imported)."""
-
-    inference: Pipeline
-    input_name: str
-
-    @classmethod
-    def of(cls, pipeline: Any) -> PipelineML | None:
-        inference = getattr(pipeline, "inference", None)
-        input_name = getattr(pipeline, "input_name", None)
-        if isinstance(inference, Pipeline) and isinstance(input_name, str):
-            return cls(inference, input_name)
-        return None
-
-    def note(self, data_input: str | None) -> str:
-        used = (
-            f"its input_name '{self.input_name}' as the data input"
-            if data_input in (None, self.input_name)
-            else f"'{data_input}' as the data input (its input_name is '{self.input_name}')"
-        )
-        return f"a kedro-mlflow PipelineML: using its inference pipeline, with {used}"
-
-
-def model_pipeline(
-    pipeline: Pipeline, data_input: str | None
-) -> tuple[Pipeline, str | None, str | None]:
-    """The pipeline a model runs, its data input and a note: a kedro-mlflow ``PipelineML``
-    (training + inference) gives its inference pipeline and its ``input_name``; any other
-    pipeline is itself."""
-    pipeline_ml = PipelineML.of(pipeline)
-    if pipeline_ml is None:
-        return pipeline, data_input, None
-    note = pipeline_ml.note(data_input)
-    return pipeline_ml.inference, data_input or pipeline_ml.input_name, note
+def session_parameters(
+    catalog: DataCatalog, free_inputs: list[str]
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The parameters among the free inputs with their values in the session, and a problem
+    for each one the project does not set."""
+    parameters: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name in free_inputs:
+        if not is_parameter(name):
+            continue
+        found, value = parameter_value(catalog, name)
+        if found:
+            parameters[name] = value
+        else:
+            problems.append(
+                Problem(
+                    name,
+                    "missing-parameter",
+                    "is not set in the project's parameters.",
+                    f"add '{name.removeprefix('params:')}' to conf/base/parameters.yml.",
+                )
+            )
+    return parameters, problems
 
 
 def inspect_pipeline(
@@ -370,23 +328,7 @@ def inspect_pipeline(
     if unknown_frozen:
         raise UnknownDataInputError(unknown_frozen[0], free_inputs, role="input to freeze")
 
-    parameters: dict[str, Any] = {}
-    problems: list[Problem] = []
-    for name in free_inputs:
-        if not is_parameter(name):
-            continue
-        found, value = parameter_value(catalog, name)
-        if found:
-            parameters[name] = value
-        else:
-            problems.append(
-                Problem(
-                    name,
-                    "missing-parameter",
-                    "is not set in the project's parameters.",
-                    f"add '{name.removeprefix('params:')}' to conf/base/parameters.yml.",
-                )
-            )
+    parameters, problems = session_parameters(catalog, free_inputs)
 
     others = [name for name in free_inputs if not is_parameter(name) and name != data_input]
     configs = dataset_configs(catalog, [name for name in others if name in catalog])
@@ -396,12 +338,7 @@ def inspect_pipeline(
     if data_input is None and not candidates:
         # every free input is persisted: the one that loads a frame and that no other pipeline
         # produces is the data input (kedro-mlflow users persist it, e.g. as a pickle)
-        produced = produced_elsewhere(pipeline, pipelines or {})
-        candidates = [
-            name
-            for name, artifact in artifacts.items()
-            if not artifact.frozen and name not in produced and loads_a_frame(catalog, artifact)
-        ]
+        candidates = persisted_candidates(pipeline, catalog, artifacts, pipelines or {})
         for name in candidates:
             artifacts.pop(name)
     if data_input is None and len(candidates) == 1:

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
 
+    from kedro_mlflow_magic.build.logged import LoggedModel
     from kedro_mlflow_magic.options import LogOptions
-    from kedro_mlflow_magic.prepared import LoggedModel
 
 
 def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | None:

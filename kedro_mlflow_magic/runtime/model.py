@@ -68,6 +68,30 @@ class PipelineModel(PythonModel):
             for item in self.order
         ]
         artifact_keys = {dataset_key(entry["dataset"]) for entry in manifest["artifacts"]}
+        copiers = self.load_artifacts(manifest, context)
+        # Only the output is seen after the call, and the artifacts copied per call (by the
+        # next calls). The caller's frame is not: through mlflow.pyfunc the model gets a frame
+        # of its own (MLflow's schema enforcement builds it).
+        copies = copy_plan(
+            interfaces,
+            observed_after={self.output, *copiers},
+            parameter_paths=manifest["parameter_inputs"],
+            shared=(artifact_keys - set(copiers)) | self.parameters.immutable_inputs(),
+        )
+        at_start, self.step_copies = schedule_copies(copies, [outputs for _, outputs in interfaces])
+        self.copies_at_start = tuple(order for order in at_start if order[1] not in copiers)
+        self.artifact_copies: ArtifactCopies = tuple(
+            (reader, key, copiers[key]) for reader, key in at_start if key in copiers
+        )
+        self.functions = {
+            node["name"]: import_function(node["function"]) for node in manifest["nodes"]
+        }
+        self.steps: list[Step] = self.compile_steps(None)
+
+    def load_artifacts(self, manifest: Any, context: Any) -> dict[str, Any]:
+        """Load every artifact once (``self.constants``), decide which are copied for each
+        reading node on every call (returned: key -> copier) and which are handed out
+        read-only."""
         # Artifacts are loaded once, here; each call reads the same objects, but for those
         # whose copy is cheap: each reading node gets its own copy on every call (sharing.py)
         self.constants = {
@@ -94,24 +118,7 @@ class PipelineModel(PythonModel):
             for key, value in self.constants.items()
             if key not in copiers and hand_out_read_only(value)
         )
-        # Only the output is seen after the call, and the artifacts copied per call (by the
-        # next calls). The caller's frame is not: through mlflow.pyfunc the model gets a frame
-        # of its own (MLflow's schema enforcement builds it).
-        copies = copy_plan(
-            interfaces,
-            observed_after={self.output, *copiers},
-            parameter_paths=manifest["parameter_inputs"],
-            shared=(artifact_keys - set(copiers)) | self.parameters.immutable_inputs(),
-        )
-        at_start, self.step_copies = schedule_copies(copies, [outputs for _, outputs in interfaces])
-        self.copies_at_start = tuple(order for order in at_start if order[1] not in copiers)
-        self.artifact_copies: ArtifactCopies = tuple(
-            (reader, key, copiers[key]) for reader, key in at_start if key in copiers
-        )
-        self.functions = {
-            node["name"]: import_function(node["function"]) for node in manifest["nodes"]
-        }
-        self.steps: list[Step] = self.compile_steps(None)
+        return copiers
 
     def compile_steps(self, observer: StepObserver | None) -> list[Step]:
         steps = []
