@@ -12,7 +12,7 @@ from conftest import load_project
 from kedro.pipeline import Pipeline, node, pipeline
 
 from kedro_mlflow_magic import inspect_pipeline, prepare_pipeline
-from kedro_mlflow_magic.display import logged_text
+from kedro_mlflow_magic.display.log_summary import logged_text
 from kedro_mlflow_magic.tracking.store import (
     file_store_refusal,
     new_artifact_location,

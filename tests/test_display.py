@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from kedro_mlflow_magic import inspect_pipeline
-from kedro_mlflow_magic.display import ComparisonView, LoggingProgress
+from kedro_mlflow_magic.display.checks import ComparisonView
+from kedro_mlflow_magic.display.log_summary import LoggingProgress
 from kedro_mlflow_magic.inspect.mermaid import pipeline_mermaid
 from kedro_mlflow_magic.verify.parity import compare_results
 

@@ -15,7 +15,8 @@ import pytest
 from IPython.core.error import UsageError
 from projects import write_chain_project
 
-from kedro_mlflow_magic.display import ComparisonView, LoggingProgress
+from kedro_mlflow_magic.display.checks import ComparisonView
+from kedro_mlflow_magic.display.log_summary import LoggingProgress
 from kedro_mlflow_magic.errors import one_line
 from kedro_mlflow_magic.inspect.mermaid import picture_bundle
 from kedro_mlflow_magic.magics.common import frame_from, unquoted
@@ -552,7 +553,7 @@ def test_predict_takes_an_unquoted_frame_expression(shell, logged):
 def test_the_summary_links_to_the_ui_without_credentials(logged):
     from dataclasses import replace
 
-    from kedro_mlflow_magic.display import logged_text
+    from kedro_mlflow_magic.display.log_summary import logged_text
 
     info, _text, _experiment = logged
     summary = info.logged

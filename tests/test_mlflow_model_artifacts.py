@@ -240,7 +240,7 @@ def test_a_registered_alias_is_pinned_to_its_version_and_moving_it_changes_nothi
 
 
 def logged_facts_of(logged) -> list[tuple[str, str]]:
-    from kedro_mlflow_magic.display import logged_facts
+    from kedro_mlflow_magic.display.log_summary import logged_facts
 
     return logged_facts(logged)
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow.models.model import ModelInfo
 
-from kedro_mlflow_magic.display import Summary, logged_html, logged_text
+from kedro_mlflow_magic.display import Summary
+from kedro_mlflow_magic.display.log_summary import logged_html, logged_text
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature

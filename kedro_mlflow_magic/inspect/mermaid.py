@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from html import escape
 from typing import TYPE_CHECKING
 
-from kedro_mlflow_magic.display import ROLE_COLOURS, role_rows
+from kedro_mlflow_magic.display import ROLE_COLOURS
+from kedro_mlflow_magic.display.roles import role_rows
 from kedro_mlflow_magic.inspect.picture import pipeline_picture
 
 if TYPE_CHECKING:

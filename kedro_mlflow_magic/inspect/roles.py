@@ -10,7 +10,8 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import is_parameter
 from kedro.pipeline import Pipeline
 
-from kedro_mlflow_magic.display import Summary, roles_html, roles_text
+from kedro_mlflow_magic.display import Summary
+from kedro_mlflow_magic.display.roles import roles_html, roles_text
 from kedro_mlflow_magic.errors import UnknownDataInputError
 from kedro_mlflow_magic.inspect import mlflow_models
 from kedro_mlflow_magic.inspect.data_input import model_pipeline, persisted_candidates

@@ -128,7 +128,7 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
     ``ModelInfo`` (``info = %kedro_log_model ...``)."""
     wait_for_warm_up()  # MLflow's imports must not run in two threads at once
     from kedro_mlflow_magic import progress as steps
-    from kedro_mlflow_magic.display import LoggingProgress
+    from kedro_mlflow_magic.display.log_summary import LoggingProgress
     from kedro_mlflow_magic.prepared import prepare_pipeline
 
     arguments = parse_line(kedro_log_model, line)

@@ -111,7 +111,7 @@ def kedro_predict(
         params = prediction.parse_params(map(unquoted, arguments.params), model)
         result = prediction.predict(model, frame, params, model_uri)
     if arguments.compare:
-        from kedro_mlflow_magic.display import ComparisonView
+        from kedro_mlflow_magic.display.checks import ComparisonView
         from kedro_mlflow_magic.verify.parity import compare_with_session
 
         with user_errors(), quiet_call():

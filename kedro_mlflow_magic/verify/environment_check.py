@@ -30,7 +30,8 @@ import pandas as pd
 
 from kedro_mlflow_magic import compat
 from kedro_mlflow_magic.build.requirements import distribution_of, requirement_name
-from kedro_mlflow_magic.display import Summary, environment_html, environment_text
+from kedro_mlflow_magic.display import Summary
+from kedro_mlflow_magic.display.checks import environment_html, environment_text
 from kedro_mlflow_magic.errors import EnvironmentCheckError, one_line
 from kedro_mlflow_magic.quiet import quiet_third_party
 from kedro_mlflow_magic.verify.parity import compare_results

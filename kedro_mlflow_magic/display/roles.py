@@ -1,0 +1,84 @@
+"""The roles table: each free input of a pipeline with its role and what it is."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+from kedro_mlflow_magic.display import ROLE_COLOURS, short_value
+
+if TYPE_CHECKING:
+    from kedro_mlflow_magic.inspect.roles import PipelineInputs
+
+
+# the kinds of data (SPEC 11) as the roles table names them
+KIND_NAMES = {
+    "pandas": "pandas DataFrame",
+    "spark": "Spark DataFrame",
+    "polars": "polars DataFrame",
+    "polars-lazy": "polars LazyFrame",
+    "numpy": "numpy array",
+}
+
+
+def described(kind: str) -> str:
+    return KIND_NAMES.get(kind, kind)
+
+
+def role_rows(inputs: PipelineInputs) -> list[tuple[str, str, str]]:
+    """(name, role, detail) for each free input, in the order a reader wants them."""
+    rows: list[tuple[str, str, str]] = []
+    if inputs.data_input:
+        kind = inputs.kinds.get(inputs.data_input)
+        given = f"a {described(kind)}" if kind else "of the sample's kind"
+        rows.append((inputs.data_input, "data input", f"the frame to predict on, {given}"))
+    for artifact in inputs.artifacts.values():
+        if artifact.mlflow_model is not None:
+            rows.append((artifact.name, "artifact", artifact.mlflow_model.describe()))
+            continue
+        where = "current value, pickled" if artifact.frozen else artifact.path or ""
+        if artifact.from_run is not None:
+            where += f", from run {artifact.from_run.run_id}"
+        kind = inputs.kinds.get(artifact.name)
+        loads = f", a {described(kind)}" if kind and not artifact.frozen else ""
+        rows.append((artifact.name, "artifact", f"{artifact.dataset_type} ({where}){loads}"))
+    for name, value in inputs.parameters.items():
+        rows.append((name, "parameter", f"default {short_value(value)}"))
+    for problem in inputs.problems:
+        rows.append((problem.name, "problem", f"{problem.reason} Fix: {problem.fix}"))
+    return rows
+
+
+def roles_text(inputs: PipelineInputs) -> str:
+    rows = role_rows(inputs)
+    width = max([len(name) for name, _, _ in rows] + [4])
+    lines = [f"{name:<{width}}  {role:<10}  {detail}" for name, role, detail in rows]
+    if inputs.note:
+        lines.insert(0, f"note: {inputs.note}")
+    lines.append(f"outputs: {', '.join(inputs.outputs) or 'none'}")
+    status = (
+        "ready to log"
+        if not inputs.problems and inputs.data_input
+        else f"{len(inputs.problems)} problem(s) stop packaging"
+    )
+    lines.append(status)
+    return "\n".join(lines)
+
+
+def roles_html(inputs: PipelineInputs) -> str:
+    cells = []
+    for name, role, detail in role_rows(inputs):
+        colour = ROLE_COLOURS[role]
+        cells.append(
+            f"<tr><td><code>{escape(name)}</code></td>"
+            f'<td style="color:{colour};font-weight:bold">{role}</td>'
+            f"<td>{escape(detail)}</td></tr>"
+        )
+    outputs = ", ".join(f"<code>{escape(name)}</code>" for name in inputs.outputs) or "none"
+    note = f"<p>note: {escape(inputs.note)}</p>" if inputs.note else ""
+    return (
+        note + '<table class="kedro-mlflow-roles">'
+        "<thead><tr><th>input</th><th>role</th><th>detail</th></tr></thead>"
+        f"<tbody>{''.join(cells)}</tbody></table>"
+        f"<p>outputs: {outputs}</p>"
+    )
