@@ -2,8 +2,9 @@
 step, and ``%load_ext kedro_mlflow_magic`` alone. Run: ``python benchmarks/bench_notebook.py``.
 
 Each repetition starts a real kernel (jupyter_client) on a copy of the trained demo project,
-with no ``MLFLOW_TRACKING_URI``: runs go to the project's own sqlite store (SPEC 7). The first
-kernel creates that store (a user's very first log); the next ones find it.
+with no ``MLFLOW_TRACKING_URI``: runs go to the project's own sqlite store
+(docs/explanation/behaviour.md#where-runs-go). The first kernel creates that store (a user's very
+first log); the next ones find it.
 """
 
 from __future__ import annotations

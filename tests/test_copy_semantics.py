@@ -1,6 +1,7 @@
-"""Nodes that change their inputs in place (SPEC 4): the model gives what Kedro's SequentialRunner
-gives, where every node gets its own copy of each in-memory input, and the caller's frame is
-left as it was. Real Kedro projects, real logged models, real runs of the runner."""
+"""Nodes that change their inputs in place (docs/explanation/behaviour.md#predicting): the model
+gives what Kedro's SequentialRunner gives, where every node gets its own copy of each in-memory
+input, and the caller's frame is left as it was. Real Kedro projects, real logged models, real runs
+of the runner."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""From a logged model to where it runs (SPEC 14): ``mlflow models serve --workers 2`` under
-concurrent clients, the Dockerfile ``mlflow models generate-dockerfile`` writes (no Docker
+"""From a logged model to where it runs
+(docs/explanation/behaviour.md#will-it-serve-where-it-ships): ``mlflow models serve --workers 2``
+under concurrent clients, the Dockerfile ``mlflow models generate-dockerfile`` writes (no Docker
 daemon here: generated and read, not built), a batch job with ``mlflow models predict`` in an
 environment of the model's own requirements (uv), and MLServer (the runtime behind KServe and
 Seldon) in an environment of the model's requirements and MLServer's."""

@@ -1,7 +1,7 @@
 """A node that changes an artifact in place would make the model drift between calls, since
-artifacts are loaded once and shared (SPEC 4): the log finds it, and the model copies that
-artifact for every call, naming the node in its summary; a pipeline that only reads its
-artifacts logs as before, at no cost per call."""
+artifacts are loaded once and shared (docs/explanation/behaviour.md#predicting): the log finds it,
+and the model copies that artifact for every call, naming the node in its summary; a pipeline that
+only reads its artifacts logs as before, at no cost per call."""
 
 from __future__ import annotations
 

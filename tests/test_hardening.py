@@ -1,5 +1,6 @@
-"""Hardening (SPEC 2-4): bad input at log time, faults in the middle of logging, awkward
-dataset names, and what a logged model may contain and where logging may write."""
+"""Hardening of the input roles, the logged model and predicting: bad input at log time, faults in
+the middle of logging, awkward dataset names, and what a logged model may contain and where logging
+may write."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """A logged model loads with plain ``mlflow.pyfunc.load_model`` in a fresh process that has
-neither the project folder, nor the project's package, nor this package (SPEC 1)."""
+neither the project folder, nor the project's package, nor this package
+(docs/explanation/behaviour.md#what-it-is)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Kinds of data (SPEC 11) without Spark: each dataset's kind from its catalog type, where the
-runtime converts (and where not), numpy data inputs of any rank, polars pipelines."""
+"""Kinds of data (docs/explanation/behaviour.md#data-as-kedro-gives-it) without Spark: each
+dataset's kind from its catalog type, where the runtime converts (and where not), numpy data inputs
+of any rank, polars pipelines."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Load (SPEC 4): many concurrent in-process predictions with different parameters, each answer
-right, and memory that stays flat over thousands of calls."""
+"""Load (docs/explanation/behaviour.md#predicting): many concurrent in-process predictions with
+different parameters, each answer right, and memory that stays flat over thousands of calls."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""log_pipeline_model (SPEC 3, 5): what the model carries, registration with an alias, and a
-parity failure that fails the run and registers nothing."""
+"""log_pipeline_model (docs/explanation/behaviour.md#the-logged-model): what the model carries,
+registration with an alias, and a parity failure that fails the run and registers nothing."""
 
 from __future__ import annotations
 

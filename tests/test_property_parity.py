@@ -1,6 +1,6 @@
-"""Parity as a property (SPEC 4): for random small pipelines (chains and diamonds of project node
-functions), random parameters and random frames, the logged model gives what Kedro's
-SequentialRunner gives, with the defaults and with per-call overrides."""
+"""Parity as a property (docs/explanation/behaviour.md#predicting): for random small pipelines
+(chains and diamonds of project node functions), random parameters and random frames, the logged
+model gives what Kedro's SequentialRunner gives, with the defaults and with per-call overrides."""
 
 from __future__ import annotations
 

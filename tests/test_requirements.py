@@ -1,5 +1,5 @@
-"""The model's requirements (SPEC 3): pinned versions of what loading and predicting import,
-found by reading the node modules, never this package."""
+"""The model's requirements (docs/explanation/behaviour.md#the-logged-model): pinned versions of
+what loading and predicting import, found by reading the node modules, never this package."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Input roles (SPEC 2): each kind of problem with its reason and fix, freezing, the data input
-guess, and the errors for an unknown data input or an output not chosen."""
+"""Input roles (docs/explanation/behaviour.md#input-roles): each kind of problem with its reason and
+fix, freezing, the data input guess, and the errors for an unknown data input or an output not
+chosen."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Predicting with a logged model (SPEC 4): parity with Kedro's SequentialRunner, per-call
-parameters, errors that name what is wrong, and concurrent calls."""
+"""Predicting with a logged model (docs/explanation/behaviour.md#predicting): parity with Kedro's
+SequentialRunner, per-call parameters, errors that name what is wrong, and concurrent calls."""
 
 from __future__ import annotations
 

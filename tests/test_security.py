@@ -1,5 +1,6 @@
 """No secret from the project's credentials in any file of a model, and no pickle but the
-project's own pickle artifacts and frozen values (SPEC 3)."""
+project's own pickle artifacts and frozen values
+(docs/explanation/behaviour.md#the-logged-model)."""
 
 from __future__ import annotations
 

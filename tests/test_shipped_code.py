@@ -1,5 +1,6 @@
-"""Only code goes into a model (SPEC 3): the project package's Python source, plus the files a
-user names with ``include``; never dot-files, notebooks, data files or caches."""
+"""Only code goes into a model (docs/explanation/behaviour.md#the-logged-model): the project
+package's Python source, plus the files a user names with ``include``; never dot-files, notebooks,
+data files or caches."""
 
 from __future__ import annotations
 

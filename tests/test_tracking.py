@@ -1,4 +1,5 @@
-"""Where runs go (SPEC 7): the tracking URI, the project's experiment and its artifact folder."""
+"""Where runs go (docs/explanation/behaviour.md#where-runs-go): the tracking URI, the project's
+experiment and its artifact folder."""
 
 from __future__ import annotations
 

@@ -36,9 +36,10 @@ class LoggedModel(Summary):
     registered_version: int | None = None
     alias: str | None = None
     notes: tuple[str, ...] = field(default=())
-    # (artifact, where it comes from) for each MLflow model shipped as an artifact (SPEC 12)
+    # (artifact, where it comes from) for each MLflow model shipped as an artifact
     sources: tuple[tuple[str, str], ...] = field(default=())
-    # the model checked in a fresh environment of its requirements (SPEC 14), when asked:
+    # the model checked in a fresh environment of its requirements, when asked
+    # (docs/explanation/behaviour.md#will-it-serve-where-it-ships):
     # an ``EnvironmentCheck``, or the ``EnvironmentCheckError`` that says why it failed
     environment_check: Any = None
 

@@ -1,5 +1,5 @@
 """``%kedro_log_model PIPELINE --input NAME``: log a pipeline as an MLflow model, with a
-progress display and a summary (SPEC 6)."""
+progress display and a summary."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def environment_check(logged: LoggedModel) -> Any:
     from kedro_mlflow_magic.verify.environment_check import check_environment
 
     try:
-        # the log pointed MLflow at its store (SPEC 7): the model is found there
+        # the log pointed MLflow at the project's store: the model is found there
         return check_environment(logged.model_info.model_uri)
     except EnvironmentCheckError as error:
         return error

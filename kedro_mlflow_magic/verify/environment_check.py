@@ -1,7 +1,7 @@
-"""Will the model serve where it ships (SPEC 14)? ``check_environment`` predicts a model's input
+"""Will the model serve where it ships? ``check_environment`` predicts a model's input
 example in a fresh environment built from the model's own requirements alone, with MLflow's
 environment machinery (uv or virtualenv, as ``mlflow models serve`` builds it), and compares the
-answer with this environment's.
+answer with this environment's (docs/explanation/behaviour.md#will-it-serve-where-it-ships).
 
 Environments are kept in the user's cache (``~/.cache/kedro-mlflow-magic/envs`` on Linux),
 named by MLflow from a hash of the model's Python version and requirements, so a model whose
