@@ -12,7 +12,6 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,10 @@ os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 from kedro_mlflow_env import kedro_mlflow_venv_python
-from model_files import (
-    PLANTED_TOKENS,
-    assert_model_is_clean,
-    credential_values,
-    model_problems,
-    plant_package_secrets,
-)
+from model_files import PLANTED_TOKENS, credential_values, model_problems, plant_package_secrets
 from projects import write_project, write_text_project
-
-__all__ = ["assert_model_is_clean"]
+from sessions import LoadedProject, load_project, train, wait_for_warm_up
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -50,45 +40,6 @@ def every_logged_model_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Ite
     models = [path.parent for path in base.rglob("MLmodel")]
     problems = [problem for model in models for problem in model_problems(model, secrets)]
     assert not problems, "\n".join(problems[:20])
-
-
-@dataclass
-class LoadedProject:
-    """A Kedro project opened in a real KedroSession: its catalog and pipelines."""
-
-    root: Path
-    package: str
-    catalog: object
-    pipelines: dict
-    session: object
-
-
-def load_project(root: Path) -> LoadedProject:
-    from kedro.framework.project import pipelines
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
-    metadata = bootstrap_project(root)
-    session = KedroSession.create(project_path=root)
-    context = session.load_context()
-    return LoadedProject(
-        root=root,
-        package=metadata.package_name,
-        catalog=context.catalog,
-        pipelines=dict(pipelines),
-        session=session,
-    )
-
-
-def train(root: Path) -> None:
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
-    from kedro_mlflow_magic.compat import run_registered_pipeline
-
-    bootstrap_project(root)
-    with KedroSession.create(project_path=root) as session:
-        run_registered_pipeline(session, "training")
 
 
 @pytest.fixture(scope="session")
@@ -140,16 +91,6 @@ MLFLOW_CHOICES = (
     "MLFLOW_TRACKING_PASSWORD",
     "MLFLOW_TRACKING_TOKEN",
 )
-
-
-def wait_for_warm_up() -> None:
-    """Let a warm-up thread started by the test finish (it would otherwise open stores and
-    import modules during the next test)."""
-    from kedro_mlflow_magic.tracking import warmup
-
-    wait = getattr(warmup, "wait_for_warm_up", None)
-    if wait is not None:
-        wait()
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import load_project
 from kedro.pipeline import Pipeline, node, pipeline
+from sessions import load_project
 
 from kedro_mlflow_magic import inspect_pipeline, prepare_pipeline
 from kedro_mlflow_magic.display.log_summary import logged_text

@@ -42,7 +42,7 @@ def logged_demo(trained_demo: Path, mlflow_store: str) -> Iterator[LoggedDemo]:
     """The demo's inference model, logged once for the module with a requirement added by
     hand (it must reach the Dockerfile's model folder too)."""
     import mlflow
-    from conftest import load_project
+    from sessions import load_project
 
     from kedro_mlflow_magic import log_pipeline_model
 

@@ -10,8 +10,8 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load_project
 from mlflow.entities import LoggedModelStatus
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 from kedro_mlflow_magic.runtime import read_manifest

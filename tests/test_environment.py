@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import check_environment, log_pipeline_model
 from kedro_mlflow_magic.errors import EnvironmentCheckError

@@ -11,10 +11,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
-from kedro.io import MemoryDataset
-from kedro.runner import SequentialRunner
 from model_files import assert_model_is_clean
+from sessions import LoadedProject, kedro_output, load_project
 
 from kedro_mlflow_magic import inspect_pipeline, log_pipeline_model
 from kedro_mlflow_magic.errors import (
@@ -73,15 +71,6 @@ def sample_frame(rows: int = 12) -> pd.DataFrame:
 def write_pickle(path: Path, value: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(value))
-
-
-def runner_result(project: LoadedProject, pipeline, data_input: str, frame: pd.DataFrame):
-    """The pipeline's output as Kedro's SequentialRunner gives it in a fresh session."""
-    catalog = project.session.load_context().catalog
-    catalog[data_input] = MemoryDataset(frame)
-    results = SequentialRunner().run(pipeline, catalog)
-    (output,) = pipeline.outputs()
-    return results[output].load()
 
 
 def catalog_state(catalog) -> dict[str, str]:
@@ -299,7 +288,7 @@ def test_namespaced_names_with_dots_and_spaces_log_and_predict(make_project) -> 
     model = mlflow.pyfunc.load_model(info.model_uri)
     frame = sample_frame(7)
     pd.testing.assert_frame_equal(
-        model.predict(frame), runner_result(project, pipeline, "ns.rows to score", frame)
+        model.predict(frame), kedro_output(project, pipeline, "ns.rows to score", frame)
     )
     tripled = model.predict(frame, params={"ns.factor": 3.0})
     assert list(tripled["weighted"]) == [value * 3.0 * 3.0 + 0.5 for value in range(7)]

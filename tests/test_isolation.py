@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject
 from servers import run_python
+from sessions import LoadedProject
 
 from kedro_mlflow_magic import log_pipeline_model
 

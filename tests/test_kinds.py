@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from conftest import load_project
 from kind_projects import array_project, images, polars_project, spark_trips
 from servers import clean_environment, model_server, running_server
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.errors import SampleError

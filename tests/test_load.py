@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load_project
 from model_files import assert_model_is_clean
 from projects import write_project
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from model_files import manifest_of, model_folder
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import inspect_pipeline, prepare_pipeline
 

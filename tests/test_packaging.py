@@ -8,8 +8,8 @@ import uuid
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from model_files import assert_model_is_clean
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import ParityError, log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.runtime import read_manifest

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from kedro.io import DataCatalog
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.pickle import PickleDataset
 from kedro_datasets.yaml import YAMLDataset
 from model_files import model_folder
+from sessions import LoadedProject, load_project
 from sklearn.linear_model import LogisticRegression
 
 from kedro_mlflow_magic import log_pipeline_model

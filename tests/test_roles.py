@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from kedro.pipeline import node, pipeline
 from model_files import assert_model_is_clean
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import (
     OutputNotChosenError,

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from conftest import load_project
 from model_files import assert_model_is_clean, credential_values, model_problems
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import load_project
 from IPython.core.error import UsageError
 from model_files import DOTENV_TOKEN, NOTEBOOK_TOKEN, manifest_of, model_folder, model_problems
 from servers import run_python
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.build.shipped_code import ENTRY_FILE, RUNTIME_PACKAGE, shipped_runtime_name

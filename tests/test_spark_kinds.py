@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from conftest import load_project
 from kind_projects import spark_project, spark_trips, starter_project, starter_shuttles
 from servers import clean_environment, model_server, running_server
+from sessions import load_project
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import load_project
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 from kedro_mlflow_magic.tracking.store import resolve_tracking_uri

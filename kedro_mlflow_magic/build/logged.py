@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow.models.model import ModelInfo
 
+from kedro_mlflow_magic.compat import model_info_as
 from kedro_mlflow_magic.display import Summary
 from kedro_mlflow_magic.display.log_summary import logged_html, logged_text
 
@@ -61,8 +62,8 @@ class SummarizedModelInfo(Summary, ModelInfo):
 
     @classmethod
     def of(cls, info: ModelInfo, logged: LoggedModel) -> SummarizedModelInfo:
-        summarized = cls.__new__(cls)
-        summarized.__dict__.update(vars(info))
+        """``info``'s values, shown as the summary of ``logged``."""
+        summarized = model_info_as(cls, info)
         summarized.logged = logged
         return summarized
 

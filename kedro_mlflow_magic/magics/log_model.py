@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
 
-    from kedro_mlflow_magic.build.logged import LoggedModel
     from kedro_mlflow_magic.options import LogOptions
 
 
@@ -59,19 +58,6 @@ def log_options_from(arguments: Any) -> LogOptions:
         alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
         extra_requirements=tuple(arguments.requirement),
     )  # fmt: skip
-
-
-def environment_check(logged: LoggedModel) -> Any:
-    """``--check-env``: the model checked in a fresh environment of its requirements, or the
-    one-line error saying why it failed there (shown in the summary: the model is logged)."""
-    from kedro_mlflow_magic.errors import EnvironmentCheckError
-    from kedro_mlflow_magic.verify.environment_check import check_environment
-
-    try:
-        # the log pointed MLflow at the project's store: the model is found there
-        return check_environment(logged.model_info.model_uri)
-    except EnvironmentCheckError as error:
-        return error
 
 
 @magic_arguments()
@@ -130,6 +116,7 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
     from kedro_mlflow_magic import progress as steps
     from kedro_mlflow_magic.display.log_summary import LoggingProgress
     from kedro_mlflow_magic.prepared import prepare_pipeline
+    from kedro_mlflow_magic.verify.environment_check import with_environment_check
 
     arguments = parse_line(kedro_log_model, line)
     with user_errors():
@@ -163,7 +150,7 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
             logged = prepared.log(options, progress=advance)
             if arguments.check_env:
                 advance(steps.CHECKING_ENVIRONMENT)
-                logged.environment_check = environment_check(logged)
+                logged = with_environment_check(logged)
     except BaseException:
         progress.fail()
         update(handle, progress)

@@ -12,6 +12,7 @@ concurrent checks from building the same one twice or using it half built.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -35,6 +36,9 @@ from kedro_mlflow_magic.display.checks import environment_html, environment_text
 from kedro_mlflow_magic.errors import EnvironmentCheckError, one_line
 from kedro_mlflow_magic.quiet import quiet_third_party
 from kedro_mlflow_magic.verify.parity import compare_results
+
+if TYPE_CHECKING:
+    from kedro_mlflow_magic.build.logged import LoggedModel
 
 ENV_MANAGERS = ("uv", "virtualenv")
 CACHE_APP = "kedro-mlflow-magic"
@@ -310,3 +314,15 @@ def check_environment(model_uri: str, *, env_manager: str = "uv") -> Environment
             differing_rows=differing,
             installed=installed,
         )
+
+
+def with_environment_check(logged: LoggedModel, *, env_manager: str = "uv") -> LoggedModel:
+    """The log's result with its model checked in a fresh environment of its own requirements:
+    ``environment_check`` holds the ``EnvironmentCheck``, or the ``EnvironmentCheckError`` that
+    says why the check failed (the model is logged either way, and its summary says so). The log
+    pointed MLflow at the store the model went to: its URI is found there."""
+    try:
+        checked: Any = check_environment(logged.model_info.model_uri, env_manager=env_manager)
+    except EnvironmentCheckError as error:
+        checked = error
+    return dataclasses.replace(logged, environment_check=checked)
