@@ -42,6 +42,21 @@ def every_logged_model_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Ite
     assert not problems, "\n".join(problems[:20])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def spark_connect_missing_as_in_a_plain_process() -> None:
+    """pyspark's Spark Connect client, imported without grpc in a process whose ``__main__`` has
+    neither ``__spec__`` nor ``__file__`` (a pytest-xdist worker: execnet runs ``python -c``),
+    takes the import for a doctest run and exits the worker (``sys.exit(0)``). MLflow imports it
+    when it infers a signature from anything but a frame, and expects the ImportError that a
+    plain process gets: each worker gets that ImportError too."""
+    import importlib.util
+
+    main = sys.modules["__main__"]
+    in_worker = main.__spec__ is None and not hasattr(main, "__file__") and not hasattr(sys, "ps1")
+    if in_worker and importlib.util.find_spec("grpc") is None:
+        sys.modules.setdefault("pyspark.sql.connect", None)
+
+
 @pytest.fixture(scope="session")
 def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One sqlite tracking store for the whole test session (creating one costs about a second)."""
