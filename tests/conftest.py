@@ -59,9 +59,16 @@ def spark_connect_missing_as_in_a_plain_process() -> None:
 
 @pytest.fixture(scope="session")
 def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One sqlite tracking store for the whole test session (creating one costs about a second)."""
+    """One sqlite tracking store for the whole test session (creating one costs about a second).
+    Its default experiment keeps artifacts beside it (MLflow's default, ``./mlruns``, would put
+    the models of tests that log into it in the folder pytest runs from, out of the suite-wide
+    check of every logged model)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
     folder = tmp_path_factory.mktemp("mlflow")
-    return f"sqlite:///{folder / 'mlflow.db'}"
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    SqlAlchemyStore(uri, (folder / "mlartifacts").as_uri()).engine.dispose()
+    return uri
 
 
 @pytest.fixture(autouse=True)
