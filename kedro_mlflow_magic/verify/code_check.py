@@ -82,6 +82,25 @@ def advice(missing: str, packages: dict[str, Path]) -> str:
     )
 
 
+def include_for_model(module: str, model_folder: Path) -> str | None:
+    """The ``include`` that ships ``module`` with the model in ``model_folder``, when it is a
+    module of the project of the model's nodes (as imported here); None otherwise."""
+    from mlflow.models import Model
+
+    from kedro_mlflow_magic.runtime import read_manifest
+
+    try:
+        flavor = Model.load(str(model_folder)).flavors.get("python_function", {})
+    except Exception:  # not an MLflow model folder: nothing to say
+        return None
+    manifest = read_manifest(flavor.get("config")) or {}
+    tops = [
+        node["function"].partition(":")[0].partition(".")[0] for node in manifest.get("nodes", [])
+    ]
+    packages = {top: location for top in tops if (location := top_location(top)) is not None}
+    return include_for(module, packages)
+
+
 def failure(report: dict[str, Any], packages: dict[str, Path]) -> ShippedCodeError:
     node, module = report.get("node"), report.get("module")
     said = f"node '{node}' fails to import its module '{module}' from the model's code folder "
