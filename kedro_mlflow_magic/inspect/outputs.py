@@ -34,6 +34,8 @@ def choose_output(pipeline: Pipeline, output: str | None) -> str:
     """The model's output: ``output`` when the pipeline produces it (a terminal output or an
     intermediate dataset), else the pipeline's only output; the error lists the choices."""
     outputs = sorted(pipeline.outputs())
+    if not pipeline.all_outputs():
+        raise NoOutputError(node.name for node in pipeline.nodes)
     if output is not None:
         if output not in pipeline.all_outputs():
             raise OutputNotChosenError(
@@ -64,6 +66,8 @@ def model_part(pipeline: Pipeline, output: str | None) -> tuple[Pipeline, list[L
     or without it what the pipeline's outputs need (nodes with no outputs are left out)."""
     if output is not None:
         kept = pipeline.to_outputs(choose_output(pipeline, output))
+    elif all(node.outputs for node in pipeline.nodes):
+        return pipeline, []  # every node leads to an output: nothing to leave out
     elif pipeline.outputs():
         kept = pipeline.to_outputs(*sorted(pipeline.outputs()))
     else:
