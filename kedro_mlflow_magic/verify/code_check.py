@@ -117,8 +117,23 @@ def failure(report: dict[str, Any], packages: dict[str, Path]) -> ShippedCodeErr
     )
 
 
+def site_packages() -> list[str]:
+    """The folders of installed distributions (not the standard library): what the probe stands
+    in for."""
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    folders = {paths[key] for key in ("purelib", "platlib") if key in paths}
+    folders.update(site.getsitepackages())
+    folders.add(site.getusersitepackages())
+    return sorted(folders)
+
+
 class CodeCheck:
-    """The check running in its subprocess; ``verdict()`` waits for it."""
+    """The check running in its subprocess; ``verdict()`` waits for it. It first runs with the
+    installed libraries stood in for (``code_probe``); a failure that is not a missing module
+    is checked again with the real libraries, whose verdict stands."""
 
     def __init__(
         self,
@@ -129,22 +144,27 @@ class CodeCheck:
         scratch: Path,
     ) -> None:
         self.packages = packages
-        self.report_file = scratch / "report.json"
-        request = {"code": [str(code)], "hidden": hidden_folders(packages, project_root)}
-        request["nodes"] = nodes  # type: ignore[assignment]
-        request_file = scratch / "request.json"
-        request_file.write_text(json.dumps(request), encoding="utf-8")
-        elsewhere = scratch / "elsewhere"
-        elsewhere.mkdir()
-        self.errors = (scratch / "stderr.txt").open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", str(PROBE), str(request_file), str(self.report_file)],
-            cwd=elsewhere, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.errors,
-        )  # fmt: skip
+        self.scratch = scratch
+        self.request = {
+            "code": [str(code)], "hidden": hidden_folders(packages, project_root),
+            "installed": site_packages(), "nodes": nodes,
+        }  # fmt: skip
+        self.elsewhere = scratch / "elsewhere"
+        self.elsewhere.mkdir()
+        self.process = self.start(stand_ins=True)
 
-    def verdict(self) -> dict[str, Any]:
-        """The probe's report; ShippedCodeError when a node function failed to import."""
+    def start(self, stand_ins: bool) -> subprocess.Popen:
+        request_file = self.scratch / "request.json"
+        request_file.write_text(json.dumps({**self.request, "stand_ins": stand_ins}), "utf-8")
+        self.report_file = self.scratch / f"report-{int(stand_ins)}.json"
+        with (self.scratch / "stderr.txt").open("wb") as errors:
+            return subprocess.Popen(
+                [sys.executable, "-I", str(PROBE), str(request_file), str(self.report_file)],
+                cwd=self.elsewhere, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=errors,
+            )  # fmt: skip
+
+    def report(self) -> dict[str, Any]:
         try:
             self.process.wait(timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -153,14 +173,19 @@ class CodeCheck:
                 f"the model's node modules took over {TIMEOUT_SECONDS} s to import in a fresh "
                 "process, so the model's code could not be checked; see what they do at import"
             ) from None
-        finally:
-            self.errors.close()
         if not self.report_file.is_file():
-            said = (self.report_file.parent / "stderr.txt").read_text(errors="replace")
+            said = (self.scratch / "stderr.txt").read_text(errors="replace")
             raise ShippedCodeError(
                 f"the check of the model's code could not run: {one_line(said)[-300:]}"
             )
-        report = json.loads(self.report_file.read_text(encoding="utf-8"))
+        return json.loads(self.report_file.read_text(encoding="utf-8"))
+
+    def verdict(self) -> dict[str, Any]:
+        """The probe's report; ShippedCodeError when a node function failed to import."""
+        report = self.report()
+        if not report.get("ok") and report.get("stand_ins") and not report.get("missing"):
+            self.process = self.start(stand_ins=False)
+            report = self.report()
         if not report.get("ok"):
             raise failure(report, self.packages)
         return report
@@ -169,7 +194,6 @@ class CodeCheck:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        self.errors.close()
 
 
 @contextlib.contextmanager
