@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -24,6 +25,7 @@ from servers import clean_environment, running_server
 from kedro_mlflow_magic import check_environment, inspect_pipeline, log_pipeline_model
 from kedro_mlflow_magic.build import project_code
 from kedro_mlflow_magic.errors import EnvironmentCheckError, OutputNotChosenError, ShippedCodeError
+from kedro_mlflow_magic.verify.code_check import PROBE, site_packages
 
 # The nodes import a package and a module beside the project package (``common`` imports the
 # module ``units``), and ``datamanager``, which imports a library no base requirement brings
@@ -60,8 +62,23 @@ PLUGINS = importlib.import_module("plug" + "ins")
 def plugged(rows):
     return rows.assign(plugged=PLUGINS.VALUE)
 """
+# A class whose bases no stand-in can take (a stood-in library's class and an ABC): the
+# check imports it with the real library instead
+RANKED = """\
+from collections.abc import Sized
+
+from sortedcontainers import SortedList
+
+
+class Ranked(SortedList, Sized):
+    pass
+
+
+def rank(rows):
+    return rows.assign(rank=[Ranked(rows["value"]).index(value) for value in rows["value"]])
+"""
 PIPELINES = """\
-from . import plugged
+from . import plugged, ranked
 return {
     "inference": pipeline([
         node(nodes.predict, ["rows", "params:factor"], "predictions", name="predict"),
@@ -70,6 +87,7 @@ return {
     ]),
     "plugged": pipeline([node(plugged.plugged, "rows", "out", name="plugged")]),
     "late": pipeline([node(nodes.late, "rows", "out", name="late")]),
+    "ranked": pipeline([node(ranked.rank, "rows", "out", name="rank")]),
 }
 """
 BESIDE = {
@@ -102,6 +120,7 @@ def project(make_project) -> Iterator[LoadedProject]:
     root = make_project(nodes=NODES, pipelines=PIPELINES, parameters="factor: 2.0\n", files=BESIDE)
     (package,) = [path for path in (root / "src").iterdir() if path.name.startswith("project_")]
     (package / "plugged.py").write_text(PLUGGED)
+    (package / "ranked.py").write_text(RANKED)
     yield load_project(root)
     forget_beside()
 
@@ -201,6 +220,32 @@ def test_a_module_imported_by_a_computed_name_fails_the_log_and_the_include_fixe
     info = log_pipeline_model(pipeline, project.catalog, "rows", ROWS, include=["../plugins"])
     assert "plugins" in code_entries(info.model_uri)
     assert manifest_of(model_folder(info.model_uri))["included_files"] == ["plugins/__init__.py"]
+
+
+def test_a_module_the_stand_ins_cannot_import_is_checked_with_the_real_libraries(
+    project: LoadedProject,
+) -> None:
+    """The stand-ins fail on it (a metaclass conflict), the real libraries do not: the log
+    passes."""
+    code = project.root / "probe-code"
+    code.mkdir()
+    (code / "ranked_module.py").write_text(RANKED)
+    verdicts = {}
+    for stand_ins in (True, False):
+        request = {
+            "code": [str(code)], "hidden": [], "installed": site_packages(),
+            "stand_ins": stand_ins, "nodes": {"rank": "ranked_module:rank"},
+        }  # fmt: skip
+        (code.parent / "request.json").write_text(json.dumps(request))
+        subprocess.run(
+            [sys.executable, "-I", str(PROBE), str(code.parent / "request.json"),
+             str(code.parent / "report.json")], check=True, cwd=code.parent,
+        )  # fmt: skip
+        verdicts[stand_ins] = json.loads((code.parent / "report.json").read_text())
+    assert not verdicts[True]["ok"] and "metaclass conflict" in verdicts[True]["error"]
+    assert verdicts[False]["ok"]
+    info = log_pipeline_model(project.pipelines["ranked"], project.catalog, "rows", ROWS)
+    assert info.logged.comparison.agree
 
 
 def test_the_project_installed_in_editable_mode_is_never_a_requirement(
