@@ -102,6 +102,10 @@ BESIDE = {
     "src/extras/__init__.py": "VALUE = 9\n",
 }
 ROWS = pd.DataFrame({"value": [1.0, 2.0, 3.0]})
+# Environments are cached by requirements: one added by hand (installed there anyway, as a
+# dependency of MLflow's) keeps the environment of the slow tests here apart from one that
+# test_environment breaks on purpose (same base requirements and sortedcontainers).
+OWN_ENVIRONMENT = ["idna"]
 EXPECTED = [3.0, 5.0, 7.0]  # value * 2 * 1.0 + 1.0
 
 
@@ -306,8 +310,9 @@ def test_served_from_a_fresh_environment_of_its_requirements_without_the_project
     """Built from the model's requirements alone (uv, as ``mlflow models serve`` builds it),
     without the project or this package: the model serves what the pipeline gives."""
     info = log_pipeline_model(
-        project.pipelines["inference"], project.catalog, "rows", ROWS, output="predictions"
-    )
+        project.pipelines["inference"], project.catalog, "rows", ROWS, output="predictions",
+        extra_requirements=OWN_ENVIRONMENT,
+    )  # fmt: skip
     checked = check_environment(info.model_uri)
     assert checked.agree, checked
     assert "kedro-mlflow-magic" not in {name.lower() for name in checked.installed}
@@ -335,11 +340,16 @@ def test_check_environment_advises_the_include_for_a_module_of_the_project(
     works."""
     importlib.import_module("extras")
     pipeline = project.pipelines["late"]
-    info = log_pipeline_model(pipeline, project.catalog, "rows", ROWS)
+    info = log_pipeline_model(
+        pipeline, project.catalog, "rows", ROWS, extra_requirements=OWN_ENVIRONMENT
+    )
     with pytest.raises(EnvironmentCheckError) as raised:
         check_environment(info.model_uri)
     message = str(raised.value)
     assert "--requirement" not in message
     assert message.endswith("log it again with include=['../extras'] (--include ../extras)")
-    fixed = log_pipeline_model(pipeline, project.catalog, "rows", ROWS, include=["../extras"])
+    fixed = log_pipeline_model(
+        pipeline, project.catalog, "rows", ROWS, include=["../extras"],
+        extra_requirements=OWN_ENVIRONMENT,
+    )  # fmt: skip
     assert check_environment(fixed.model_uri).agree
