@@ -1,6 +1,6 @@
-"""Predict overhead, log time and load time of our models, side by side with the floor (a
-hand-written PythonModel calling the node functions, docs/explanation/benchmarks.md#how-we-measure)
-and with kedro-mlflow's KedroPipelineModel. Run: ``python benchmarks/bench_predict.py``.
+"""Predict overhead, log time and load time of our models, side by side with the floor
+(docs/explanation/benchmarks.md#how-we-measure) and with kedro-mlflow's KedroPipelineModel.
+Run: ``python benchmarks/bench_predict.py``.
 
 Everything happens in one process, in a temporary folder, with a sqlite MLflow store.
 """
