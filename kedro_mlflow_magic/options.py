@@ -16,6 +16,7 @@ Importing this module imports neither MLflow nor Kedro (the hook's module import
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +52,7 @@ class LogOptions:
 
     def __post_init__(self) -> None:
         """Options that are wrong whatever the pipeline: refused here, before any work."""
-        added = self.extra_requirements
-        added = (added,) if isinstance(added, str) else tuple(added)
+        added = names(self.extra_requirements)
         # frozen: the pinned form replaces what was given (pinning it again changes nothing)
         object.__setattr__(self, "extra_requirements", tuple(map(requirement_added, added)))
         if self.example_rows < 1:
@@ -63,6 +63,12 @@ class LogOptions:
     def but(self, **changes: Any) -> LogOptions:
         """These options with ``changes`` (checked again); the same object without any."""
         return dataclasses.replace(self, **changes) if changes else self
+
+
+def names(values: str | Iterable[str]) -> tuple[str, ...]:
+    """Names given as one ``str`` or as several: ``"a"``, ``["a", "b"]`` (``freeze``,
+    ``include``, ``extra_requirements``), alike in every face."""
+    return (values,) if isinstance(values, str) else tuple(values)
 
 
 def log_options(options: LogOptions | None = None, **changes: Any) -> LogOptions:
