@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import keyword
 from collections import ChainMap
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from kedro.io import DataCatalog
     from kedro.pipeline import Pipeline
+
+    from kedro_mlflow_magic.options import LogOptions
+    from kedro_mlflow_magic.project import ProjectDescription
 
 # Arguments several magics declare alike (an IPython argument decorator can be applied again).
 PIPELINE_ARGUMENT = argument(
@@ -45,6 +48,72 @@ FREEZE_ARGUMENT = argument(
     metavar="NAME",
     help="inputs to ship with their current value (pickled), e.g. a MemoryDataset",
 )
+
+# The options of a log, alike in %kedro_log_model and %kedro_signature (whose editor's "Log
+# model" button logs with them), outermost first as the magics' help lists them.
+LOG_ARGUMENTS = (
+    argument("--output", metavar="NAME", default=None, help="the output to predict (if several)"),
+    argument("--name", default="model", help="the model's name in the run (default: model)"),
+    argument("--experiment", metavar="NAME", default=None, help="the experiment for this log"),
+    argument(
+        "--run-id", metavar="RUN", default=None, help="log into this run (e.g. the training run)"
+    ),
+    argument("--run-name", metavar="NAME", default=None, help="the name of the new run"),
+    argument("--register", metavar="NAME", default=None, help="register the model under NAME"),
+    argument("--alias", default=None, help="set this alias on the registered version"),
+)
+PACKAGING_ARGUMENTS = (
+    FREEZE_ARGUMENT,
+    argument(
+        "--include",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="PATH",
+        help="a file (or folder) a node reads from the project's package folder, relative to "
+        "it (src/<package>/): shipped beside the code, which alone ships otherwise",
+    ),
+    argument(
+        "--example-rows", type=int, default=5, metavar="N", help="rows in the input example (5)"
+    ),
+    argument(
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="a requirement the model needs that the scan of its imports misses (repeat it): "
+        "a bare name is pinned to the version installed here, a specifier (pkg>=1.2) kept as "
+        "given",
+    ),
+)
+
+
+def log_arguments(*arguments: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Apply IPython argument decorators in the order they are listed (as if written one
+    above the other)."""
+
+    def apply(function: Callable[..., Any]) -> Callable[..., Any]:
+        for decorate in reversed(arguments):
+            function = decorate(function)
+        return function
+
+    return apply
+
+
+def log_options_from(arguments: Any) -> LogOptions:
+    """The ``LogOptions`` of a parsed line of a magic declared with ``LOG_ARGUMENTS`` and
+    ``PACKAGING_ARGUMENTS`` (but a ``--signature``, an expression evaluated later, once the
+    line's options are known to be right); a wrong option is a one-line ``UsageError``."""
+    from kedro_mlflow_magic.options import LogOptions
+
+    with user_errors():
+        return LogOptions(
+            name=arguments.name, example_rows=arguments.example_rows,
+            experiment=arguments.experiment, registered_model_name=arguments.register,
+            alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
+            extra_requirements=tuple(arguments.requirement),
+        )  # fmt: skip
+
 
 NO_SESSION = "no Kedro project is loaded; run %reload_kedro <project path> first"
 
@@ -83,6 +152,14 @@ class KedroState:
     def config_loader(self) -> Any:
         """The session's config loader: kedro-mlflow's settings are read through it, once."""
         return getattr(self.context, "config_loader", None)
+
+    @property
+    def description(self) -> ProjectDescription:
+        """The loaded project as the core takes it: path, environment, config loader and
+        pipelines (``docs/explanation/project-description.md``)."""
+        from kedro_mlflow_magic.project import ProjectDescription
+
+        return ProjectDescription.of_context(self.context, self.pipelines)
 
     def pipeline(self, name: str) -> Pipeline:
         """The registered pipeline called ``name``; an unknown name lists the known ones."""
@@ -243,7 +320,7 @@ def frame_from(
 ) -> pd.DataFrame:
     """``--sample``/``--data``: a notebook variable or expression, or (when ``catalog`` is given
     and the text is not a variable) the catalog dataset of that name, that must give a frame or
-    an array (a pandas, Spark or polars DataFrame, a numpy array; SPEC 11), else a
+    an array (a pandas, Spark or polars DataFrame, a numpy array), else a
     ``UsageError``."""
     from kedro_mlflow_magic.build.signature import checked_input
 

@@ -52,6 +52,6 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
     with user_errors(), quiet_call():
         roles = inspect_pipeline(
             pipeline, state.catalog, arguments.data_input, freeze=tuple(arguments.freeze),
-            pipelines=state.pipelines,
+            pipelines=state.description.pipelines,
         ).expand(*arguments.expand)  # fmt: skip
     return roles  # shown by IPython as the roles view: the picture above the table
