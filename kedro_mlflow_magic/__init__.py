@@ -81,9 +81,7 @@ def __getattr__(name: str) -> Any:
     if name in LAZY_NAMES:
         from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
-        wait_for_warm_up(
-            imports_only=True
-        )  # a notebook's warm-up may be importing that very module
+        wait_for_warm_up()  # a notebook's warm-up may be importing that very module
         return getattr(importlib.import_module(LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'kedro_mlflow_magic' has no attribute {name!r}")
 

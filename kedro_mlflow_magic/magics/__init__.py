@@ -176,11 +176,10 @@ class SessionWatch:
             return
         from kedro.framework.project import PACKAGE_NAME
 
+        from kedro_mlflow_magic.magics.common import kedro_state
         from kedro_mlflow_magic.tracking.warmup import warm_in_background
 
-        warm_in_background(
-            Path(context.project_path), getattr(context, "config_loader", None), PACKAGE_NAME
-        )
+        warm_in_background(kedro_state().description, PACKAGE_NAME)
 
 
 def load_extension(ipython: Any) -> None:

@@ -41,9 +41,7 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
     """Show the role of each free input of PIPELINE (data input, artifacts, parameters,
     problems with their fix) under a picture of the pipeline (each namespace one box until
     opened with --expand) and return the ``PipelineInputs``."""
-    wait_for_warm_up(
-        imports_only=True
-    )  # loading datasets imports what the warm-up may be importing
+    wait_for_warm_up()  # loading datasets imports what the warm-up may be importing
     from kedro_mlflow_magic.inspect.roles import inspect_pipeline
 
     arguments = parse_line(kedro_inputs, line)
