@@ -4,7 +4,8 @@
 Two threads importing MLflow's modules at once fail with "partially initialized module": the
 warm-up's requests make MLflow import lazily while the log imports. These tests run the cells a
 new user runs, on real kernels, against a real ``mlflow server`` over HTTP, plain and behind
-basic authentication, several fresh kernels each (the failure depended on timing)."""
+basic authentication, several fresh kernels each (the failure depended on timing). The warm-up's
+own guarantees (no request to a server, one at a time) are tested in test_warmup."""
 
 from __future__ import annotations
 
@@ -70,8 +71,12 @@ def first_day_notebook(project: Path):
     )
 
 
-def log_in_fresh_kernels(project: Path, folder: Path, environment: dict[str, str]) -> list[str]:
-    """Run the first-day notebook in ``FRESH_KERNELS`` fresh kernels; the model URI each logged."""
+def log_in_fresh_kernels(project: Path, environment: dict[str, str]) -> list[str]:
+    """Run the first-day notebook in ``FRESH_KERNELS`` fresh kernels started in the project's
+    ``notebooks`` folder (so ``%load_ext`` loads the project, then ``%reload_kedro`` again:
+    two warm-ups); the model URI each logged."""
+    folder = project / "notebooks"
+    folder.mkdir(exist_ok=True)
     uris = []
     for attempt in range(FRESH_KERNELS):
         notebook = run_notebook(
@@ -114,24 +119,22 @@ def experiment_ids(url: str, auth: tuple[str, str] | None) -> list[str]:
 
 
 def test_the_first_log_right_after_the_load_works_against_a_tracking_server(
-    plain_server: Server, trained_demo: Path, tmp_path: Path
+    plain_server: Server, trained_demo: Path
 ) -> None:
-    uris = log_in_fresh_kernels(
-        trained_demo, tmp_path, {"MLFLOW_TRACKING_URI": plain_server.url}
-    )
+    uris = log_in_fresh_kernels(trained_demo, {"MLFLOW_TRACKING_URI": plain_server.url})
     assert len(set(uris)) == FRESH_KERNELS
     assert {uri.removeprefix("models:/") for uri in uris} <= logged_models(plain_server.url)
 
 
 def test_the_first_log_right_after_the_load_works_behind_basic_auth(
-    auth_server: Server, trained_demo: Path, tmp_path: Path
+    auth_server: Server, trained_demo: Path
 ) -> None:
     environment = {
         "MLFLOW_TRACKING_URI": auth_server.url,
         "MLFLOW_TRACKING_USERNAME": ADMIN,
         "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD,
     }
-    uris = log_in_fresh_kernels(trained_demo, tmp_path, environment)
+    uris = log_in_fresh_kernels(trained_demo, environment)
     assert len(set(uris)) == FRESH_KERNELS
     admin = (ADMIN, ADMIN_PASSWORD)
     assert {uri.removeprefix("models:/") for uri in uris} <= logged_models(auth_server.url, admin)
