@@ -243,3 +243,24 @@ def test_a_second_warm_up_ends_the_first_before_it_imports(
     waiting.join(ENDS_WITHIN)
     assert not waiting.is_alive(), "the wait waits on the tracking server"
     assert [warm_up.thread.is_alive() for warm_up in started] == [False, False]
+
+
+def test_a_new_load_waits_for_the_warm_up_of_the_last_one(
+    ipython_shell, make_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``%reload_kedro`` imports MLflow too (its quiet, kedro-mlflow's hooks): it first ends a
+    warm-up still importing, here one that runs until a load hurries it."""
+    root = make_project(NODES, PIPELINES)
+    still_importing = warmup.WarmUp(threading.Thread(target=lambda: None, daemon=True))
+    still_importing.thread = threading.Thread(target=still_importing.hurry.wait, daemon=True)
+    monkeypatch.setattr(warmup, "current", still_importing)
+    still_importing.thread.start()
+    names = set(ipython_shell.user_ns)
+    try:
+        ipython_shell.run_line_magic("load_ext", "kedro_mlflow_magic")
+        ipython_shell.run_line_magic("reload_kedro", str(root))
+        assert not still_importing.thread.is_alive(), "the load ran beside the warm-up"
+    finally:
+        still_importing.hurry.set()
+        for name in set(ipython_shell.user_ns) - names:
+            del ipython_shell.user_ns[name]
