@@ -24,6 +24,7 @@ from kedro_mlflow_magic.errors import (
 )
 from kedro_mlflow_magic.inspect.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 from kedro_mlflow_magic.options import LogOptions
+from kedro_mlflow_magic.project import ProjectDescription
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.prepared import (
@@ -63,6 +64,7 @@ __all__ = [
     "PipelineInputs",
     "PreparedPipeline",
     "Problem",
+    "ProjectDescription",
     "SampleError",
     "SessionMismatchError",
     "UnknownDataInputError",
