@@ -109,8 +109,9 @@ def test_the_shell_command_logs_and_predicts_in_the_store_of_its_env(
     assert ready_models(project / "mlflow.db") == []
 
     data = tmp_path / "customers.csv"
+    # the rows of the sample the model was logged with (--sample customers)
     customers = pd.read_csv(project / "data" / "01_raw" / "customers.csv").head(5)
-    customers.drop(columns=["churned"]).to_csv(data, index=False)
+    customers.to_csv(data, index=False)
     predict = [
         str(BIN / "kedro-mlflow-magic"),
         "predict",
