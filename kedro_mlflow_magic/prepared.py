@@ -19,6 +19,7 @@ from kedro_mlflow_magic import progress as steps
 from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.build.logged import LoggedModel
 from kedro_mlflow_magic.build.manifest import leaf_entries, parameter_input_paths
+from kedro_mlflow_magic.build.project_code import modules_loaded
 from kedro_mlflow_magic.build.shipped_code import resolve_includes, shipped_packages
 from kedro_mlflow_magic.build.signature import (
     ParameterLeaf,
@@ -30,8 +31,6 @@ from kedro_mlflow_magic.build.signature import (
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
     NoDataInputError,
-    NoOutputError,
-    OutputNotChosenError,
     PackagingError,
     ParityError,
     SampleError,
@@ -39,6 +38,7 @@ from kedro_mlflow_magic.errors import (
 )
 from kedro_mlflow_magic.inspect.data_input import model_pipeline
 from kedro_mlflow_magic.inspect.kinds import as_kind, converts, data_input_kind, dataset_kinds
+from kedro_mlflow_magic.inspect.outputs import choose_output, left_out_nodes
 from kedro_mlflow_magic.inspect.roles import (
     PipelineInputs,
     inspect_pipeline,
@@ -57,19 +57,6 @@ from kedro_mlflow_magic.verify.reference_run import run_in_session
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
-
-
-def choose_output(pipeline: Pipeline, output: str | None) -> str:
-    outputs = sorted(pipeline.outputs())
-    if not outputs:
-        raise NoOutputError(node.name for node in pipeline.nodes)
-    if output is not None:
-        if output not in outputs:
-            raise OutputNotChosenError(outputs, chosen=output)
-        return output
-    if len(outputs) != 1:
-        raise OutputNotChosenError(outputs)
-    return outputs[0]
 
 
 def default_sample(catalog: DataCatalog, data_input: str) -> Any:
@@ -116,6 +103,8 @@ class PreparedPipeline:
     kinds: dict[str, str] = field(default_factory=dict)
     # a Spark sample as given: the signature's input schema comes from its Spark schema
     spark_sample: Any = field(default=None, compare=False, repr=False)
+    # the modules first imported while the reference run ran: the project's among them ship
+    loaded_modules: set[str] = field(default_factory=set, compare=False, repr=False)
 
     @property
     def project_path(self) -> Path | None:
@@ -146,7 +135,9 @@ class PreparedPipeline:
         """The pipeline's output on the sample with the session's parameters, and the kind of
         each value its nodes produced (computed once)."""
         produced: dict[str, str] = {}
-        return self.run_in_session(self.sample, self.leaves, produced), produced
+        with modules_loaded(self.loaded_modules):
+            output = self.run_in_session(self.sample, self.leaves, produced)
+        return output, produced
 
     @property
     def sample_output(self) -> Any:
@@ -252,13 +243,14 @@ def prepare_pipeline(
     project = project if project is not None else ProjectDescription(project_path)
     pipeline, data_input, note = model_pipeline(pipeline, data_input)
     output = choose_output(pipeline, output)
-    pipeline = pipeline.to_outputs(output)
+    whole, pipeline = pipeline, pipeline.to_outputs(output)
     roles = checked_roles(pipeline, catalog, data_input, names(freeze), project.pipelines)
     if note is not None:
         roles.note = note
+    roles.left_out = left_out_nodes(whole, pipeline)
     include = names(include)
-    if include:
-        resolve_includes(shipped_packages(pipeline), include)  # a wrong path fails here, early
+    if include:  # a wrong path fails here, early
+        resolve_includes(shipped_packages(pipeline, project_path=project.path), include)
     if sample is None:
         sample = default_sample(catalog, roles.data_input)
     kinds = dataset_kinds(pipeline, catalog)

@@ -11,19 +11,21 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
-    LOG_ARGUMENTS,
-    PACKAGING_ARGUMENTS,
     PIPELINE_ARGUMENT,
     evaluate,
     frame_from,
     kedro_state,
-    log_arguments,
-    log_options_from,
     parse_line,
     quiet_call,
     show,
     update,
     user_errors,
+)
+from kedro_mlflow_magic.magics.log_arguments import (
+    LOG_ARGUMENTS,
+    PACKAGING_ARGUMENTS,
+    log_arguments,
+    log_options_from,
 )
 from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 

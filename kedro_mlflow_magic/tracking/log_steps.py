@@ -23,6 +23,7 @@ from kedro_mlflow_magic.build.shipped_code import (
 )
 from kedro_mlflow_magic.build.signature import leaves_from_signature, sample_rows
 from kedro_mlflow_magic.build.signature_edits import conform_to_signature
+from kedro_mlflow_magic.display.roles import left_out_lines
 from kedro_mlflow_magic.errors import ArtifactChangedError
 from kedro_mlflow_magic.options import LogOptions
 from kedro_mlflow_magic.progress import Progress, no_progress
@@ -37,6 +38,7 @@ from kedro_mlflow_magic.tracking.runs import (
     register,
     tracking_access,
 )
+from kedro_mlflow_magic.verify.code_check import code_checked
 from kedro_mlflow_magic.verify.parity import Comparison
 
 if TYPE_CHECKING:
@@ -70,15 +72,17 @@ def log_prepared(
     ):
         info = write(prepared, options, content, requirement_notes)
         say(steps.VERIFYING)
-        try:
-            comparison = verify_logged(prepared, info.model_uri, content, run.run_id)
-        except ArtifactChangedError as changed:
-            # Kedro's runner gives each node a fresh load: the model copies what a node
-            # changes in place for every call instead, in a model logged anew
-            mark_failed(info.model_id)
-            content = replace(content, changed_by=changed.changes)
-            info = write(prepared, options, content, requirement_notes)
-            comparison = verify_logged(prepared, info.model_uri, content, run.run_id)
+        root = project_root_for(content.packages, prepared.project_path)
+        with code_checked(info, prepared.pipeline, content.packages, root):
+            try:
+                comparison = verify_logged(prepared, info.model_uri, content, run.run_id)
+            except ArtifactChangedError as changed:
+                # Kedro's runner gives each node a fresh load: the model copies what a node
+                # changes in place for every call instead, in a model logged anew
+                mark_failed(info.model_id)
+                content = replace(content, changed_by=changed.changes)
+                info = write(prepared, options, content, requirement_notes)
+                comparison = verify_logged(prepared, info.model_uri, content, run.run_id)
         version = register_verified(info, options, destination, say)
     say(steps.DONE)
     logged = summarise(prepared, info, comparison, run, destination, options, version)
@@ -95,7 +99,8 @@ def model_content(prepared: PreparedPipeline, signature: ModelSignature | None) 
     elif signature.inputs is not None and signature.inputs.has_input_names():
         # an edited column type (long -> double) must hold for the example MLflow checks
         frame = conform_to_signature(frame, signature)
-    packages = shipped_packages(prepared.pipeline)
+    prepared.reference  # noqa: B018 (run once: the modules it loads tell what code ships)
+    packages = shipped_packages(prepared.pipeline, prepared.loaded_modules, prepared.project_path)
     return ModelContent(
         signature, frame, leaves_from_signature(prepared.leaves, signature), packages,
         resolve_includes(packages, prepared.include),
@@ -185,6 +190,7 @@ def summarise(
             for name, artifact in roles.artifacts.items()
             if artifact.mlflow_model is not None
         ),
+        left_out=tuple(left_out_lines(roles.left_out)),
     )
 
 
