@@ -3,11 +3,12 @@
 The magic, the shell command, the hook, the signature editor and ``log_pipeline_model`` each
 parse their own spelling of these options into one ``LogOptions``, validated once when it is
 built, before any work. A new option is a new field here (with its check in ``__post_init__``)
-and a line in each face's parser: ``log_options_from`` in ``magics/log_model.py`` (plus its
-``@argument``), the ``log`` command in ``cli.py`` (plus its ``@click.option``), and
-``LogModelHook.log_options`` in ``hooks.py`` (plus ``ENVIRONMENT_OPTIONS`` when
+and a line in each face's parser: ``log_options_from`` in ``magics/log_arguments.py`` (plus its
+``argument``), the ``log`` command in ``cli/pipelines.py`` (plus its ``click.option``), and
+``HookOptions.log_options`` in ``hooks/hook_options.py`` (plus ``ENVIRONMENT_OPTIONS`` when
 ``mlflow_magic.yml`` may set it); ``log_pipeline_model`` and ``PreparedPipeline.log`` take every
-field as a keyword already. The log reads it from the object it is handed.
+field as a keyword already. The log reads it from the object it is handed. The project a log
+belongs to travels beside it as one ``ProjectDescription`` (``project.py``).
 
 Importing this module imports neither MLflow nor Kedro (the hook's module imports it in every
 ``kedro`` command).
