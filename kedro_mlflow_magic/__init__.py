@@ -24,6 +24,7 @@ from kedro_mlflow_magic.errors import (
 )
 from kedro_mlflow_magic.inspect.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 from kedro_mlflow_magic.options import LogOptions
+from kedro_mlflow_magic.project import ProjectDescription
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.prepared import (
@@ -63,6 +64,7 @@ __all__ = [
     "PipelineInputs",
     "PreparedPipeline",
     "Problem",
+    "ProjectDescription",
     "SampleError",
     "SessionMismatchError",
     "UnknownDataInputError",
@@ -81,9 +83,7 @@ def __getattr__(name: str) -> Any:
     if name in LAZY_NAMES:
         from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
-        wait_for_warm_up(
-            imports_only=True
-        )  # a notebook's warm-up may be importing that very module
+        wait_for_warm_up()  # a notebook's warm-up may be importing that very module
         return getattr(importlib.import_module(LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'kedro_mlflow_magic' has no attribute {name!r}")
 
