@@ -1,9 +1,8 @@
-"""Large pipelines and wide frames (issue 22), in one table: for pipelines of 100, 300
-and 1000 nodes (``large_project.py``: namespaces of 25, a chain of pandas steps each reading
-one artifact and one parameter), the picture's Mermaid text, predict against the node functions
-called directly (the minimum of interleaved calls), one Kedro run, log + verify beyond a 25-node
-log into the same store, and the model's load time; then the signature editor's build time for
-a frame of 1000 columns.
+"""Large pipelines and wide frames (issue 22), in one table: for pipelines of 100, 300 and 1000
+nodes (``large_project.py``: namespaces of 25, a chain of pandas steps each reading one artifact and
+one parameter), the picture's Mermaid text, predict against the node functions called directly (the
+minimum of interleaved calls), one Kedro run, log + verify beyond a 25-node log into the same store,
+and the model's load time; then the signature editor's build time for a frame of 1000 columns.
 Run: ``python benchmarks/bench_large.py`` (about 3 minutes).
 """
 

@@ -1,7 +1,8 @@
 """Log Kedro pipelines as self-contained MLflow pyfunc models, from a notebook.
 
-The public API (SPEC 5). MLflow is imported only when a name that needs it is first used, so
-that ``import kedro_mlflow_magic`` and ``%load_ext kedro_mlflow_magic`` stay fast.
+The public API (docs/explanation/behaviour.md#the-python-api). MLflow is imported only when a
+name that needs it is first used, so that ``import kedro_mlflow_magic`` and
+``%load_ext kedro_mlflow_magic`` stay fast.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The widgets without a browser: the roles view's picture and bundle, the core edit functions,
-and the signature editor driven by setting widget values and clicking its button (SPEC 6)."""
+and the signature editor driven by setting widget values and clicking its button."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The IPython magics (SPEC 6): parse the line, resolve names in the notebook, call the core,
-display. ``%load_ext kedro_mlflow_magic`` calls :func:`load_extension`; Kedro's
-``%reload_kedro`` registers the same line magics from the ``kedro.line_magic`` entry points.
+"""The IPython magics (docs/explanation/behaviour.md#the-magics): parse the line, resolve names
+in the notebook, call the core, display. ``%load_ext kedro_mlflow_magic`` calls
+:func:`load_extension`; Kedro's ``%reload_kedro`` registers the same line magics from the
+``kedro.line_magic`` entry points.
 
 Nothing here imports MLflow or Kedro's session machinery: ``%load_ext`` stays fast.
 """
@@ -77,7 +78,8 @@ def project_named_in(line: str) -> Path | None:
 @contextlib.contextmanager
 def session_start_errors(line: str) -> Iterator[None]:
     """A session start that MLflow 3 refuses because kedro-mlflow's mlflow.yml leaves the
-    tracking URI to the file store: one line naming the file and the fix (SPEC 10)."""
+    tracking URI to the file store: one line naming the file and the fix
+    (docs/explanation/behaviour.md#beside-kedro-mlflow)."""
     from IPython.core.error import UsageError
 
     from kedro_mlflow_magic.tracking.store import file_store_refusal

@@ -1,4 +1,5 @@
-"""``%kedro_inputs PIPELINE``: the role of each free input of a pipeline (SPEC 2)."""
+"""``%kedro_inputs PIPELINE``: the role of each free input of a pipeline
+(docs/explanation/behaviour.md#input-roles)."""
 
 from __future__ import annotations
 

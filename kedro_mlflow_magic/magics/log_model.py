@@ -1,5 +1,5 @@
 """``%kedro_log_model PIPELINE --input NAME``: log a pipeline as an MLflow model, with a
-progress display and a summary (SPEC 6)."""
+progress display and a summary."""
 
 from __future__ import annotations
 
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
 
-    from kedro_mlflow_magic.build.logged import LoggedModel
-
 
 def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | None:
     """``--signature VAR``: a ``ModelSignature``, or an object (the editor) with a ``.signature``."""
@@ -50,19 +48,6 @@ def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | No
             "ModelSignature or the editor that %kedro_signature returned"
         )
     return signature
-
-
-def environment_check(logged: LoggedModel) -> Any:
-    """``--check-env``: the model checked in a fresh environment of its requirements, or the
-    one-line error saying why it failed there (shown in the summary: the model is logged)."""
-    from kedro_mlflow_magic.errors import EnvironmentCheckError
-    from kedro_mlflow_magic.verify.environment_check import check_environment
-
-    try:
-        # the log pointed MLflow at its store (SPEC 7): the model is found there
-        return check_environment(logged.model_info.model_uri)
-    except EnvironmentCheckError as error:
-        return error
 
 
 @magic_arguments()
@@ -97,6 +82,7 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
     from kedro_mlflow_magic import progress as steps
     from kedro_mlflow_magic.display.log_summary import LoggingProgress
     from kedro_mlflow_magic.prepared import prepare_pipeline
+    from kedro_mlflow_magic.verify.environment_check import with_environment_check
 
     arguments = parse_line(kedro_log_model, line)
     options = log_options_from(arguments)
@@ -128,7 +114,7 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
             logged = prepared.log(options, progress=advance)
             if arguments.check_env:
                 advance(steps.CHECKING_ENVIRONMENT)
-                logged.environment_check = environment_check(logged)
+                logged = with_environment_check(logged)
     except BaseException:
         progress.fail()
         update(handle, progress)
