@@ -10,6 +10,8 @@ import os
 import re
 from collections.abc import Iterable
 
+# How much of a node's exception a one-line error quotes.
+ERROR_TEXT_LENGTH = 500
 # The forms of model URI a user can give, for messages.
 MODEL_URI_FORMS = "runs:/<run id>/<name>, models:/<model id> or models:/<name>/<version>"
 
@@ -131,14 +133,16 @@ class ParameterError(KedroMlflowMagicError, ValueError):
 
 
 class PipelineRunError(KedroMlflowMagicError, RuntimeError):
-    """A node of the pipeline raised while running on the sample or the input example."""
+    """A node of the pipeline raised while we ran the pipeline (on the sample, the input
+    example, a frame to compare with): the node and its exception, in one line."""
 
-    def __init__(self, node_name: str | None, error: BaseException, data_input: str):
+    def __init__(self, node_name: str | None, error: BaseException, hint: str = ""):
         where = f"node '{node_name}'" if node_name else "the pipeline"
-        super().__init__(
-            f"{where} failed on the frame given for '{data_input}': "
-            f"{type(error).__name__}: {error}; fix the node or give a frame it accepts"
-        )
+        self.node_name = node_name
+        text = one_line(str(error))
+        if len(text) > ERROR_TEXT_LENGTH:
+            text = text[: ERROR_TEXT_LENGTH - 3] + "..."
+        super().__init__(f"{where} failed: {type(error).__name__}: {text}".rstrip(": ") + hint)
 
 
 class ArtifactCopyError(PackagingError):

@@ -57,6 +57,7 @@ from kedro_mlflow_magic.progress import Progress, no_progress
 from kedro_mlflow_magic.quiet import load_quietly, quiet_third_party
 from kedro_mlflow_magic.runtime.kinds import PANDAS, SPARK
 from kedro_mlflow_magic.tracking import store
+from kedro_mlflow_magic.tracking.retries import bounded_retries
 from kedro_mlflow_magic.tracking.runs import (
     RunChoice,
     failed_model_marked,
@@ -67,6 +68,7 @@ from kedro_mlflow_magic.tracking.runs import (
     tracking_access,
 )
 from kedro_mlflow_magic.verify.drift import ArtifactWatch
+from kedro_mlflow_magic.verify.outside import Reached, reach_notes
 from kedro_mlflow_magic.verify.parity import Comparison, compare_results
 from kedro_mlflow_magic.verify.reference_run import run_in_session
 
@@ -144,6 +146,8 @@ class PreparedPipeline:
     kinds: dict[str, str] = field(default_factory=dict)
     # a Spark sample as given: the signature's input schema comes from its Spark schema
     spark_sample: Any = field(default=None, compare=False, repr=False)
+    # the MLflow stores each node reached while our runs executed it (verify/outside.py)
+    reached: Reached = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def data_input(self) -> str:
@@ -163,6 +167,7 @@ class PreparedPipeline:
         return run_in_session(
             self.pipeline, self.catalog, self.roles, as_kind(frame, self.data_kind), values,
             self.output, through_files=self.through_files, produced=produced,
+            reached=self.reached,
         )  # fmt: skip
 
     @cached_property
@@ -241,7 +246,7 @@ class PreparedPipeline:
         ``experiment`` or the project's experiment (SPEC 7).
         """
         options = log_options(options, **changes)
-        with quiet_third_party() as notes:
+        with quiet_third_party() as notes, bounded_retries():
             logged = self.log_quietly(options, progress)
         logged.notes = (*logged.notes, *notes)
         return logged
@@ -358,7 +363,7 @@ class PreparedPipeline:
             registered_model_name=options.registered_model_name,
             registered_version=version,
             alias=options.alias,
-            notes=(self.roles.note,) if self.roles.note else (),
+            notes=(*([self.roles.note] if self.roles.note else []), *reach_notes(self.reached)),
             sources=artifact_sources(self.roles),
         )
 
