@@ -26,6 +26,9 @@ from kedro_mlflow_magic import running_node
 
 # what printed outside any node: the project's modules as they were imported, a dataset loading
 OUTSIDE_NODES = ""
+# what no node is named for: written straight to a file descriptor while no runner said which
+# node ran (a C library's message, a model's node under check), or outside any node
+OUTSIDE_PHRASE = "{lines} written outside a node we can name"
 # how a note about held output tells where to see it
 SEE_THEM = "--verbose shows them as they come; the result's .printed holds them"
 STANDARD_FDS = (1, 2)
@@ -69,8 +72,9 @@ class HeldOutput:
     def __bool__(self) -> bool:
         return bool(self.lines())
 
-    def described(self) -> str:
-        """Who printed how much, in a phrase: "node 'fit' printed 12 lines, node 'score' 1 line"."""
+    def described(self, outside: str = OUTSIDE_PHRASE) -> str:
+        """Who printed how much, in a phrase: "node 'fit' printed 12 lines, node 'score' 1
+        line"; ``outside`` says it of what no node is named for (``{lines}``: how many)."""
         counted = self.lines()
         parts = [
             f"node '{source}' printed {count(lines)}"
@@ -78,7 +82,7 @@ class HeldOutput:
             if source != OUTSIDE_NODES
         ]
         if OUTSIDE_NODES in counted:
-            parts.append(f"the project's code outside the nodes printed {count(counted[OUTSIDE_NODES])}")
+            parts.append(outside.format(lines=count(counted[OUTSIDE_NODES])))
         return ", ".join(parts)
 
     def note(self, see: str = SEE_THEM) -> str:
@@ -104,7 +108,6 @@ class Holder:
         self.held = held
         self.everything = everything
         self.captures: list[FdCapture] = []
-        self.segment: str | None = None  # the node whose run the fd text read next belongs to
 
     def source(self) -> str | None:
         node = running_node.node_now()
@@ -112,15 +115,11 @@ class Holder:
             return node
         return OUTSIDE_NODES if self.everything else None
 
-    def node_changed(self, node: str | None) -> None:
+    def node_changed(self, ended: str | None, _starts: str | None = None) -> None:
         """At each node's start and end: what the descriptors received since belongs to the
-        segment that just ended."""
-        self.take_descriptors()
-        self.segment = node
-
-    def take_descriptors(self) -> None:
+        node that ended (to no node before a start)."""
         for capture in self.captures:
-            self.held.hold(self.segment or OUTSIDE_NODES, capture.take())
+            self.held.hold(ended or OUTSIDE_NODES, capture.take())
 
 
 def flush_c_streams() -> None:
@@ -138,7 +137,7 @@ class FdCapture:
         self.fd = fd
         flush_c_streams()
         self.saved = os.dup(fd)
-        self.file = tempfile.TemporaryFile()
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by restore)
         os.dup2(self.file.fileno(), fd)
         self.position = 0
 
@@ -210,9 +209,7 @@ class RecordFilter(logging.Filter):
         if source is None:
             return True
         self.last = record
-        self.holder.held.hold(
-            source, f"{record.levelname} {record.name}: {record.getMessage()}\n"
-        )
+        self.holder.held.hold(source, f"{record.levelname} {record.name}: {record.getMessage()}\n")
         return False
 
 
@@ -223,7 +220,9 @@ def all_handlers() -> list[logging.Handler]:
         for logger in list(logging.Logger.manager.loggerDict.values())
         if isinstance(logger, logging.Logger)
     ]
-    return list({id(handler): handler for logger in loggers for handler in logger.handlers}.values())
+    return list(
+        {id(handler): handler for logger in loggers for handler in logger.handlers}.values()
+    )
 
 
 def writes_to(stream: Any, fd: int) -> bool:
@@ -276,7 +275,7 @@ def held_back(everything: bool = False) -> Iterator[HeldOutput]:
         for handler, stream in streams_swapped:
             handler.setStream(stream)
         sys.stdout, sys.stderr = streams["stdout"], streams["stderr"]
-        holder.take_descriptors()
+        holder.node_changed(None)
         for capture in holder.captures:
             capture.restore()
 
@@ -286,7 +285,11 @@ def forwarded(stream: Any, captures: dict[int, FdCapture | None]) -> FdCapture |
     the descriptor the stream writes to (a terminal's ``sys.stdout``), else None (a kernel's
     stream, which sends its text elsewhere)."""
     return next(
-        (capture for fd, capture in captures.items() if capture is not None and writes_to(stream, fd)),
+        (
+            capture
+            for fd, capture in captures.items()
+            if capture is not None and writes_to(stream, fd)
+        ),
         None,
     )
 

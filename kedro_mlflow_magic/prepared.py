@@ -16,7 +16,7 @@ from kedro.pipeline import Pipeline
 from mlflow.models.model import ModelInfo
 
 from kedro_mlflow_magic import progress as steps
-from kedro_mlflow_magic import runtime
+from kedro_mlflow_magic import running_node, runtime
 from kedro_mlflow_magic.build.logged import LoggedModel, ModelContent
 from kedro_mlflow_magic.build.manifest import leaf_entries, parameter_input_paths
 from kedro_mlflow_magic.build.packaging import write_model
@@ -218,7 +218,9 @@ class PreparedPipeline:
         expected = self.expected_output(frame, leaves)
         # suppress_warnings: the requirements were just pinned from this very environment, so
         # MLflow's check of them (a scan of every installed package, seconds) has nothing to say
-        reloaded = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
+        reloaded = running_node.observed(  # what its nodes print is held under their names
+            mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
+        )
         watch = ArtifactWatch.of(reloaded)
         prediction = reloaded.predict(frame)
         # a node that changed an artifact in place would make the model drift between calls

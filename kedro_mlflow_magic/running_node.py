@@ -18,8 +18,9 @@ from typing import Any
 current: str | None = None
 # the node functions of the pipelines we ran (their code, unwrapped), by node name
 functions: dict[CodeType, str] = {}
-# called with the node's name when it starts, and with None when it ends
-listeners: list[Callable[[str | None], None]] = []
+# called at each node's start and end with (the node that ended, the node that starts): what
+# was written in between belongs to the one that ended (None: to no node)
+listeners: list[Callable[[str | None, str | None], None]] = []
 # how many frames up the stack a node function is looked for
 STACK_DEPTH = 60
 
@@ -33,9 +34,10 @@ def function_code(function: Any) -> CodeType | None:
         function = inspect.unwrap(function)
     except ValueError:
         return None
-    return getattr(function, "__code__", None) or getattr(
-        getattr(function, "__call__", None), "__code__", None
-    )
+    code = getattr(function, "__code__", None)
+    if code is None and not isinstance(function, type):  # a callable object: its __call__
+        code = getattr(type(function).__dict__.get("__call__"), "__code__", None)
+    return code
 
 
 def remember(nodes: Iterable[Any]) -> None:
@@ -47,18 +49,39 @@ def remember(nodes: Iterable[Any]) -> None:
             functions.setdefault(code, node.name)
 
 
+def tell(ended: str | None, starts: str | None) -> None:
+    for listener in list(listeners):
+        listener(ended, starts)
+
+
 def started(name: str) -> None:
+    """The runner starts node ``name``."""
     global current
     current = name
-    for listener in list(listeners):
-        listener(name)
+    tell(None, name)
 
 
 def finished() -> None:
+    """The runner's node ended (ran or failed)."""
     global current
-    current = None
-    for listener in list(listeners):
-        listener(None)
+    ended, current = current, None
+    if ended is not None:
+        tell(ended, None)
+
+
+def ran(name: str) -> None:
+    """A logged model's runtime just ran node ``name`` (``PipelineModel.observe``): what was
+    written since its previous step is that node's."""
+    tell(name, None)
+
+
+def observed(model: Any) -> Any:
+    """A pyfunc model of ours whose runtime says each node it runs (``ran``), for the duration
+    of that loaded instance (a model the core loaded to check it, never a served one)."""
+    python_model = model.unwrap_python_model()
+    if hasattr(python_model, "observe"):
+        python_model.observe(ran)
+    return model
 
 
 def node_now() -> str | None:

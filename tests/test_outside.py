@@ -185,9 +185,7 @@ def hanging_up_server() -> Iterator[tuple[str, list[int]]]:
         listener.close()
 
 
-def test_a_node_asking_a_server_that_hangs_up_fails_at_once_and_is_named(
-    make_project, registered
-):
+def test_a_node_asking_a_server_that_hangs_up_fails_at_once_and_is_named(make_project, registered):
     with hanging_up_server() as (url, connections):
         project = reaching_project(make_project, registered, server=url)
         with pytest.raises(PipelineRunError) as caught:

@@ -1,5 +1,5 @@
 """``%kedro_log_model PIPELINE --input NAME``: log a pipeline as an MLflow model, with a
-progress display and a summary (SPEC 6)."""
+progress display and a summary (docs/explanation/behaviour.md#the-magics)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
     FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
+    VERBOSE_ARGUMENT,
     evaluate,
     frame_from,
     kedro_state,
@@ -122,6 +123,7 @@ def environment_check(logged: LoggedModel) -> Any:
     help="after the log, predict the input example in a fresh environment built from the "
     "model's requirements alone (uv) and show whether it agrees, in the summary",
 )
+@VERBOSE_ARGUMENT
 def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelInfo:
     """Log PIPELINE as a self-contained MLflow pyfunc model predicting on its data input, check
     that the reloaded model gives what the pipeline gives, show a summary and return the
@@ -152,7 +154,7 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
         update(handle, progress)
 
     try:
-        with user_errors(), quiet_call():
+        with user_errors(), quiet_call(arguments.verbose, report=False) as printed:
             advance(steps.COLLECTING)
             prepared = prepare_pipeline(
                 pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
@@ -168,5 +170,6 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
         progress.fail()
         update(handle, progress)
         raise
+    logged.hold_printed(printed)
     update(handle, logged)
     return logged.model_info

@@ -12,6 +12,7 @@ from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
     FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
+    VERBOSE_ARGUMENT,
     frame_from,
     kedro_state,
     parse_line,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 )
 @argument("--name", default="model", metavar="NAME", help="the model's name in its run")
 @FREEZE_ARGUMENT
+@VERBOSE_ARGUMENT
 def kedro_signature(line: str, local_ns: Mapping[str, Any] | None = None) -> SignatureEditor:
     """Show the signature editor for PIPELINE (input column types and required flags, output,
     parameters with defaults) and return it: ``.signature`` is the edited ModelSignature and its
@@ -55,7 +57,7 @@ def kedro_signature(line: str, local_ns: Mapping[str, Any] | None = None) -> Sig
     state = kedro_state(local_ns)
     pipeline = state.pipeline(arguments.pipeline)
     sample = frame_from(arguments.sample, local_ns, "--sample", state.catalog)
-    with user_errors(), quiet_call():
+    with user_errors(), quiet_call(arguments.verbose):
         prepared = prepare_pipeline(
             pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
             freeze=tuple(arguments.freeze), project_path=state.project_path,

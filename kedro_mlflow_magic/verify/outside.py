@@ -111,7 +111,9 @@ class StoreWatch:
     def start(self) -> None:
         for registry, kind in mlflow_store_lookups():
             self.patch(registry, "get_store", kind, None)
-        for base, kind in zip(mlflow_store_bases(), ("tracking store", "model registry"), strict=True):
+        for base, kind in zip(
+            mlflow_store_bases(), ("tracking store", "model registry"), strict=True
+        ):
             for store_class in (base, *subclasses(base)):
                 self.watch_class(store_class, kind)
 
