@@ -68,23 +68,17 @@ class AmbiguousDataInputError(KedroMlflowMagicError, ValueError):
 
 
 class NoDataInputError(AmbiguousDataInputError):
-    """Every free input of the pipeline is a parameter, or the data input named is one."""
+    """Every free input of the pipeline is a parameter, and none was named the data input."""
 
-    def __init__(self, parameters: Iterable[str], named: str | None = None):
-        listed = ", ".join(sorted(parameters))
-        if named is not None:
-            message = (
-                f"'{named}' is a parameter, so it cannot be the data input; the data input is "
-                "the frame to predict on: a free input that is not a parameter"
-            )
-        else:
-            message = (
-                f"the pipeline has no data input: its only free inputs are parameters ({listed})"
-            )
+    def __init__(self, parameters: Iterable[str]):
+        parameters = sorted(parameters)
         KedroMlflowMagicError.__init__(
             self,
-            f"{message}; add an input for the frame to predict on to one of its nodes "
-            "(a name not in the catalog) and pass it as the data input",
+            "the pipeline has no data input: its only free inputs are parameters "
+            f"({', '.join(parameters)}); add an input for the frame to predict on to one of its "
+            "nodes (a name not in the catalog) and pass it as the data input, or make a "
+            f"parameter the model's input, a row of its fields a call (--input {parameters[0]} "
+            f"in a magic, data_input='{parameters[0]}' in Python)",
         )
 
 

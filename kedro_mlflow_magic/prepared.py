@@ -48,6 +48,7 @@ from kedro_mlflow_magic.errors import (
 )
 from kedro_mlflow_magic.inspect.data_input import model_pipeline
 from kedro_mlflow_magic.inspect.kinds import as_kind, converts, data_input_kind, dataset_kinds
+from kedro_mlflow_magic.inspect.parameter_input import parameter_input
 from kedro_mlflow_magic.inspect.roles import (
     PipelineInputs,
     inspect_pipeline,
@@ -414,9 +415,7 @@ def prepare_pipeline(
     output = choose_output(pipeline, output)
     pipeline = pipeline.to_outputs(output)
     parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
-    if data_input is not None and is_parameter(data_input):
-        raise NoDataInputError(parameters, named=data_input)
-    if parameters and len(parameters) == len(pipeline.inputs()):
+    if data_input is None and parameters and len(parameters) == len(pipeline.inputs()):
         raise NoDataInputError(parameters)
     roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze, pipelines=pipelines)
     if note is not None:
@@ -430,10 +429,13 @@ def prepare_pipeline(
     include = (include,) if isinstance(include, str) else tuple(include)
     if include:
         resolve_includes(shipped_packages(pipeline), include)  # a wrong path fails here, early
+    data_kind = None
+    if is_parameter(roles.data_input):  # the model takes the parameter's fields, a row a call
+        sample, data_kind = parameter_input(catalog, roles.data_input, sample)
     if sample is None:
         sample = default_sample(catalog, roles.data_input)
     kinds = dataset_kinds(pipeline, catalog)
-    data_kind = data_input_kind(catalog, roles.data_input, sample)
+    data_kind = data_kind or data_input_kind(catalog, roles.data_input, sample)
     if data_kind == SPARK and roles.data_input not in catalog and SPARK not in kinds.values():
         # a Spark sample of a pandas pipeline (nothing in it is Spark): converted, as before
         data_kind = PANDAS
