@@ -108,6 +108,9 @@ class Holder:
         self.held = held
         self.everything = everything
         self.captures: list[FdCapture] = []
+        # once the call ended: a holding stream something kept (a logging handler made during
+        # the call) writes where the stream it stood for writes
+        self.ended = False
 
     def source(self) -> str | None:
         node = running_node.node_now()
@@ -171,6 +174,8 @@ class HoldingStream:
         self.capture = capture
 
     def write(self, text: str) -> int:
+        if self.holder.ended:
+            return self.original.write(text)
         source = self.holder.source()
         if source is not None:
             self.holder.held.hold(source, text)
@@ -268,7 +273,7 @@ def held_back(everything: bool = False) -> Iterator[HeldOutput]:
     try:
         yield holder.held
     finally:
-        active = None
+        active, holder.ended = None, True
         running_node.listeners.remove(holder.node_changed)
         for handler in handlers:
             handler.removeFilter(record_filter)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -186,3 +187,20 @@ def test_a_noisy_project_in_a_notebook(noisy_root, tmp_path) -> None:
     reloaded = shown_by("%reload_kedro --verbose")
     assert "the nodes module is imported" in reloaded  # (its fd writes: see above)
     assert "held back" not in reloaded
+
+
+def test_a_stream_kept_after_the_call_writes_where_it_stood_for(capfd, monkeypatch) -> None:
+    """A logging handler made during the call keeps the holding ``sys.stderr`` it saw: once
+    the call ended, that stream writes where the real one does (here the process's own
+    ``sys.stderr``, on file descriptor 2, whose saved copy is closed by then)."""
+    monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+    capfd.readouterr()
+    with held_back():
+        handler = logging.StreamHandler()  # its stream: sys.stderr during the call
+    logger = logging.getLogger("kept_after_the_call")
+    logger.addHandler(handler)
+    try:
+        logger.warning("after the call")
+    finally:
+        logger.removeHandler(handler)
+    assert capfd.readouterr().err == "after the call\n"
