@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 RECORD = "record"
 SCALAR = "scalar"
@@ -23,6 +21,10 @@ def one_row(frame: Any) -> dict[str, Any]:
     if not isinstance(frame, pd.DataFrame):
         frame = pd.DataFrame(frame)
     if len(frame) != 1:
+        # imported here: the core reads this module's names without importing MLflow
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
         raise MlflowException(
             f"this model's input is a parameter: one row a call (its fields as columns), not "
             f"{len(frame)} rows",
