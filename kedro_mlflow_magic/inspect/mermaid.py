@@ -60,33 +60,24 @@ LEFT_TO_RIGHT_CHAIN = 3
 
 def longest_chain(picture: Picture) -> int:
     """How many shapes the longest path through the picture's edges holds."""
-    following: dict[str, list[str]] = {}
-    for source, target in picture.edges:
-        following.setdefault(source, []).append(target)
-    lengths: dict[str, int] = {}
-    for shape in reversed(topological(picture)):
-        lengths[shape] = 1 + max((lengths[after] for after in following.get(shape, ())), default=0)
-    return max(lengths.values(), default=0)
-
-
-def topological(picture: Picture) -> list[str]:
-    """The shapes' identifiers, each before those its edges lead to."""
-    incoming = {shape.identifier: 0 for shape in picture.shapes}
-    following: dict[str, list[str]] = {}
+    following: dict[str, list[str]] = {shape.identifier: [] for shape in picture.shapes}
+    incoming = dict.fromkeys(following, 0)
     for source, target in picture.edges:
         following.setdefault(source, []).append(target)
         incoming[target] = incoming.get(target, 0) + 1
         incoming.setdefault(source, 0)
-    ready = [identifier for identifier, count in incoming.items() if count == 0]
-    ordered = []
+    # each shape after every shape whose edges lead to it (Kahn's order), then the lengths
+    ordered, ready = [], [shape for shape, count in incoming.items() if count == 0]
     while ready:
-        identifier = ready.pop()
-        ordered.append(identifier)
-        for target in following.get(identifier, ()):
+        ordered.append(ready.pop())
+        for target in following.get(ordered[-1], ()):
             incoming[target] -= 1
             if incoming[target] == 0:
                 ready.append(target)
-    return ordered
+    lengths: dict[str, int] = {}
+    for shape in reversed(ordered):
+        lengths[shape] = 1 + max((lengths[after] for after in following.get(shape, ())), default=0)
+    return max(lengths.values(), default=0)
 
 
 def picture_mermaid(picture: Picture) -> str:
