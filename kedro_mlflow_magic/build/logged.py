@@ -42,6 +42,8 @@ class LoggedModel(Summary):
     # the model checked in a fresh environment of its requirements (SPEC 14), when asked:
     # an ``EnvironmentCheck``, or the ``EnvironmentCheckError`` that says why it failed
     environment_check: Any = None
+    # the nodes of the pipeline the model does not run, one line per reason
+    left_out: tuple[str, ...] = field(default=())
     # what the project's code printed during the log, held back (a magic's; None elsewhere)
     printed: HeldOutput | None = None
 
