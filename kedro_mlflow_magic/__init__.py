@@ -95,7 +95,7 @@ def __dir__() -> list[str]:
 
 def show_roles_view(inputs: PipelineInputs) -> None:
     """Display ``PipelineInputs`` in a notebook as the roles view: the picture of the pipeline
-    beside the table; the table alone where ipywidgets is missing."""
+    above the table; the table alone where ipywidgets is missing."""
     from IPython.display import display
 
     try:

@@ -10,6 +10,8 @@ import os
 import re
 from collections.abc import Iterable
 
+# How much of a node's exception a one-line error quotes.
+ERROR_TEXT_LENGTH = 500
 # The forms of model URI a user can give, for messages.
 MODEL_URI_FORMS = "runs:/<run id>/<name>, models:/<model id> or models:/<name>/<version>"
 
@@ -66,23 +68,17 @@ class AmbiguousDataInputError(KedroMlflowMagicError, ValueError):
 
 
 class NoDataInputError(AmbiguousDataInputError):
-    """Every free input of the pipeline is a parameter, or the data input named is one."""
+    """Every free input of the pipeline is a parameter, and none was named the data input."""
 
-    def __init__(self, parameters: Iterable[str], named: str | None = None):
-        listed = ", ".join(sorted(parameters))
-        if named is not None:
-            message = (
-                f"'{named}' is a parameter, so it cannot be the data input; the data input is "
-                "the frame to predict on: a free input that is not a parameter"
-            )
-        else:
-            message = (
-                f"the pipeline has no data input: its only free inputs are parameters ({listed})"
-            )
+    def __init__(self, parameters: Iterable[str]):
+        parameters = sorted(parameters)
         KedroMlflowMagicError.__init__(
             self,
-            f"{message}; add an input for the frame to predict on to one of its nodes "
-            "(a name not in the catalog) and pass it as the data input",
+            "the pipeline has no data input: its only free inputs are parameters "
+            f"({', '.join(parameters)}); add an input for the frame to predict on to one of its "
+            "nodes (a name not in the catalog) and pass it as the data input, or make a "
+            f"parameter the model's input, a row of its fields a call (--input {parameters[0]} "
+            f"in a magic, data_input='{parameters[0]}' in Python)",
         )
 
 
@@ -153,14 +149,16 @@ class ParameterError(KedroMlflowMagicError, ValueError):
 
 
 class PipelineRunError(KedroMlflowMagicError, RuntimeError):
-    """A node of the pipeline raised while running on the sample or the input example."""
+    """A node of the pipeline raised while we ran the pipeline (on the sample, the input
+    example, a frame to compare with): the node and its exception, in one line."""
 
-    def __init__(self, node_name: str | None, error: BaseException, data_input: str):
+    def __init__(self, node_name: str | None, error: BaseException, hint: str = ""):
         where = f"node '{node_name}'" if node_name else "the pipeline"
-        super().__init__(
-            f"{where} failed on the frame given for '{data_input}': "
-            f"{type(error).__name__}: {error}; fix the node or give a frame it accepts"
-        )
+        self.node_name = node_name
+        text = one_line(str(error))
+        if len(text) > ERROR_TEXT_LENGTH:
+            text = text[: ERROR_TEXT_LENGTH - 3] + "..."
+        super().__init__(f"{where} failed: {type(error).__name__}: {text}".rstrip(": ") + hint)
 
 
 class ArtifactCopyError(PackagingError):

@@ -12,6 +12,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.errors import MODEL_URI_FORMS
 from kedro_mlflow_magic.magics.common import (
+    VERBOSE_ARGUMENT,
     KedroState,
     frame_from,
     kedro_state,
@@ -79,6 +80,7 @@ def optional_state(local_ns: Mapping[str, Any] | None) -> KedroState | None:
     action="store_true",
     help="also run the pipeline in the session on the same frame and show whether they agree",
 )
+@VERBOSE_ARGUMENT
 def kedro_predict(
     line: str, cell: str | None = None, local_ns: Mapping[str, Any] | None = None
 ) -> Any:
@@ -103,7 +105,7 @@ def kedro_predict(
 
     from kedro_mlflow_magic.tracking import prediction, store
 
-    with user_errors(), quiet_call():
+    with user_errors(), quiet_call(arguments.verbose):
         if state is not None:
             store.use_project_tracking(state.project_path, state.config_loader)
         model_uri = unquoted(arguments.model_uri or "") or prediction.last_logged_model_uri()
@@ -114,7 +116,7 @@ def kedro_predict(
         from kedro_mlflow_magic.display.checks import ComparisonView
         from kedro_mlflow_magic.verify.parity import compare_with_session
 
-        with user_errors(), quiet_call():
+        with user_errors(), quiet_call(arguments.verbose):
             comparison = compare_with_session(
                 model, frame, state.pipelines, state.catalog, params, result
             )

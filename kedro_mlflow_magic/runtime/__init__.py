@@ -16,6 +16,7 @@ package imported. One concept a module:
 - ``artifacts``: the artifacts' datasets, re-created and loaded once;
 - ``kinds``: the kind of each value (pandas, numpy, Spark, polars) and where a call converts;
 - ``conversions``: pandas <-> Spark <-> polars in memory, and the model's Spark session;
+- ``records``: a parameter as the model's input, one row a call;
 - ``model``: ``PipelineModel``, the MLflow pyfunc model (imported by the model's entry file).
 
 The core imports the names below; ``model`` (MLflow's pyfunc) only where it is needed.

@@ -25,6 +25,7 @@ from .kinds import (
 from .manifest import MANIFEST_FORMAT, NodeEntry, dataset_key, interface_names, read_manifest
 from .nodes import Step, compile_step, import_function
 from .parameters import Parameters
+from .records import PARAMETER_KINDS, parameter_converter
 from .sharing import ArtifactCopies, copy_artifacts, hand_out_read_only, per_call_copiers
 
 # called after each node with its name, while observing (``PipelineModel.observe``)
@@ -196,6 +197,8 @@ class Edges:
             if data_input_kind in FRAME_KINDS and data_input_kind != PANDAS
             else None
         )
+        if data_input_kind in PARAMETER_KINDS:  # a parameter as the input: one row a call
+            enter = parameter_converter(data_input_kind)
         leave = converter(output_kind, spark) if output_kind is not None else None
         produced = output_kind or kinds["values"].get(output)
         if enter is None and leave is None and (produced not in FRAME_KINDS or produced == PANDAS):

@@ -39,6 +39,7 @@ from kedro_mlflow_magic.tracking.runs import (
     tracking_access,
 )
 from kedro_mlflow_magic.verify.code_check import code_checked
+from kedro_mlflow_magic.verify.outside import reach_notes
 from kedro_mlflow_magic.verify.parity import Comparison
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ def summarise(
         registered_model_name=options.registered_model_name,
         registered_version=version,
         alias=options.alias,
-        notes=(roles.note,) if roles.note else (),
+        notes=(*([roles.note] if roles.note else []), *reach_notes(prepared.reached)),
         sources=tuple(
             (name, artifact.mlflow_model.describe())
             for name, artifact in roles.artifacts.items()
