@@ -69,6 +69,7 @@ from kedro_mlflow_magic.tracking.runs import (
 from kedro_mlflow_magic.verify.drift import ArtifactWatch
 from kedro_mlflow_magic.verify.parity import Comparison, compare_results
 from kedro_mlflow_magic.verify.reference_run import run_in_session
+from kedro_mlflow_magic.verify.serving_contract import ServingContract
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -198,7 +199,13 @@ class PreparedPipeline:
         them), parameters with their session values as defaults."""
         output = self.as_model_output(self.sample_output)
         inputs = self.sample if self.spark_sample is None else self.spark_sample
-        return infer_model_signature(inputs, output, self.leaves)
+        return self.contract.signature(infer_model_signature(inputs, output, self.leaves))
+
+    @cached_property
+    def contract(self) -> ServingContract:
+        """What a request must hold (columns read, rows depending on each other, parameter
+        defaults to note), found on the sample once (``verify.serving_contract``)."""
+        return ServingContract(self)
 
     def expected_output(self, frame: Any, leaves: list[ParameterLeaf]) -> Any:
         """What the model must return on ``frame``: Kedro's runner's output, converted as the
@@ -276,6 +283,7 @@ class PreparedPipeline:
         say(steps.DONE)
         logged = self.summarise(info, comparison, run, destination, options, version)
         logged.notes = (*logged.notes, *requirement_notes, *copied_notes(content.changed_by))
+        logged.notes = (*logged.notes, *self.contract.notes(content, options.signature))
         return logged
 
     def model_content(self, signature: ModelSignature | None) -> ModelContent:
@@ -308,7 +316,8 @@ class PreparedPipeline:
         return write_model(
             self.pipeline, self.catalog, self.roles, self.output,
             name=options.name, signature=content.signature,
-            example=sample_rows(content.frame, options.example_rows), leaves=content.leaves,
+            example=self.contract.example(content, options.signature, options.example_rows),
+            leaves=content.leaves, batch_dependence=self.contract.manifest_entry(),
             packages=content.packages, included=content.included,
             output_column=self.output_column, notes=notes, kinds=self.manifest_kinds(),
             changed_by=content.changed_by, added_requirements=options.extra_requirements,
