@@ -50,15 +50,20 @@ class ColumnUse:
         """What the log's summary says of the columns (nothing when every column is needed)."""
         notes = []
         if self.not_read:
+            them = "them" if len(self.not_read) > 1 else "it"
             notes.append(
                 f"not read by the pipeline: {names_text(self.not_read)} (optional in the "
-                "signature, left out of the input example; requests may leave them out)"
+                f"signature and left out of the input example: a request may leave {them} out)"
             )
         if self.values_unused:
+            several = len(self.values_unused) > 1
+            its, stays = ("their", "they stay") if several else ("its", "it stays")
             notes.append(
-                f"hint: the pipeline fails without {names_text(self.values_unused)} but their "
-                f"values never change its output on the sample; they stay required (a node "
-                "that reads them and then drops them could leave them alone)"
+                f"hint: the pipeline fails without {names_text(self.values_unused)}, but {its} "
+                f"values never change the output on the sample: {stays} required; a node that "
+                f"reads {'them' if several else 'it'} only to drop or check "
+                f"{'them' if several else 'it'} could do without, and "
+                f"{'they' if several else 'it'} would be optional"
             )
         if self.unchecked:
             notes.append(
@@ -147,17 +152,20 @@ class GroupSearch:
 
 
 def without(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    return frame.drop(columns=columns)
+    """The frame without ``columns``, one block per type still (as ``frame`` has them): a
+    ``drop`` would leave a block per column kept, which every copy in the run consolidates."""
+    taken = set(columns)
+    return frame.iloc[:, [index for index, name in enumerate(frame.columns) if name not in taken]]
 
 
 def moved(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The frame with the values of ``columns`` moved down one row (the last one first): same
-    types and values, other rows."""
+    types and values, other rows; one block per type, as ``frame`` has them."""
     order = np.roll(np.arange(len(frame)), 1)
-    changed = frame.copy()
-    for column in columns:
-        changed[column] = frame[column].iloc[order].set_axis(frame.index)
-    return changed
+    rolled = frame.iloc[order].set_axis(frame.index)
+    chosen = frame.columns.isin(columns)
+    parts = pd.concat([frame.loc[:, ~chosen], rolled.loc[:, chosen]], axis=1)
+    return parts[frame.columns].copy()
 
 
 def analysable(sample: Any) -> bool:
@@ -182,6 +190,9 @@ def find_column_use(
     rows = sample if len(sample) <= COLUMN_ROWS else sample.head(COLUMN_ROWS)
     if reference is None or rows is not sample:
         reference = answer(rows)
+    # one block per type (a frame built column by column has a block per column, which every
+    # copy and drop of the runs would consolidate again)
+    rows = rows.copy()
 
     def outcome(frame: pd.DataFrame) -> Outcome:
         try:
