@@ -161,10 +161,10 @@ def test_a_log_runs_the_pipeline_once_in_the_session_and_once_through_the_reload
     sample = pd.DataFrame({"id": range(12), "value": [0.5] * 12})
     calls = importlib.import_module(f"{project.package}.nodes").CALLS
     prepared = prepare_pipeline(chain, project.catalog, "frame_in", sample)
-    prepared.sample_output
+    _ = prepared.sample_output
     assert calls == [12] * 300  # Kedro's runner once
     calls.clear()
-    prepared.contract.columns, prepared.contract.batch  # noqa: B018
+    _ = prepared.contract.columns, prepared.contract.batch
     assert prepared.contract.columns.runs == 2  # each column taken away: both needed
     assert calls.count(1) == 3 * 300 and calls.count(4) == 2 * 300  # rows alone, small batches
     calls.clear()
