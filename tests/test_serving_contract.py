@@ -6,6 +6,7 @@ travel. Real Kedro projects, a real sqlite store, models reloaded by MLflow."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import mlflow
@@ -133,6 +134,19 @@ def test_a_label_the_pipeline_never_reads_is_optional_and_left_out_of_the_exampl
     with_extra = model.predict(customers().assign(region="north"))
     pd.testing.assert_frame_equal(without_label, full)
     pd.testing.assert_frame_equal(with_extra, full)
+
+
+def test_the_runs_without_a_column_log_nothing(label_project, caplog):
+    prepared = prepare_pipeline(
+        label_project.pipelines["score"], label_project.catalog, "customers", customers()
+    )
+    _ = prepared.sample_output
+    with caplog.at_level(logging.DEBUG):
+        use = prepared.contract.columns
+    assert "tenure" in use.needed  # its run failed: Kedro's runner logged the node's error
+    assert [
+        record.getMessage() for record in caplog.records if record.name.startswith("kedro")
+    ] == []
 
 
 def test_a_column_read_but_never_changing_the_output_gets_a_hint_and_stays_required(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
@@ -55,11 +56,27 @@ def same(answer: Any, reference: Any) -> bool:
 
 
 @contextlib.contextmanager
+def kedro_records_dropped() -> Iterator[None]:
+    """Every record of Kedro's loggers dropped (``kedro.pipeline.node``'s "failed with error",
+    ``kedro.runner``'s "nodes that have not run"...): a logger's filter sees only the records
+    logged on it, not those its children pass up, so each one gets it."""
+    names = ["kedro"] + [
+        name
+        for name, logger in logging.root.manager.loggerDict.items()
+        if name.startswith("kedro.") and isinstance(logger, logging.Logger)
+    ]
+    with contextlib.ExitStack() as stack:
+        for name in names:
+            stack.enter_context(records_dropped(name))
+        yield
+
+
+@contextlib.contextmanager
 def quiet_probe() -> Iterator[None]:
     """A run of the pipeline on a frame changed on purpose: what it logs, warns or prints
     (a node failing without a column) says nothing to the user."""
     with (
-        records_dropped("kedro"),
+        kedro_records_dropped(),
         warnings.catch_warnings(),
         contextlib.redirect_stdout(io.StringIO()),
         contextlib.redirect_stderr(io.StringIO()),
