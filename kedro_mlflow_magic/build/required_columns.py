@@ -189,7 +189,10 @@ def find_column_use(
     computed when None) with ``same``: at most ``budget`` runs beyond the reference's."""
     rows = sample if len(sample) <= COLUMN_ROWS else sample.head(COLUMN_ROWS)
     if reference is None or rows is not sample:
-        reference = answer(rows)
+        try:
+            reference = answer(rows)
+        except Exception:  # the first rows alone fail: nothing to compare with, all required
+            return ColumnUse(needed=tuple(rows.columns), rows=len(rows))
     # one block per type (a frame built column by column has a block per column, which every
     # copy and drop of the runs would consolidate again)
     rows = rows.copy()
