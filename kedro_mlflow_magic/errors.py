@@ -30,9 +30,18 @@ def one_line(text: str) -> str:
 URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*):[^\s/@]*@")
 
 
+# a query parameter whose value is a secret (?token=..., a presigned URL's &sig=...)
+SECRET_QUERY_KEYS = (
+    r"password|passwd|pwd|secret|client_secret|token|access_token|api_?key|key|sig|signature|"
+    r"sas|x-amz-signature|x-amz-credential|x-goog-signature"
+)
+URL_QUERY_SECRET = re.compile(rf"([?&](?:{SECRET_QUERY_KEYS})=)[^&#\s'\"]+", re.IGNORECASE)
+
+
 def masked_url(text: str) -> str:
-    """``text`` with the password of every URL in it masked (``http://user:***@host``)."""
-    return URL_PASSWORD.sub(r"\1:***@", str(text))
+    """``text`` with the password of every URL in it masked (``http://user:***@host``), and
+    the value of every secret query parameter (``?token=***``)."""
+    return URL_QUERY_SECRET.sub(r"\1***", URL_PASSWORD.sub(r"\1:***@", str(text)))
 
 
 class KedroMlflowMagicError(Exception):

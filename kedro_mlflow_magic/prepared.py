@@ -57,6 +57,7 @@ from kedro_mlflow_magic.verify.drift import ArtifactWatch
 from kedro_mlflow_magic.verify.outside import Reached
 from kedro_mlflow_magic.verify.parity import Comparison, compare_results
 from kedro_mlflow_magic.verify.reference_run import run_in_session
+from kedro_mlflow_magic.verify.serving_contract import ServingContract
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -171,7 +172,13 @@ class PreparedPipeline:
         them), parameters with their session values as defaults."""
         output = self.as_model_output(self.sample_output)
         inputs = self.sample if self.spark_sample is None else self.spark_sample
-        return infer_model_signature(inputs, output, self.leaves)
+        return self.contract.signature(infer_model_signature(inputs, output, self.leaves))
+
+    @cached_property
+    def contract(self) -> ServingContract:
+        """What a request must hold (columns read, rows depending on each other, parameter
+        defaults to note), found on the sample once (``verify.serving_contract``)."""
+        return ServingContract(self)
 
     def expected_output(self, frame: Any, leaves: list[ParameterLeaf]) -> Any:
         """What the model must return on ``frame``: Kedro's runner's output, converted as the

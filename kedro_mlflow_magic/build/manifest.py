@@ -18,6 +18,7 @@ from kedro_mlflow_magic.inspect.roles import function_reference
 from kedro_mlflow_magic.runtime import (
     MANIFEST_FORMAT,
     ArtifactEntry,
+    BatchDependenceEntry,
     KindsEntry,
     Manifest,
     NodeEntry,
@@ -68,11 +69,13 @@ def build_manifest(
     output_column: str | None = None,
     added_requirements: list[str] | None = None,
     kinds: KindsEntry | None = None,
+    batch_dependence: BatchDependenceEntry | None = None,
 ) -> Manifest:
     """A plain, JSON-able description of everything the model runs (see ``runtime/``);
     ``output_column``: the column a 1-D array or Series output becomes, None to keep it;
     ``added_requirements``: the requirements added by hand; ``kinds``: the kinds of its data
-    (pandas, Spark, polars, numpy), where the runtime converts."""
+    (pandas, Spark, polars, numpy), where the runtime converts; ``batch_dependence``: rows
+    found to depend on each other (``verify.batch_independence``)."""
     manifest = Manifest(
         format=MANIFEST_FORMAT,
         data_input=data_input,
@@ -88,4 +91,6 @@ def build_manifest(
     )
     if kinds is not None:
         manifest["kinds"] = kinds
+    if batch_dependence is not None:
+        manifest["batch_dependence"] = batch_dependence
     return manifest

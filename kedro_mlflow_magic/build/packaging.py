@@ -83,6 +83,7 @@ def write_model(
     kinds: runtime.KindsEntry | None = None,
     changed_by: Mapping[str, list[str]] | None = None,
     added_requirements: tuple[str, ...] = (),
+    batch_dependence: runtime.BatchDependenceEntry | None = None,
 ) -> ModelInfo:
     """Stage the artifacts and a clean copy of the project's code (its Python source and the
     ``included`` files), write the manifest and requirements, and log the model from code into
@@ -91,7 +92,8 @@ def write_model(
     ``kinds``: the kinds of its data (pandas, Spark, polars, numpy), which pin pyspark or
     polars when used;
     ``changed_by``: artifact -> the nodes that change it in place (copied per call);
-    ``added_requirements`` (pinned already, see ``LogOptions``) win over the scanned ones."""
+    ``added_requirements`` (pinned already, see ``LogOptions``) win over the scanned ones;
+    ``batch_dependence``: what the manifest records of rows that depend on each other."""
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
         staging = Path(staging_folder)
         taken: set[str] = {CODE_FOLDER}
@@ -109,6 +111,7 @@ def write_model(
             pipeline, str(roles.data_input), output, staged, leaves, list(roles.parameters),
             included_files=[entry.name for entry in included], output_column=output_column,
             added_requirements=list(added_requirements), kinds=kinds,
+            batch_dependence=batch_dependence,
         )  # fmt: skip
         requirements = pinned_requirements(
             node_modules={node.func.__module__ for node in pipeline.nodes},

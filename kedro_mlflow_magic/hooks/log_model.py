@@ -181,6 +181,8 @@ class LogModelHook:
                 logged.registered_model_name, logged.registered_version, alias,
                 logged.registered_model_name, logged.registered_version,
             )  # fmt: skip
+        for note in logged.notes:  # what the summary of %kedro_log_model and `log` say too
+            logger.info("Note: %s", note)
 
     def failure(self, error: Exception) -> LogAfterRunError | None:
         """The one-line error that fails the run; None (and a warning) when this run's

@@ -44,6 +44,16 @@ def csv_frame(cell: str) -> pd.DataFrame:
         ) from None
 
 
+def show_batch_note(model: Any, frame: Any) -> None:
+    """A model whose rows depend on each other, given fewer rows than it was checked on."""
+    from kedro_mlflow_magic.display.checks import NoteView
+    from kedro_mlflow_magic.verify.batch_independence import fewer_rows_note
+
+    note = fewer_rows_note(model.model_config, frame)
+    if note is not None:
+        show(NoteView(note))
+
+
 def optional_state(local_ns: Mapping[str, Any] | None) -> KedroState | None:
     try:
         return kedro_state(local_ns)
@@ -112,6 +122,7 @@ def kedro_predict(
         model = prediction.models.load(model_uri)
         params = prediction.parse_params(map(unquoted, arguments.params), model)
         result = prediction.predict(model, frame, params, model_uri)
+    show_batch_note(model, frame)
     if arguments.compare:
         from kedro_mlflow_magic.display.checks import ComparisonView
         from kedro_mlflow_magic.verify.parity import compare_with_session

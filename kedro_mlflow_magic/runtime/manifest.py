@@ -81,6 +81,14 @@ class KindsEntry(TypedDict):
     data_input: str | None
 
 
+class BatchDependenceEntry(TypedDict):
+    """A row's answer depended on the other rows of the batch, on a sample of
+    ``checked_rows`` rows predicted as one batch; ``example`` says how."""
+
+    checked_rows: int
+    example: str
+
+
 class _ManifestKeys(TypedDict):
     format: int
     data_input: str
@@ -104,10 +112,13 @@ class Manifest(_ManifestKeys, total=False):
     - ``added_requirements``: the requirements added by hand when it was logged
       (``--requirement``), as its requirements file lists them;
     - ``kinds``: where the runtime converts between kinds of data (pandas, Spark, polars,
-      numpy); without it a model converts nothing."""
+      numpy); without it a model converts nothing;
+    - ``batch_dependence``: present when a row's answer depended on the other rows of the
+      batch at log time (the runtime does not read it; ``%kedro_predict`` notes it)."""
 
     added_requirements: list[str]
     kinds: KindsEntry
+    batch_dependence: BatchDependenceEntry
 
 
 def model_config_of(manifest: Manifest) -> dict[str, Any]:

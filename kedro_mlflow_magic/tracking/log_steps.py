@@ -88,6 +88,7 @@ def log_prepared(
     say(steps.DONE)
     logged = summarise(prepared, info, comparison, run, destination, options, version)
     logged.notes = (*logged.notes, *requirement_notes, *copied_notes(content.changed_by))
+    logged.notes = (*logged.notes, *prepared.contract.notes(content, options.signature))
     return logged
 
 
@@ -132,7 +133,8 @@ def write(
     return write_model(
         prepared.pipeline, prepared.catalog, prepared.roles, prepared.output,
         name=options.name, signature=content.signature,
-        example=sample_rows(content.frame, options.example_rows), leaves=content.leaves,
+        example=prepared.contract.example(content, options.signature, options.example_rows),
+        leaves=content.leaves, batch_dependence=prepared.contract.manifest_entry(),
         packages=content.packages, included=content.included,
         output_column=prepared.output_column, notes=notes, kinds=prepared.manifest_kinds(),
         changed_by=content.changed_by, added_requirements=options.extra_requirements,
