@@ -105,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     from kedro_mlflow_magic.cli import main as shell_main
 
     arguments = sys.argv[1:] if argv is None else argv
-    if arguments and arguments[0] in cli.commands:  # inputs, log, predict, check: the shell command
+    if arguments and arguments[0] in cli.commands:  # inputs, log, predict...: the shell command
         return shell_main(arguments)
 
     parser = argparse.ArgumentParser(
         prog="kedro-mlflow-magic",
-        epilog="The shell command's own commands: inputs, log, predict, check "
+        epilog="The shell command's own commands: inputs, log, predict, check, diff, promote "
         "(kedro-mlflow-magic log --help).",
     )
     parser.add_argument(

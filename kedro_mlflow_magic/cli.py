@@ -483,6 +483,17 @@ def use_tracking_of(project: str | None) -> None:
         )
 
 
+def add_review_commands() -> None:
+    """``diff`` and ``promote`` (their own module, which uses the helpers above)."""
+    from kedro_mlflow_magic.cli_review import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+add_review_commands()
+
+
 @click.group(name="kedro_mlflow_magic")
 def project_commands() -> None:
     """kedro_mlflow_magic's commands in a Kedro project (``kedro mlflow-magic ...``)."""

@@ -304,3 +304,17 @@ class EnvironmentCheckError(KedroMlflowMagicError, RuntimeError):
     """The model does not load or predict in a fresh environment of its own requirements (a
     package it imports is missing there, the environment cannot be built, or the prediction
     fails): ``check_environment`` says so in one line, with the fix."""
+
+
+class PromotionRefusedError(KedroMlflowMagicError, RuntimeError):
+    """``promote_model`` left the alias where it was: the new version breaks a caller of the
+    one holding it, or answers differently (``force=True`` moves it anyway). ``diff`` holds
+    the whole comparison."""
+
+    def __init__(self, message: str, diff: object = None):
+        super().__init__(message)
+        self.diff = diff
+
+
+class NotRegisteredError(KedroMlflowMagicError, LookupError):
+    """A model to promote that is no registered model version (or is several)."""

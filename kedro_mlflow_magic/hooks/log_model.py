@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from kedro_mlflow_magic.errors import KedroMlflowMagicError, LogAfterRunError, one_line
+from kedro_mlflow_magic.errors import (
+    KedroMlflowMagicError,
+    LogAfterRunError,
+    PromotionRefusedError,
+    one_line,
+)
+from kedro_mlflow_magic.hooks.promotion import promote_logged
 
 if TYPE_CHECKING:
     from kedro.io import DataCatalog
@@ -42,6 +48,7 @@ CONFIG_KEY = "mlflow_magic"
 CONFIG_PATTERNS = ["mlflow_magic*", "mlflow_magic*/**"]
 ENVIRONMENT_OPTIONS = (
     "output", "name", "registered_model_name", "alias", "experiment", "example_rows", "on_error",
+    "promote_to",
 )  # fmt: skip
 
 
@@ -82,7 +89,9 @@ class LogModelHook:
     ``name``, ``registered_model_name`` (``--register``), ``alias``, ``freeze``, ``include``,
     ``experiment``, ``example_rows`` and ``extra_requirements`` (``--requirement``). The model
     goes into the MLflow run that is active and live (kedro-mlflow's run of this
-    ``kedro run``), else into a new run.
+    ``kedro run``), else into a new run. ``promote_to`` (an alias, e.g. ``"champion"``) then
+    moves that alias to the registered version through ``promote_model``'s review: a refusal
+    is a failure like any other (``on_error``).
 
     ``on_error="fail"`` (the default) fails the ``kedro run`` with one line when the model
     cannot be logged (a packaging problem, a parity failure...); ``"warn"`` logs a warning
@@ -106,6 +115,7 @@ class LogModelHook:
         example_rows: int = 5,
         extra_requirements: tuple[str, ...] | list[str] = (),
         on_error: str = "fail",
+        promote_to: str | None = None,
     ) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"LogModelHook: on_error must be 'fail' or 'warn', not {on_error!r}")
@@ -128,6 +138,7 @@ class LogModelHook:
         self.example_rows = example_rows
         self.extra_requirements = tuple(extra_requirements)
         self.on_error = on_error
+        self.promote_to = promote_to
         self.environment: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -154,8 +165,11 @@ class LogModelHook:
     def log_options(self) -> LogOptions:
         """This hook's options of the log, checked (so before the run too, so that a long
         training does not end in a failure the settings already showed)."""
+        from kedro_mlflow_magic.errors import RegistrationError
         from kedro_mlflow_magic.options import LogOptions
 
+        if self.promote_to and not self.registered_model_name:
+            raise RegistrationError(self.promote_to)
         return LogOptions(
             name=self.name, example_rows=self.example_rows, experiment=self.experiment,
             registered_model_name=self.registered_model_name, alias=self.alias,
@@ -202,6 +216,8 @@ class LogModelHook:
         message = (
             f"could not log pipeline '{self.pipeline}' after the run of '{self.after}': {reason}"
         )
+        if isinstance(error, PromotionRefusedError):  # logged and registered, not promoted
+            message = f"logged pipeline '{self.pipeline}' but did not promote it: {reason}"
         if self.on_error == "warn":
             logger.warning("%s (on_error='warn': the run still succeeds)", message)
             return None
@@ -255,7 +271,9 @@ class LogModelHook:
         hook = self.in_environment()
         try:
             if hook.counts(run_params, pipeline):
-                hook.report(hook.log(catalog, Path(run_params["project_path"])))
+                logged = hook.log(catalog, Path(run_params["project_path"]))
+                hook.report(logged)
+                promote_logged(logged, hook.promote_to)
         except Exception as error:
             failure = hook.failure(error)
         result = yield
