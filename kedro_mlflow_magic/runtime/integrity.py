@@ -25,7 +25,8 @@ CACHE_FOLDER = "__pycache__"
 
 
 class ArtifactIntegrityError(MlflowException):
-    """An artifact's file no longer matches the digest recorded when the model was logged."""
+    """An artifact's file no longer matches the digest recorded when the model was logged.
+    (Each model ships this runtime under a name of its own: catch ``MlflowException``.)"""
 
 
 def file_sha256(path: str) -> str:

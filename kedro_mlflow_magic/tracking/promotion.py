@@ -61,6 +61,15 @@ class Promotion(Summary):
         return promotion_html(self)
 
 
+def model_id_of(version: Any) -> str | None:
+    """The logged model a registered version is (``models:/m-...`` as its source when the
+    store leaves ``model_id`` empty, as sqlite's does)."""
+    if version.model_id:
+        return version.model_id
+    source = str(version.source or "")
+    return source.removeprefix("models:/") if source.startswith("models:/m-") else None
+
+
 def versions_of_run(client: Any, run_id: str, name: str | None = None) -> list[Any]:
     """The registered versions of the models a run logged (of the logged model ``name``)."""
     found = client.search_model_versions(f"run_id = '{run_id}'")
@@ -69,7 +78,7 @@ def versions_of_run(client: Any, run_id: str, name: str | None = None) -> list[A
     return [
         version
         for version in found
-        if version.model_id and client.get_logged_model(version.model_id).name == name
+        if model_id_of(version) and client.get_logged_model(model_id_of(version)).name == name
     ]
 
 
@@ -97,7 +106,7 @@ def registered_version(model_uri: str, client: Any) -> tuple[str, int]:
         versions = [
             version
             for version in versions_of_run(client, logged.source_run_id or "")
-            if version.model_id == head
+            if model_id_of(version) == head
         ]
     if len(versions) != 1:
         found = ", ".join(f"models:/{v.name}/{v.version}" for v in versions) or "none"
