@@ -505,7 +505,7 @@ project_commands.add_command(cli)
 def main(argv: list[str] | None = None) -> int:
     """``kedro-mlflow-magic inputs|log|predict|check ...``: run one command, return its exit code."""
     try:
-        cli.main(args=argv, prog_name="kedro-mlflow-magic", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="kedro-mlflow-magic", standalone_mode=False)
     except click.ClickException as error:
         error.show()
         return error.exit_code
@@ -514,4 +514,5 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("Aborted!", err=True)
         return 1
-    return 0
+    # without standalone mode, click returns (does not raise) a click.exceptions.Exit's code
+    return code if isinstance(code, int) else 0

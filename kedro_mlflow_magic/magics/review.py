@@ -18,6 +18,7 @@ from kedro_mlflow_magic.magics.common import (
     user_errors,
 )
 from kedro_mlflow_magic.magics.predict import optional_state
+from kedro_mlflow_magic.quiet import quiet_project_load
 from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
@@ -58,9 +59,10 @@ def kedro_diff(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelDif
     wait_for_warm_up()  # MLflow's imports must not run in two threads at once
     arguments = parse_line(kedro_diff, line)
     data = data_from(arguments.data, local_ns)
-    from kedro_mlflow_magic.verify.review import compare_models
+    with user_errors(), quiet_call(), quiet_project_load():
+        # the review imports Kedro's runner, which logs its logging set-up when first imported
+        from kedro_mlflow_magic.verify.review import compare_models
 
-    with user_errors(), quiet_call():
         use_session_tracking(local_ns)
         return compare_models(unquoted(arguments.before), unquoted(arguments.after), data)
 
@@ -81,9 +83,9 @@ def kedro_promote(line: str, local_ns: Mapping[str, Any] | None = None) -> Promo
     wait_for_warm_up()
     arguments = parse_line(kedro_promote, line)
     data = data_from(arguments.data, local_ns)
-    from kedro_mlflow_magic.tracking.promotion import promote_model
+    with user_errors(), quiet_call(), quiet_project_load():
+        from kedro_mlflow_magic.tracking.promotion import promote_model
 
-    with user_errors(), quiet_call():
         use_session_tracking(local_ns)
         return promote_model(
             unquoted(arguments.model_uri), unquoted(arguments.alias), data, force=arguments.force
