@@ -131,11 +131,11 @@ def test_the_magics_in_a_real_kernel(models: ReviewModels, mlflow_store: str, tm
     assert calm.startswith('<table class="kedro-mlflow-summary"')  # nothing before our display
     assert "threshold: default 0.5 -&gt; 0.6" in calm  # the HTML table
     assert "threshold: default 0.5 -> 0.6" in calm  # and its text
-    assert "BREAKING True" in cell_text(cell_starting(notebook, "diff = %kedro_diff"))
-    refused = cell_text(notebook.cells[5])
+    assert "BREAKING True" in cell_text(cell_starting(notebook, "diff = %kedro_diff"), ansi=False)
+    refused = cell_text(notebook.cells[5], ansi=False)
     assert refused.startswith(f"UsageError: 'notebook' stays on {models.uri(1)}: ")
     assert "their answers differ" in refused and "\n" not in refused.strip()
-    forced = cell_text(notebook.cells[6])
+    forced = cell_text(notebook.cells[6], ansi=False)
     assert "'notebook' moved from version 1 to version 3, forced" in forced
     assert alias_holder(mlflow_store, models.name, "notebook") == 3
     for cell in notebook.cells[2:]:

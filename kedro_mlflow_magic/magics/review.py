@@ -59,10 +59,9 @@ def kedro_diff(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelDif
     wait_for_warm_up()  # MLflow's imports must not run in two threads at once
     arguments = parse_line(kedro_diff, line)
     data = data_from(arguments.data, local_ns)
-    with user_errors(), quiet_call(), quiet_project_load():
-        # the review imports Kedro's runner, which logs its logging set-up when first imported
+    with quiet_project_load():  # Kedro's runner logs its logging set-up when first imported
         from kedro_mlflow_magic.verify.review import compare_models
-
+    with user_errors(), quiet_call():  # after the import: Kedro's printer is installed then
         use_session_tracking(local_ns)
         return compare_models(unquoted(arguments.before), unquoted(arguments.after), data)
 
@@ -83,9 +82,9 @@ def kedro_promote(line: str, local_ns: Mapping[str, Any] | None = None) -> Promo
     wait_for_warm_up()
     arguments = parse_line(kedro_promote, line)
     data = data_from(arguments.data, local_ns)
-    with user_errors(), quiet_call(), quiet_project_load():
+    with quiet_project_load():
         from kedro_mlflow_magic.tracking.promotion import promote_model
-
+    with user_errors(), quiet_call():
         use_session_tracking(local_ns)
         return promote_model(
             unquoted(arguments.model_uri), unquoted(arguments.alias), data, force=arguments.force
