@@ -237,6 +237,15 @@ def parsed_requirements(lines: Sequence[str]) -> dict[str, str]:
     return parsed
 
 
+def without_name(requirement: str) -> str:
+    """A requirement's specifier, extras and markers (``==1.6.1``), its name left out."""
+    try:
+        name = Requirement(requirement).name
+    except InvalidRequirement:
+        return requirement
+    return requirement[len(name) :].strip() or "(any version)"
+
+
 def requirement_changes(before: Sequence[str], after: Sequence[str]) -> list[Change]:
     old, new = parsed_requirements(before), parsed_requirements(after)
     changes = [
@@ -246,7 +255,7 @@ def requirement_changes(before: Sequence[str], after: Sequence[str]) -> list[Cha
         Change(REQUIREMENTS, name, f"removed ({old[name]})") for name in old if name not in new
     ]
     changes += [
-        Change(REQUIREMENTS, name, f"{old[name]} -> {new[name]}")
+        Change(REQUIREMENTS, name, f"{without_name(old[name])} -> {without_name(new[name])}")
         for name in new
         if name in old and old[name] != new[name]
     ]  # fmt: skip
