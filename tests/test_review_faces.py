@@ -190,3 +190,24 @@ def test_the_hook_promotes_what_it_logged_through_the_review(tmp_path: Path):
     ) in output, output[-3000:]
     assert alias_holder(store, name, "champion") == 1
     assert mlflow.MlflowClient(store).get_model_version(name, "2").status == "READY"
+
+
+def test_the_magics_are_registered_and_offered_to_kedro(ipython_shell):
+    from importlib.metadata import entry_points
+
+    import kedro_mlflow_magic.magics as magics
+
+    ipython_shell.run_line_magic("load_ext", "kedro_mlflow_magic")
+    points = {point.name: point for point in entry_points(group="kedro.line_magic")}
+    for name in ("kedro_diff", "kedro_promote"):
+        assert name in ipython_shell.magics_manager.magics["line"]
+        assert points[name].load() is getattr(magics, name)
+
+
+def test_promote_to_needs_a_registered_model_name_and_says_so():
+    from kedro_mlflow_magic.errors import RegistrationError
+    from kedro_mlflow_magic.hooks import LogModelHook
+
+    hook = LogModelHook(after="training", pipeline="inference", promote_to="champion")
+    with pytest.raises(RegistrationError, match=r"'champion' needs a registered model"):
+        hook.log_options()
