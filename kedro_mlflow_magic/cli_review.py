@@ -25,14 +25,14 @@ from kedro_mlflow_magic.cli import (
 from kedro_mlflow_magic.errors import PromotionRefusedError
 
 
-def data_option(function: Any) -> Any:
+def data_option(default: str) -> Any:
     return click.option(
         "--data",
         metavar="FILE",
         default=None,
-        help="the frame both models predict on (.csv, .parquet); default: the input example "
-        "of the model before",
-    )(function)
+        help=f"the frame both models predict on (.csv, .parquet); default: the input example "
+        f"of {default}",
+    )
 
 
 def data_from(data: str | None) -> Any:
@@ -42,7 +42,7 @@ def data_from(data: str | None) -> Any:
 @click.command()
 @click.argument("before")
 @click.argument("after")
-@data_option
+@data_option("the model before")
 @project_option
 @verbose_option
 def diff(before: str, after: str, data: str | None, project: str | None, verbose: bool) -> None:
@@ -67,7 +67,7 @@ def diff(before: str, after: str, data: str | None, project: str | None, verbose
 @click.command()
 @click.argument("model_uri")
 @click.option("--alias", required=True, metavar="NAME", help="the alias to move (e.g. champion)")
-@data_option
+@data_option("the version holding the alias")
 @click.option(
     "--force",
     is_flag=True,

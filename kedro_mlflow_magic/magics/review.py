@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from kedro_mlflow_magic.errors import MODEL_URI_FORMS
 from kedro_mlflow_magic.magics.common import (
     frame_from,
     parse_line,
@@ -25,12 +24,19 @@ if TYPE_CHECKING:
     from kedro_mlflow_magic.tracking.promotion import Promotion
     from kedro_mlflow_magic.verify.review import ModelDiff
 
-DATA_ARGUMENT = argument(
-    "--data",
-    metavar="EXPR",
-    default=None,
-    help="a Python expression in this notebook giving the frame both models predict on "
-    "(default: the input example of the model before)",
+
+def data_argument(default: str) -> Any:
+    return argument(
+        "--data",
+        metavar="EXPR",
+        default=None,
+        help="a Python expression in this notebook giving the frame both models predict on "
+        f"(default: the input example of {default})",
+    )
+
+
+URI_FORMS = (
+    "models:/<name>/<version>, models:/<name>@<alias>, runs:/<run id>/<name>, models:/<model id>"
 )
 
 
@@ -49,9 +55,9 @@ def data_from(expression: str | None, local_ns: Mapping[str, Any] | None) -> Any
 
 
 @magic_arguments()
-@argument("before", metavar="BEFORE", help=f"the model before ({MODEL_URI_FORMS}, or @alias)")
+@argument("before", metavar="BEFORE", help=f"the model before: {URI_FORMS}, or a model folder")
 @argument("after", metavar="AFTER", help="the model after, in the same forms")
-@DATA_ARGUMENT
+@data_argument("the model before")
 def kedro_diff(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelDiff:
     """Show what changed from the model BEFORE to the model AFTER (signature column by column,
     parameters' defaults, nodes, artifacts, requirements, versions), whether a caller of
@@ -67,9 +73,13 @@ def kedro_diff(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelDif
 
 
 @magic_arguments()
-@argument("model_uri", metavar="MODEL_URI", help="the registered model version to promote")
+@argument(
+    "model_uri",
+    metavar="MODEL_URI",
+    help=f"the registered model version to promote: {URI_FORMS} (registered once)",
+)
 @argument("--alias", required=True, metavar="NAME", help="the alias to move (e.g. champion)")
-@DATA_ARGUMENT
+@data_argument("the version holding the alias")
 @argument(
     "--force",
     action="store_true",
