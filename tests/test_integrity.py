@@ -74,6 +74,7 @@ class Planted:
         return (pathlib.Path.touch, (pathlib.Path(self.marker),))
 
 
+@pytest.mark.slow
 def test_a_changed_artifact_file_fails_the_load_in_one_line_before_it_is_read(
     folder: Path, tmp_path: Path, mlflow_store: str
 ):
