@@ -212,6 +212,11 @@ def test_a_logged_model_uri_promotes_its_registered_version(models: ReviewModels
     assert alias_holder(models, "runs-alias") == 1 and alias_holder(models, "id-alias") == 2
 
 
+def test_a_version_named_otherwise_than_by_number_says_how_to_name_it(models: ReviewModels):
+    with pytest.raises(NotRegisteredError, match=rf"models:/{models.name}/<version>\) or by an"):
+        promote_model(f"models:/{models.name}/latest", "champion")
+
+
 def test_an_unregistered_model_cannot_be_promoted(demo, demo_sample):
     from kedro_mlflow_magic import log_pipeline_model
 

@@ -96,7 +96,12 @@ def registered_version(model_uri: str, client: Any) -> tuple[str, int]:
     if at:
         return name, int(client.get_model_version_by_alias(name, alias).version)
     head, _, tail = path.partition("/")
-    if model_uri.startswith("models:/") and tail.isdigit():
+    if model_uri.startswith("models:/") and tail:
+        if not tail.isdigit():  # models:/churn/latest, models:/churn/Production
+            raise NotRegisteredError(
+                f"cannot promote '{model_uri}': name the version by its number "
+                f"(models:/{head}/<version>) or by an alias (models:/{head}@<alias>)"
+            )
         client.get_model_version(head, tail)  # raises when there is no such version
         return head, int(tail)
     if model_uri.startswith("runs:/"):
