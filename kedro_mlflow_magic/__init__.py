@@ -34,8 +34,10 @@ if TYPE_CHECKING:
         log_pipeline_model,
         prepare_pipeline,
     )
+    from kedro_mlflow_magic.tracking.promotion import Promotion, promote_model
     from kedro_mlflow_magic.verify.environment_check import EnvironmentCheck, check_environment
     from kedro_mlflow_magic.verify.parity import Comparison, compare_with_session
+    from kedro_mlflow_magic.verify.review import ModelDiff, compare_models
 
 __version__ = _distribution_version("kedro-mlflow-magic")
 
@@ -49,6 +51,10 @@ LAZY_NAMES = {
     "PreparedPipeline": "kedro_mlflow_magic.prepared",
     "log_pipeline_model": "kedro_mlflow_magic.prepared",
     "prepare_pipeline": "kedro_mlflow_magic.prepared",
+    "ModelDiff": "kedro_mlflow_magic.verify.review",
+    "compare_models": "kedro_mlflow_magic.verify.review",
+    "Promotion": "kedro_mlflow_magic.tracking.promotion",
+    "promote_model": "kedro_mlflow_magic.tracking.promotion",
 }
 
 __all__ = [
@@ -58,6 +64,7 @@ __all__ = [
     "KedroMlflowMagicError",
     "LogOptions",
     "LoggedModel",
+    "ModelDiff",
     "OutputNotChosenError",
     "PackagingError",
     "ParameterError",
@@ -66,17 +73,20 @@ __all__ = [
     "PreparedPipeline",
     "Problem",
     "ProjectDescription",
+    "Promotion",
     "SampleError",
     "SessionMismatchError",
     "UnknownDataInputError",
     "__version__",
     "check_environment",
+    "compare_models",
     "compare_with_session",
     "errors",
     "inspect_pipeline",
     "load_ipython_extension",
     "log_pipeline_model",
     "prepare_pipeline",
+    "promote_model",
 ]
 
 

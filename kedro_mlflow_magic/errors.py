@@ -344,3 +344,17 @@ class ShippedCodeError(KedroMlflowMagicError, RuntimeError):
     """The model's code does not stand on its own: a node function does not import from the
     model's code folder in a fresh process without the project (a module of the project the
     model does not ship)."""
+
+
+class PromotionRefusedError(KedroMlflowMagicError, RuntimeError):
+    """``promote_model`` left the alias where it was: the new version breaks a caller of the
+    one holding it, or answers differently (``force=True`` moves it anyway). ``diff`` holds
+    the whole comparison."""
+
+    def __init__(self, message: str, diff: object = None):
+        super().__init__(message)
+        self.diff = diff
+
+
+class NotRegisteredError(KedroMlflowMagicError, LookupError):
+    """A model to promote that is no registered model version (or is several)."""

@@ -12,6 +12,7 @@ from importlib.metadata import version
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
+from kedro_mlflow_magic.build.digests import source_digest
 from kedro_mlflow_magic.build.signature import ParameterLeaf, parameter_path
 from kedro_mlflow_magic.compat import node_interface
 from kedro_mlflow_magic.inspect.roles import function_reference
@@ -28,9 +29,13 @@ from kedro_mlflow_magic.runtime import (
 
 def describe_node(node: Node) -> NodeEntry:
     inputs, outputs = node_interface(node)
-    return NodeEntry(
+    entry = NodeEntry(
         name=node.name, function=str(function_reference(node.func)), inputs=inputs, outputs=outputs
     )
+    digest = source_digest(node.func)
+    if digest is not None:
+        entry["source_sha256"] = digest
+    return entry
 
 
 def versions() -> dict[str, str]:

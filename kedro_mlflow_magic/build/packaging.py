@@ -13,6 +13,7 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime
+from kedro_mlflow_magic.build.digests import record_artifact_digests
 from kedro_mlflow_magic.build.manifest import build_manifest
 from kedro_mlflow_magic.build.project_code import own_distributions
 from kedro_mlflow_magic.build.requirements import (
@@ -104,6 +105,7 @@ def write_model(
         for entry in staged:
             if (changed_by or {}).get(entry["dataset"]):
                 entry["changed_by"] = list(changed_by[entry["dataset"]])
+        record_artifact_digests(staged, staging)
         included = list(included or [])
         code_paths = stage_code(packages, included, staging)
         entry_file, runtime_package = stage_runtime(staging)

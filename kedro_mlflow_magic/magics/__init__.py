@@ -21,10 +21,18 @@ from kedro_mlflow_magic.held_output import HeldOutput
 from kedro_mlflow_magic.magics.inputs import kedro_inputs
 from kedro_mlflow_magic.magics.log_model import kedro_log_model
 from kedro_mlflow_magic.magics.predict import kedro_predict
+from kedro_mlflow_magic.magics.review import kedro_diff, kedro_promote
 from kedro_mlflow_magic.project import find_project_root
 from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
-__all__ = ["kedro_inputs", "kedro_log_model", "kedro_predict", "load_extension"]
+__all__ = [
+    "kedro_diff",
+    "kedro_inputs",
+    "kedro_log_model",
+    "kedro_predict",
+    "kedro_promote",
+    "load_extension",
+]
 
 SIGNATURE_MODULE = "kedro_mlflow_magic.magics.signature"
 
@@ -40,6 +48,8 @@ def line_magics() -> dict[str, Callable[..., Any]]:
         "kedro_inputs": kedro_inputs,
         "kedro_log_model": kedro_log_model,
         "kedro_predict": kedro_predict,
+        "kedro_diff": kedro_diff,
+        "kedro_promote": kedro_promote,
     }
     if "kedro_signature" in globals():
         magics["kedro_signature"] = globals()["kedro_signature"]

@@ -14,6 +14,7 @@ from .artifacts import load_artifact
 from .conversions import Converter, converter, spark_session, to_pandas
 from .copies import Pending, StepCopies, copy_plan, make_copies, schedule_copies
 from .frames import as_output_frame
+from .integrity import check_artifacts
 from .kinds import (
     FRAME_KINDS,
     PANDAS,
@@ -94,6 +95,8 @@ class PipelineModel(PythonModel):
         """Load every artifact once (``self.constants``), decide which are copied for each
         reading node on every call (returned: key -> copier) and which are handed out
         read-only."""
+        # their files as they were logged (the manifest's digests), before anything is loaded
+        check_artifacts(manifest["artifacts"], context.artifacts)
         # Artifacts are loaded once, here; each call reads the same objects, but for those
         # whose copy is cheap: each reading node gets its own copy on every call (sharing.py)
         self.constants = {
