@@ -312,6 +312,7 @@ class PreparedPipeline:
             packages=content.packages, included=content.included,
             output_column=self.output_column, notes=notes, kinds=self.manifest_kinds(),
             changed_by=content.changed_by, added_requirements=options.extra_requirements,
+            trace=options.trace,
         )  # fmt: skip
 
     def verify_logged(self, model_uri: str, content: ModelContent, run_id: str) -> Comparison:

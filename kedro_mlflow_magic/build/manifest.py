@@ -68,11 +68,13 @@ def build_manifest(
     output_column: str | None = None,
     added_requirements: list[str] | None = None,
     kinds: KindsEntry | None = None,
+    trace: bool = False,
 ) -> Manifest:
     """A plain, JSON-able description of everything the model runs (see ``runtime/``);
     ``output_column``: the column a 1-D array or Series output becomes, None to keep it;
     ``added_requirements``: the requirements added by hand; ``kinds``: the kinds of its data
-    (SPEC 11), where the runtime converts."""
+    (SPEC 11), where the runtime converts; ``trace``: the model records a span per node on
+    each call."""
     manifest = Manifest(
         format=MANIFEST_FORMAT,
         data_input=data_input,
@@ -88,4 +90,6 @@ def build_manifest(
     )
     if kinds is not None:
         manifest["kinds"] = kinds
+    if trace:
+        manifest["trace"] = True
     return manifest

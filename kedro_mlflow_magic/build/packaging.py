@@ -81,6 +81,7 @@ def write_model(
     kinds: runtime.KindsEntry | None = None,
     changed_by: Mapping[str, list[str]] | None = None,
     added_requirements: tuple[str, ...] = (),
+    trace: bool = False,
 ) -> ModelInfo:
     """Stage the artifacts and a clean copy of the project's code (its Python source and the
     ``included`` files), write the manifest and requirements, and log the model from code into
@@ -88,7 +89,8 @@ def write_model(
     ``notes`` receives what the check of the nested MLflow models' requirements found;
     ``kinds``: the kinds of its data (SPEC 11), which pin pyspark or polars when used;
     ``changed_by``: artifact -> the nodes that change it in place (copied per call);
-    ``added_requirements`` (pinned already, see ``LogOptions``) win over the scanned ones."""
+    ``added_requirements`` (pinned already, see ``LogOptions``) win over the scanned ones;
+    ``trace``: the model records an MLflow trace of each call, a span per node."""
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
         staging = Path(staging_folder)
         taken: set[str] = {CODE_FOLDER}
@@ -105,7 +107,7 @@ def write_model(
         manifest = build_manifest(
             pipeline, str(roles.data_input), output, staged, leaves, list(roles.parameters),
             included_files=[entry.name for entry in included], output_column=output_column,
-            added_requirements=list(added_requirements), kinds=kinds,
+            added_requirements=list(added_requirements), kinds=kinds, trace=trace,
         )  # fmt: skip
         requirements = pinned_requirements(
             node_modules={node.func.__module__ for node in pipeline.nodes},

@@ -103,10 +103,13 @@ class Manifest(_ManifestKeys, total=False):
 
     - ``added_requirements``: the requirements added by hand when it was logged
       (``--requirement``), as its requirements file lists them;
-    - ``kinds`` (SPEC 11): where the runtime converts; without it a model converts nothing."""
+    - ``kinds`` (SPEC 11): where the runtime converts; without it a model converts nothing;
+    - ``trace``: true for a model that records an MLflow trace of each call, a span per node
+      (``tracing``); absent or false: it records none."""
 
     added_requirements: list[str]
     kinds: KindsEntry
+    trace: bool
 
 
 def model_config_of(manifest: Manifest) -> dict[str, Any]:

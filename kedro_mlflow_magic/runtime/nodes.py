@@ -108,11 +108,13 @@ def compile_step(
     function: Callable[..., Any],
     copies: StepCopies = NO_COPIES,
     read_only: Collection[str] = (),
+    released: tuple[str, ...] = (),
 ) -> Step:
     """Turn one manifest node into a step over the call's values; ``copies``: the node's own
     copies of its inputs, and the copies of its outputs it makes for others (see
     ``copies.copy_plan`` and ``copies.schedule_copies``); ``read_only``: the artifacts handed
-    out read-only (``sharing``), named when the node fails changing one."""
+    out read-only (``sharing``), named when the node fails changing one; ``released``: the
+    values dropped once it has run (``copies.release_plan``)."""
     name = node["name"]
     reads_read_only = sorted(
         {dataset_key(item) for item in interface_names(node["inputs"])} & set(read_only)
@@ -146,7 +148,7 @@ def compile_step(
         # The usual node (a name or a list in, one name out, no copies of its own): one
         # function per node, so that a call costs a fraction of a microsecond per node.
         keys = [dataset_key(item) for item in interface_names(inputs)]
-        return fused_step(function, keys, writable, dataset_key(outputs), failure)
+        return fused_step(function, keys, writable, dataset_key(outputs), failure, released)
 
     store = store_outputs(outputs)
     if copied or writable:
@@ -170,6 +172,8 @@ def compile_step(
             raise
         except Exception as error:
             raise failure(error) from error
+        for key in released:
+            del data[key]
 
     return step
 
@@ -180,9 +184,11 @@ def fused_step(
     writable: Collection[str],
     output_key: str,
     failure: Callable[[Exception], MlflowException],
+    released: tuple[str, ...] = (),
 ) -> Step:
     """The step of a node called with positional inputs (each as it is in the values, or a
-    writable copy of it when it is a read-only array: ``writable``) and storing one output."""
+    writable copy of it when it is a read-only array: ``writable``) and storing one output,
+    then dropping the ``released`` values."""
     if not writable:
 
         def plain_step(data: Data, pending: Pending) -> None:
@@ -192,6 +198,8 @@ def fused_step(
                 raise
             except Exception as error:
                 raise failure(error) from error
+            for key in released:
+                del data[key]
 
         return plain_step
     reads = [(key, key in writable) for key in keys]
@@ -205,5 +213,7 @@ def fused_step(
             raise
         except Exception as error:
             raise failure(error) from error
+        for key in released:
+            del data[key]
 
     return checked_step
