@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     )
     from kedro_mlflow_magic.verify.environment_check import EnvironmentCheck, check_environment
     from kedro_mlflow_magic.verify.parity import Comparison, compare_with_session
+    from kedro_mlflow_magic.verify.profile import Profile, profile_model
 
 __version__ = _distribution_version("kedro-mlflow-magic")
 
@@ -47,6 +48,8 @@ LAZY_NAMES = {
     "PreparedPipeline": "kedro_mlflow_magic.prepared",
     "log_pipeline_model": "kedro_mlflow_magic.prepared",
     "prepare_pipeline": "kedro_mlflow_magic.prepared",
+    "Profile": "kedro_mlflow_magic.verify.profile",
+    "profile_model": "kedro_mlflow_magic.verify.profile",
 }
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "PipelineInputs",
     "PreparedPipeline",
     "Problem",
+    "Profile",
     "SampleError",
     "SessionMismatchError",
     "UnknownDataInputError",
@@ -74,6 +78,7 @@ __all__ = [
     "load_ipython_extension",
     "log_pipeline_model",
     "prepare_pipeline",
+    "profile_model",
 ]
 
 

@@ -338,6 +338,9 @@ def inputs(
     help="a requirement the scan of the imports misses (repeat it): a bare name is pinned to "
     "the version installed here, a specifier (pkg>=1.2) kept as given",
 )
+@click.option(
+    "--trace", is_flag=True, help="every predict records an MLflow trace, a span per node"
+)
 @project_option
 @env_option
 @verbose_option
@@ -356,6 +359,7 @@ def log(
     include: tuple[str, ...],
     example_rows: int,
     requirement: tuple[str, ...],
+    trace: bool,
     project: str | None,
     env: str | None,
     verbose: bool,
@@ -373,7 +377,7 @@ def log(
         options = LogOptions(
             name=name, example_rows=example_rows, experiment=experiment,
             registered_model_name=register, alias=alias, run_id=run_id, run_name=run_name,
-            extra_requirements=requirement,
+            extra_requirements=requirement, trace=trace,
         )  # fmt: skip
         root = find_project(project)
         say("opening the Kedro project")
@@ -408,6 +412,9 @@ def log(
     default=None,
     help="write the predictions to FILE (.csv or .parquet); default: CSV on stdout",
 )
+@click.option(
+    "--profile", is_flag=True, help="also print each node's time per call (on stderr)"
+)
 @project_option
 @verbose_option
 def predict(
@@ -415,6 +422,7 @@ def predict(
     data: str,
     params: tuple[str, ...],
     output: str | None,
+    profile: bool,
     project: str | None,
     verbose: bool,
 ) -> None:
@@ -436,6 +444,11 @@ def predict(
         say("predicting")
         result = prediction.predict(model, frame, overrides, model_uri)
         write_result(result, target)
+        if profile:
+            from kedro_mlflow_magic.verify.profile import profile_model
+
+            say("profiling")
+            click.echo(str(profile_model(model_uri, frame, params=overrides)), err=True)
     if target is not None and sys.stderr.isatty():
         click.echo(f"Wrote the predictions to {target}", err=True)
 

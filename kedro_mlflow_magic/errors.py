@@ -304,3 +304,14 @@ class EnvironmentCheckError(KedroMlflowMagicError, RuntimeError):
     """The model does not load or predict in a fresh environment of its own requirements (a
     package it imports is missing there, the environment cannot be built, or the prediction
     fails): ``check_environment`` says so in one line, with the fix."""
+
+
+class ProfileError(KedroMlflowMagicError, ValueError):
+    """A model that cannot be profiled: not ours, or logged before profiles existed."""
+
+    def __init__(self, model_uri: str):
+        super().__init__(
+            f"the model '{model_uri}' cannot be profiled: it was not logged by "
+            "kedro_mlflow_magic, or by a release before profiles; log it again "
+            "(%kedro_log_model or log_pipeline_model) and profile the new model"
+        )

@@ -42,6 +42,7 @@ CONFIG_KEY = "mlflow_magic"
 CONFIG_PATTERNS = ["mlflow_magic*", "mlflow_magic*/**"]
 ENVIRONMENT_OPTIONS = (
     "output", "name", "registered_model_name", "alias", "experiment", "example_rows", "on_error",
+    "trace",
 )  # fmt: skip
 
 
@@ -80,7 +81,8 @@ class LogModelHook:
     The options are those of ``%kedro_log_model``: ``data_input`` (``--input``), ``sample``
     (a catalog dataset name, or a frame; default: the data input's own dataset), ``output``,
     ``name``, ``registered_model_name`` (``--register``), ``alias``, ``freeze``, ``include``,
-    ``experiment``, ``example_rows`` and ``extra_requirements`` (``--requirement``). The model
+    ``experiment``, ``example_rows``, ``extra_requirements`` (``--requirement``) and ``trace``
+    (``--trace``: every predict records an MLflow trace, a span per node). The model
     goes into the MLflow run that is active and live (kedro-mlflow's run of this
     ``kedro run``), else into a new run.
 
@@ -106,6 +108,7 @@ class LogModelHook:
         example_rows: int = 5,
         extra_requirements: tuple[str, ...] | list[str] = (),
         on_error: str = "fail",
+        trace: bool = False,
     ) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"LogModelHook: on_error must be 'fail' or 'warn', not {on_error!r}")
@@ -128,6 +131,7 @@ class LogModelHook:
         self.example_rows = example_rows
         self.extra_requirements = tuple(extra_requirements)
         self.on_error = on_error
+        self.trace = trace
         self.environment: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -159,7 +163,7 @@ class LogModelHook:
         return LogOptions(
             name=self.name, example_rows=self.example_rows, experiment=self.experiment,
             registered_model_name=self.registered_model_name, alias=self.alias,
-            extra_requirements=self.extra_requirements,
+            extra_requirements=self.extra_requirements, trace=self.trace,
         )  # fmt: skip
 
     def log(self, catalog: DataCatalog, project_path: Path) -> LoggedModel:

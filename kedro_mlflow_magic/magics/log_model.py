@@ -57,7 +57,7 @@ def log_options_from(arguments: Any) -> LogOptions:
         name=arguments.name, example_rows=arguments.example_rows,
         experiment=arguments.experiment, registered_model_name=arguments.register,
         alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
-        extra_requirements=tuple(arguments.requirement),
+        extra_requirements=tuple(arguments.requirement), trace=arguments.trace,
     )  # fmt: skip
 
 
@@ -121,6 +121,11 @@ def environment_check(logged: LoggedModel) -> Any:
     action="store_true",
     help="after the log, predict the input example in a fresh environment built from the "
     "model's requirements alone (uv) and show whether it agrees, in the summary",
+)
+@argument(
+    "--trace",
+    action="store_true",
+    help="every predict of the model records an MLflow trace, a span per node",
 )
 def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelInfo:
     """Log PIPELINE as a self-contained MLflow pyfunc model predicting on its data input, check

@@ -1,0 +1,70 @@
+"""``profile_model``: each node's time per call, the runtime's and MLflow's shares, shown as a
+table sorted by time; ``%kedro_predict --profile`` shows it under the prediction."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def demo_model(demo, demo_sample) -> str:
+    from kedro_mlflow_magic import log_pipeline_model
+
+    info = log_pipeline_model(
+        demo.pipelines["inference"], demo.catalog, "customers_to_score", demo_sample
+    )
+    return info.model_uri
+
+
+def test_the_profile_names_every_node_with_its_share(demo, demo_sample, demo_model) -> None:
+    from kedro_mlflow_magic import Profile, profile_model
+
+    profile = profile_model(demo_model, demo_sample, repeat=3)
+    assert isinstance(profile, Profile)
+    node_names = [node.name for node in demo.pipelines["inference"].nodes]
+    assert sorted(profile.nodes) == sorted(node_names)
+    assert all(seconds > 0 for seconds in profile.nodes.values())
+    assert profile.conversions == {}  # a pandas pipeline converts nothing
+    rows = profile.rows()
+    assert [row[2] for row in rows] == sorted((row[2] for row in rows), reverse=True)
+    assert {kind for _, kind, _, _ in rows} == {"node", "runtime", "MLflow"}
+    assert profile.total >= max(profile.nodes.values())
+    text = str(profile)
+    for name in node_names:
+        assert name in text and name in profile._repr_html_()
+    assert "share" in text and "runtime's own code" in text and "3 on 40 rows" in text
+
+
+@pytest.mark.filterwarnings("ignore:Add type hints")
+def test_a_model_not_ours_cannot_be_profiled(tmp_path) -> None:
+    import mlflow
+    import pandas as pd
+
+    from kedro_mlflow_magic.errors import ProfileError
+    from kedro_mlflow_magic.verify.profile import profile_model
+
+    class Echo(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input
+
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="echo", python_model=Echo())
+    with pytest.raises(ProfileError, match="cannot be profiled.*log it again"):
+        profile_model(info.model_uri, pd.DataFrame({"a": [1]}))
+
+
+def test_kedro_predict_profile_shows_the_table_under_the_prediction(
+    demo, demo_sample, demo_model, project_notebook
+) -> None:
+    from IPython.utils.capture import capture_output
+
+    shell = project_notebook(demo, frame=demo_sample)
+    with capture_output() as captured:
+        outcome = shell.run_cell(f"result = %kedro_predict {demo_model} --data frame --profile")
+    outcome.raise_error()
+    assert len(shell.user_ns["result"]) == len(demo_sample)
+    # shown once the cell is done: the prediction's own output comes first
+    [profile] = [output.data["text/plain"] for output in captured.outputs]
+    for node in demo.pipelines["inference"].nodes:
+        assert node.name in profile
+    assert "share" in profile and "MLflow's input checks" in profile
