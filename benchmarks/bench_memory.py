@@ -179,8 +179,10 @@ def main() -> int:
         needed = peak - before
         print(f"{title:<32}{before / 2**20:>9.0f} MiB{peak / 2**20:>8.0f} MiB"
               f"{needed / 2**20:>9.0f} MiB{(needed - kedro) / 2**20:>+7.0f} MiB")  # fmt: skip
-    print("'call needed': peak RSS minus RSS before the call (the batch included in 'before'); "
-          "'vs Kedro': that minus Kedro's.")
+    print(
+        "'call needed': peak RSS minus RSS before the call (the batch included in 'before'); "
+        "'vs Kedro': that minus Kedro's."
+    )
     return 0
 
 

@@ -412,9 +412,7 @@ def log(
     default=None,
     help="write the predictions to FILE (.csv or .parquet); default: CSV on stdout",
 )
-@click.option(
-    "--profile", is_flag=True, help="also print each node's time per call (on stderr)"
-)
+@click.option("--profile", is_flag=True, help="also print each node's time per call (on stderr)")
 @project_option
 @verbose_option
 def predict(

@@ -49,7 +49,7 @@ def test_a_model_not_ours_cannot_be_profiled(tmp_path) -> None:
 
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(name="echo", python_model=Echo())
-    with pytest.raises(ProfileError, match="cannot be profiled.*log it again"):
+    with pytest.raises(ProfileError, match=r"cannot be profiled.*log it again"):
         profile_model(info.model_uri, pd.DataFrame({"a": [1]}))
 
 

@@ -49,17 +49,13 @@ def experiment() -> Iterator[str]:
     yield mlflow.create_experiment(f"traces-{uuid.uuid4().hex[:8]}")
 
 
-def test_a_traced_model_records_a_span_per_node_with_shapes(
-    demo, demo_sample, experiment
-) -> None:
+def test_a_traced_model_records_a_span_per_node_with_shapes(demo, demo_sample, experiment) -> None:
     import mlflow
 
     model = mlflow.pyfunc.load_model(log_demo(demo, demo_sample, trace=True))
     mlflow.set_experiment(experiment_id=experiment)
     model.predict(demo_sample)
-    [trace] = mlflow.search_traces(
-        experiment_ids=[experiment], return_type="list", flush=True
-    )
+    [trace] = mlflow.search_traces(experiment_ids=[experiment], return_type="list", flush=True)
     spans = spans_by_name(trace)
     assert node_names(demo) <= set(spans)
     root = spans["predict"]

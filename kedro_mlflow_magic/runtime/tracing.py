@@ -101,9 +101,7 @@ def call_span(call: Call) -> Call:
 
     def traced(model_input: Any, params: Any) -> Any:
         with mlflow.start_span(name=SPAN_OF_CALL, span_type=SpanType.WORKFLOW) as span:
-            span.set_inputs(
-                {"model_input": shape_of(model_input), "params": sorted(params or ())}
-            )
+            span.set_inputs({"model_input": shape_of(model_input), "params": sorted(params or ())})
             result = call(model_input, params)
             span.set_outputs(shape_of(result))
             return result
