@@ -26,6 +26,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 from demo_setup import BenchProject, create_project, direct_call, open_project, train
 from kedro_mlflow_side import find_kedro_pipeline_model, log_kedro_mlflow_model
+from tracing_side import print_tracing_table
 from timing import (
     Timing,
     duration,
@@ -351,6 +352,7 @@ def main() -> int:
                     own_costs_unprofiled[(size, count)] = runtime_own_cost_unprofiled(
                         timed_model, frame, contenders.defaults
                     )
+        print_tracing_table(project, sample, infos["small"].model_uri, DATA_INPUT)
 
     print("\nPer-call predict time: median, and (overhead) = median of paired differences with "
           "the direct node calls of the same round")  # fmt: skip

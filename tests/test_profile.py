@@ -3,6 +3,13 @@ table sorted by time; ``%kedro_predict --profile`` shows it under the prediction
 
 from __future__ import annotations
 
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 
@@ -68,3 +75,44 @@ def test_kedro_predict_profile_shows_the_table_under_the_prediction(
     for node in demo.pipelines["inference"].nodes:
         assert node.name in profile
     assert "share" in profile and "MLflow's input checks" in profile
+
+
+def console_script(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``kedro-mlflow-magic ...`` in a process of its own."""
+    environment = {
+        **os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "MLFLOW_DISABLE_TELEMETRY": "true",
+    }  # fmt: skip
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "kedro-mlflow-magic"), *arguments],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_shell_logs_a_traced_model_and_prints_its_profile(
+    trained_demo: Path, tmp_path: Path
+) -> None:
+    import mlflow
+    import pandas as pd
+
+    logged = console_script(
+        "log", "inference", "--input", "customers_to_score", "--sample", "customers",
+        "--trace", "--project", str(trained_demo), cwd=tmp_path,
+    )  # fmt: skip
+    assert logged.returncode == 0, logged.stderr[-3000:]
+    # the summary names the model it logged
+    model_uri = re.search(r"models:/m-[0-9a-f]+", logged.stdout).group(0)
+    assert mlflow.pyfunc.load_model(model_uri).unwrap_python_model().traced is True
+
+    customers = pd.read_csv(trained_demo / "data" / "01_raw" / "customers.csv").head(20)
+    data = tmp_path / "customers.csv"
+    customers.to_csv(data, index=False)
+    predicted = console_script(
+        "predict", model_uri, "--data", str(data), "--profile",
+        "--project", str(trained_demo), cwd=tmp_path,
+    )  # fmt: skip
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    # the predictions stay clean CSV on stdout; the profile goes to stderr
+    assert len(pd.read_csv(io.StringIO(predicted.stdout))) == 20
+    for name in ("encode_features", "score_customers", "runtime's own code", "share"):
+        assert name in predicted.stderr
