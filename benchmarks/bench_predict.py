@@ -26,7 +26,6 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 from demo_setup import BenchProject, create_project, direct_call, open_project, train
 from kedro_mlflow_side import find_kedro_pipeline_model, log_kedro_mlflow_model
-from tracing_side import print_tracing_table
 from timing import (
     Timing,
     duration,
@@ -37,6 +36,7 @@ from timing import (
     time_repeated,
     timed_functions,
 )
+from tracing_side import print_tracing_table
 
 FLOOR_FILE = Path(__file__).with_name("floor_model.py")
 DATA_INPUT = "customers_to_score"
