@@ -214,6 +214,7 @@ class PreparedPipeline:
         # suppress_warnings: the requirements were just pinned from this very environment, so
         # MLflow's check of them (a scan of every installed package, seconds) has nothing to say
         reloaded = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
+        reloaded.unwrap_python_model().instrument(None, None)  # the check records no trace
         watch = ArtifactWatch.of(reloaded)
         prediction = reloaded.predict(frame)
         # a node that changed an artifact in place would make the model drift between calls
