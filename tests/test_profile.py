@@ -116,3 +116,20 @@ def test_the_shell_logs_a_traced_model_and_prints_its_profile(
     assert len(pd.read_csv(io.StringIO(predicted.stdout))) == 20
     for name in ("encode_features", "score_customers", "runtime's own code", "share"):
         assert name in predicted.stderr
+
+
+def test_the_profile_shows_conversions_between_kinds_of_frames(make_project) -> None:
+    pytest.importorskip("polars", reason="the polars extra is not installed")
+    from conftest import load_project
+    from kind_projects import polars_project, spark_trips
+
+    from kedro_mlflow_magic import log_pipeline_model, profile_model
+
+    project = load_project(polars_project(make_project))
+    sample = project.catalog.load("trips")
+    info = log_pipeline_model(project.pipelines["__default__"], project.catalog, "trips", sample)
+    profile = profile_model(info.model_uri, spark_trips().head(3), repeat=2)
+    assert sorted(profile.nodes) == ["label", "price"]
+    # the caller's pandas frame into polars, and 'fares' into pandas for 'label'
+    assert set(profile.conversions) == {"model input as polars", "fares as pandas"}
+    assert {kind for _, kind, _, _ in profile.rows()} >= {"node", "conversion"}

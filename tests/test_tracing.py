@@ -143,3 +143,18 @@ def test_a_served_traced_model_records_spans_per_node_and_an_untraced_one_none(
     assert node_names(demo) <= set(spans)
     assert spans["encode_features"].inputs["customers_to_score"]["shape"] == [3, 5]
     assert mlflow.search_traces(experiment_ids=[untraced], return_type="list") == []
+
+
+def test_the_magic_and_the_hook_pass_trace_on(demo, demo_sample, project_notebook) -> None:
+    import mlflow
+
+    from kedro_mlflow_magic.hooks import LogModelHook
+
+    shell = project_notebook(demo, sample=demo_sample)
+    info = shell.run_line_magic(
+        "kedro_log_model", "inference --input customers_to_score --sample sample --trace"
+    )
+    assert mlflow.pyfunc.load_model(info.model_uri).unwrap_python_model().traced is True
+    hook = LogModelHook(after="training", pipeline="inference", trace=True)
+    assert hook.log_options().trace is True
+    assert LogModelHook(after="training", pipeline="inference").log_options().trace is False

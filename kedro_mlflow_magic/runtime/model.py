@@ -287,7 +287,10 @@ class Edges:
         output = run(model_input, params)
         if self.leave is not None:
             output = self.leave(output)
-        if caller not in FRAME_KINDS or caller == PANDAS:
+        if caller in FRAME_KINDS and caller != PANDAS:
+            return output
+        produced = kind_of(output)
+        if produced in FRAME_KINDS and produced != PANDAS:
             # a pandas caller (serving, the magics, the CLI) gets pandas back
             return self.back(output)
         return output

@@ -135,8 +135,10 @@ def profile_model(
         calls=repeat,
         input_size=input_size(data),
         nodes={name: median_of(name) for name, kind in timers.kinds.items() if kind == NODE},
-        conversions={
-            name: median_of(name) for name, kind in timers.kinds.items() if kind == CONVERSION
+        conversions={  # those that ran: a caller's frame of the model's kind converts nothing
+            name: median_of(name)
+            for name, kind in timers.kinds.items()
+            if kind == CONVERSION and any(name in spent for spent, _, _ in samples)
         },
         runtime=statistics.median(run - sum(spent.values()) for spent, run, _ in samples),
         mlflow=statistics.median(total - run for _, run, total in samples),
