@@ -1,4 +1,4 @@
-"""How long ``check_environment`` takes (SPEC 14): cold (no environment, uv's package cache
+"""How long ``check_environment`` takes: cold (no environment, uv's package cache
 empty), with the environment to build but uv's cache warm, and with the environment cached.
 
 Each case runs in a fresh process, as ``kedro-mlflow-magic check`` does, which checks twice: the

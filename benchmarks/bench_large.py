@@ -1,4 +1,4 @@
-"""Large pipelines and wide frames (issue 22, SPEC 13), in one table: for pipelines of 100, 300
+"""Large pipelines and wide frames (issue 22), in one table: for pipelines of 100, 300
 and 1000 nodes (``large_project.py``: namespaces of 25, a chain of pandas steps each reading
 one artifact and one parameter), the picture's Mermaid text, predict against the node functions
 called directly and against a hand-written floor model (the minimum of interleaved calls;

@@ -2,7 +2,8 @@
 step, and ``%load_ext kedro_mlflow_magic`` alone. Run: ``python benchmarks/bench_notebook.py``.
 
 Each repetition starts a real kernel (jupyter_client) on a copy of the trained demo project,
-with no ``MLFLOW_TRACKING_URI``: runs go to the project's own sqlite store (SPEC 7). The first
+with no ``MLFLOW_TRACKING_URI``: runs go to the project's own sqlite store
+(docs/explanation/behaviour.md#where-runs-go). The first
 kernel creates that store (a user's very first log); the next ones find it.
 """
 

@@ -1,5 +1,6 @@
-"""Predict overhead, log time and load time of our models, side by side with the floor of
-SPEC 8 and with kedro-mlflow's KedroPipelineModel. Run: ``python benchmarks/bench_predict.py``.
+"""Predict overhead, log time and load time of our models, side by side with the floor
+(docs/explanation/benchmarks.md#how-we-measure) and with kedro-mlflow's KedroPipelineModel.
+Run: ``python benchmarks/bench_predict.py``.
 
 Everything happens in one process, in a temporary folder, with a sqlite MLflow store.
 """
@@ -358,7 +359,7 @@ def main() -> int:
           "the direct node calls of the same round")  # fmt: skip
     print("(a) mlflow.pyfunc.load_model(...).predict; (b) its PythonModel's predict(None, df, "
           "params) without MLflow's schema enforcement; (c) hand-written PythonModel calling "
-          "the nodes (SPEC 8 floor); (d) kedro-mlflow's KedroPipelineModel")  # fmt: skip
+          "the nodes (the floor); (d) kedro-mlflow's KedroPipelineModel")  # fmt: skip
     print(
         f"Rounds: as many as fit in {BUDGET_SECONDS} s per line (5 to 300), after 2 warm-up rounds; shuffled order, young garbage collected between rounds."
     )

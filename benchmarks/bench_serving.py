@@ -1,4 +1,5 @@
-"""Served throughput and latency of our model, side by side with the floor of SPEC 8 and with
+"""Served throughput and latency of our model, side by side with the floor
+(docs/explanation/benchmarks.md#how-we-measure) and with
 kedro-mlflow's KedroPipelineModel, each behind ``mlflow models serve`` on 127.0.0.1; then Spark
 scoring (``spark_udf``) against the pandas path. Run: ``python benchmarks/bench_serving.py``.
 

@@ -1,4 +1,4 @@
-"""A Spark model (SPEC 11), side by side with its floors, in one run:
+"""A Spark model (docs/guides/data-kinds.md), side by side with its floors, in one run:
 
 1. distributed scoring: ``model.predict(spark_df)`` on 1M rows (a lazy Spark DataFrame back,
    forced by one aggregate), against the same two node functions called on the same Spark

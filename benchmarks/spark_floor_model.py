@@ -1,4 +1,5 @@
-"""The Spark floor (SPEC 8 for a Spark model): a hand-written MLflow PythonModel that does what a
+"""The Spark floor (docs/explanation/benchmarks.md#how-we-measure, for a Spark model): a
+hand-written MLflow PythonModel that does what a
 served Spark model must do, and nothing else: the caller's pandas frame into the Spark session
 (``createDataFrame``), the same two node functions on Spark, and ``toPandas`` back. Logged from
 code with our model's signature, so it is loaded and its input enforced the same way."""

@@ -89,27 +89,49 @@ class NoDataInputError(AmbiguousDataInputError):
 class OutputNotChosenError(KedroMlflowMagicError, ValueError):
     """The pipeline has several outputs and none was chosen, or an unknown one was."""
 
-    def __init__(self, outputs: Iterable[str], chosen: str | None = None):
+    def __init__(
+        self, outputs: Iterable[str], chosen: str | None = None, produced: Iterable[str] = ()
+    ):
         listed = ", ".join(sorted(outputs))
         if chosen is None:
             message = (
                 f"the pipeline has several outputs: {listed}; pick one (output=... or --output)"
             )
         else:
-            message = f"'{chosen}' is not an output of the pipeline; pick one of: {listed}"
+            message = (
+                f"'{chosen}' is not a dataset the pipeline produces; pick one of its outputs: "
+                f"{listed}"
+            )
+            if produced := sorted(produced):
+                message += f", or a dataset it produces on the way: {first_names(produced)}"
         super().__init__(message)
+
+
+def first_names(names: list[str], limit: int = 10) -> str:
+    """``a, b, c and 7 more``: the first ``limit`` names."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{', '.join(names[:limit])}{more}"
 
 
 class NoOutputError(OutputNotChosenError):
     """The pipeline has no output at all: every node's outputs are consumed or it declares none."""
 
-    def __init__(self, nodes: Iterable[str]):
+    def __init__(self, nodes: Iterable[str], produced: Iterable[str] = ()):
         names = ", ".join(f"'{name}'" for name in nodes) or "(none)"
+        produced = sorted(produced)
+        if produced:
+            fix = (
+                f"name the dataset to return (output=... or --output NAME): {first_names(produced)}"
+            )
+        else:
+            fix = (
+                "give the node that computes the prediction an output name (e.g. "
+                'node(func, inputs, "predictions")) or log a pipeline that ends in one'
+            )
         KedroMlflowMagicError.__init__(
             self,
             f"the pipeline has no output (its nodes: {names}); a model must return something, "
-            "so give the node that computes the prediction an output name (e.g. "
-            'node(func, inputs, "predictions")) or log a pipeline that ends in one',
+            f"so {fix}",
         )
 
 
@@ -304,6 +326,12 @@ class EnvironmentCheckError(KedroMlflowMagicError, RuntimeError):
     """The model does not load or predict in a fresh environment of its own requirements (a
     package it imports is missing there, the environment cannot be built, or the prediction
     fails): ``check_environment`` says so in one line, with the fix."""
+
+
+class ShippedCodeError(KedroMlflowMagicError, RuntimeError):
+    """The model's code does not stand on its own: a node function does not import from the
+    model's code folder in a fresh process without the project (a module of the project the
+    model does not ship)."""
 
 
 class ProfileError(KedroMlflowMagicError, ValueError):

@@ -20,6 +20,7 @@ from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.build.logged import LoggedModel, ModelContent
 from kedro_mlflow_magic.build.manifest import leaf_entries, parameter_input_paths
 from kedro_mlflow_magic.build.packaging import write_model
+from kedro_mlflow_magic.build.project_code import modules_loaded
 from kedro_mlflow_magic.build.shipped_code import (
     project_root_for,
     resolve_includes,
@@ -35,12 +36,11 @@ from kedro_mlflow_magic.build.signature import (
     sample_rows,
 )
 from kedro_mlflow_magic.build.signature_edits import conform_to_signature
+from kedro_mlflow_magic.display.roles import left_out_lines
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
     ArtifactChangedError,
     NoDataInputError,
-    NoOutputError,
-    OutputNotChosenError,
     PackagingError,
     ParityError,
     SampleError,
@@ -48,6 +48,7 @@ from kedro_mlflow_magic.errors import (
 )
 from kedro_mlflow_magic.inspect.data_input import model_pipeline
 from kedro_mlflow_magic.inspect.kinds import as_kind, converts, data_input_kind, dataset_kinds
+from kedro_mlflow_magic.inspect.outputs import choose_output, left_out_nodes
 from kedro_mlflow_magic.inspect.roles import (
     PipelineInputs,
     inspect_pipeline,
@@ -66,6 +67,7 @@ from kedro_mlflow_magic.tracking.runs import (
     register,
     tracking_access,
 )
+from kedro_mlflow_magic.verify.code_check import code_checked
 from kedro_mlflow_magic.verify.drift import ArtifactWatch
 from kedro_mlflow_magic.verify.parity import Comparison, compare_results
 from kedro_mlflow_magic.verify.reference_run import run_in_session
@@ -77,19 +79,6 @@ if TYPE_CHECKING:
 # this many rows (the first ones).
 PARITY_ROWS = 10_000
 PARITY_TAG = "kedro_mlflow_magic.parity"
-
-
-def choose_output(pipeline: Pipeline, output: str | None) -> str:
-    outputs = sorted(pipeline.outputs())
-    if not outputs:
-        raise NoOutputError(node.name for node in pipeline.nodes)
-    if output is not None:
-        if output not in outputs:
-            raise OutputNotChosenError(outputs, chosen=output)
-        return output
-    if len(outputs) != 1:
-        raise OutputNotChosenError(outputs)
-    return outputs[0]
 
 
 def default_sample(catalog: DataCatalog, data_input: str) -> Any:
@@ -144,6 +133,8 @@ class PreparedPipeline:
     kinds: dict[str, str] = field(default_factory=dict)
     # a Spark sample as given: the signature's input schema comes from its Spark schema
     spark_sample: Any = field(default=None, compare=False, repr=False)
+    # the modules first imported while the reference run ran: the project's among them ship
+    loaded_modules: set[str] = field(default_factory=set, compare=False, repr=False)
 
     @property
     def data_input(self) -> str:
@@ -170,7 +161,9 @@ class PreparedPipeline:
         """The pipeline's output on the sample with the session's parameters, and the kind of
         each value its nodes produced (computed once)."""
         produced: dict[str, str] = {}
-        return self.run_in_session(self.sample, self.leaves, produced), produced
+        with modules_loaded(self.loaded_modules):
+            output = self.run_in_session(self.sample, self.leaves, produced)
+        return output, produced
 
     @property
     def sample_output(self) -> Any:
@@ -264,15 +257,16 @@ class PreparedPipeline:
         ):
             info = self.write(options, content, requirement_notes)
             say(steps.VERIFYING)
-            try:
-                comparison = self.verify_logged(info.model_uri, content, run.run_id)
-            except ArtifactChangedError as changed:
-                # Kedro's runner gives each node a fresh load: the model copies what a node
-                # changes in place for every call instead, in a model logged anew
-                mark_failed(info.model_id)
-                content = replace(content, changed_by=changed.changes)
-                info = self.write(options, content, requirement_notes)
-                comparison = self.verify_logged(info.model_uri, content, run.run_id)
+            with code_checked(info, self.pipeline, content.packages, self.project_root(content)):
+                try:
+                    comparison = self.verify_logged(info.model_uri, content, run.run_id)
+                except ArtifactChangedError as changed:
+                    # Kedro's runner gives each node a fresh load: the model copies what a node
+                    # changes in place for every call instead, in a model logged anew
+                    mark_failed(info.model_id)
+                    content = replace(content, changed_by=changed.changes)
+                    info = self.write(options, content, requirement_notes)
+                    comparison = self.verify_logged(info.model_uri, content, run.run_id)
             version = self.register_verified(info, options, destination, say)
         say(steps.DONE)
         logged = self.summarise(info, comparison, run, destination, options, version)
@@ -288,11 +282,15 @@ class PreparedPipeline:
         elif signature.inputs is not None and signature.inputs.has_input_names():
             # an edited column type (long -> double) must hold for the example MLflow checks
             frame = conform_to_signature(frame, signature)
-        packages = shipped_packages(self.pipeline)
+        self.reference  # noqa: B018 (run once: the modules it loads tell what code ships)
+        packages = shipped_packages(self.pipeline, self.loaded_modules, self.project_path)
         return ModelContent(
             signature, frame, leaves_from_signature(self.leaves, signature), packages,
             resolve_includes(packages, self.include),
         )  # fmt: skip
+
+    def project_root(self, content: ModelContent) -> Path | None:
+        return project_root_for(content.packages, self.project_path)
 
     def destination(self, packages: dict[str, Path], experiment: str | None) -> store.Destination:
         """Where the model goes: the project's tracking (unless the user chose one) and the
@@ -362,6 +360,7 @@ class PreparedPipeline:
             alias=options.alias,
             notes=(self.roles.note,) if self.roles.note else (),
             sources=artifact_sources(self.roles),
+            left_out=tuple(left_out_lines(self.roles.left_out)),
         )
 
 
@@ -407,7 +406,7 @@ def prepare_pipeline(
     """
     pipeline, data_input, note = model_pipeline(pipeline, data_input)
     output = choose_output(pipeline, output)
-    pipeline = pipeline.to_outputs(output)
+    whole, pipeline = pipeline, pipeline.to_outputs(output)
     parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
     if data_input is not None and is_parameter(data_input):
         raise NoDataInputError(parameters, named=data_input)
@@ -416,6 +415,7 @@ def prepare_pipeline(
     roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze, pipelines=pipelines)
     if note is not None:
         roles.note = note
+    roles.left_out = left_out_nodes(whole, pipeline)
     if data_input is not None and roles.data_input != data_input:
         raise UnknownDataInputError(data_input, roles.free_inputs)
     if roles.data_input is None:
@@ -424,7 +424,9 @@ def prepare_pipeline(
         raise PackagingError(roles.problems)
     include = (include,) if isinstance(include, str) else tuple(include)
     if include:
-        resolve_includes(shipped_packages(pipeline), include)  # a wrong path fails here, early
+        root = Path(project_path) if project_path is not None else None
+        packages = shipped_packages(pipeline, project_path=root)
+        resolve_includes(packages, include)  # a wrong path fails here, early
     if sample is None:
         sample = default_sample(catalog, roles.data_input)
     kinds = dataset_kinds(pipeline, catalog)

@@ -21,7 +21,7 @@ def test_one_line_joins_the_lines_of_a_message():
         (errors.AmbiguousDataInputError(["b", "a"]), "several possible data inputs: a, b; name"),
         (errors.NoDataInputError(["params:k"]), "its only free inputs are parameters (params:k)"),
         (errors.OutputNotChosenError(["y", "x"]), "several outputs: x, y; pick one"),
-        (errors.OutputNotChosenError(["x"], chosen="z"), "'z' is not an output of the pipeline"),
+        (errors.OutputNotChosenError(["x"], chosen="z"), "'z' is not a dataset the pipeline produces"),
         (errors.RegistrationError("champion"), "the alias 'champion' needs a registered model"),
         (errors.SessionMismatchError(["n1"]), "the loaded project has no node n1"),
         (errors.NotOurModelError("the model m-1"), "the model m-1 was not logged by "

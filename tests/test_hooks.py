@@ -70,7 +70,9 @@ def kedro_run(root: Path, store: str, *arguments: str, **environment: str):
         "KEDRO_DISABLE_TELEMETRY": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COLUMNS": "200",  # Kedro's rich console: keep our one line on one line
+        # Kedro's rich console wraps at COLUMNS: wide enough that none of our lines wraps,
+        # whatever the length of the paths and ids in them
+        "COLUMNS": "1000",
         **environment,
     }
     return subprocess.run(

@@ -221,7 +221,10 @@ def test_several_outputs_without_a_choice_lists_them(problems_project: LoadedPro
     two_outputs = problems_project.pipelines["two_outputs"]
     with pytest.raises(OutputNotChosenError, match="several outputs: doubled, squared"):
         log_pipeline_model(two_outputs, problems_project.catalog, "frame", frame)
-    with pytest.raises(OutputNotChosenError, match=r"'cubed' is not an output.*doubled, squared"):
+    with pytest.raises(
+        OutputNotChosenError,
+        match=r"'cubed' is not a dataset the pipeline produces.*doubled, squared",
+    ):
         log_pipeline_model(two_outputs, problems_project.catalog, "frame", frame, output="cubed")
 
 

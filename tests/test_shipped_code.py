@@ -173,8 +173,8 @@ def test_the_included_file_is_read_from_the_model_in_a_process_without_the_proje
         ("data/missing.json", r"include 'data/missing.json': no such file in the package folder "
          r".*project_\w+; paths are relative to the package folder"),
         ("../../conf/base/parameters.yml", r"include '../../conf/base/parameters.yml' is outside "
-         r"the package folder"),
-        ("/etc/hostname", r"include '/etc/hostname' is outside the package folder"),
+         r"the project's source folder"),
+        ("/etc/hostname", r"include '/etc/hostname' is outside the project's source folder"),
         (".env", r"include '.env' is a hidden file or a cache; models never ship dot-files"),
         ("__pycache__", r"include '__pycache__' is a hidden file or a cache"),
     ],

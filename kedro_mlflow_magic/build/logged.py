@@ -41,6 +41,8 @@ class LoggedModel(Summary):
     # the model checked in a fresh environment of its requirements (SPEC 14), when asked:
     # an ``EnvironmentCheck``, or the ``EnvironmentCheckError`` that says why it failed
     environment_check: Any = None
+    # the nodes of the pipeline the model does not run, one line per reason
+    left_out: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         self.model_info = SummarizedModelInfo.of(self.model_info, self)

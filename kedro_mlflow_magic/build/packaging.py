@@ -14,6 +14,7 @@ from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime
 from kedro_mlflow_magic.build.manifest import build_manifest
+from kedro_mlflow_magic.build.project_code import own_distributions
 from kedro_mlflow_magic.build.requirements import (
     pinned_requirements,
     staged_value_module,
@@ -22,6 +23,7 @@ from kedro_mlflow_magic.build.requirements import (
 from kedro_mlflow_magic.build.shipped_code import (
     CODE_FOLDER,
     IncludedFile,
+    project_root_for,
     runtime_importable,
     stage_code,
     stage_runtime,
@@ -111,13 +113,16 @@ def write_model(
         )  # fmt: skip
         requirements = pinned_requirements(
             node_modules={node.func.__module__ for node in pipeline.nodes},
-            shipped_packages=set(packages),
+            shipped_packages={*packages, *(entry.module for entry in included)},
             # an MLflow model's catalog type (kedro-mlflow's) is not what loads it: its flavor is
             artifact_types=[entry["type"] for entry in staged if not entry.get("flavor")],
             artifact_modules=[
                 *artifact_value_modules(catalog, staged, staging),
                 *kind_modules(kinds),
             ],
+            excluded=own_distributions(
+                project_root_for(packages, None), next(iter(packages), None)
+            ),
         )
         requirements = nested_model_requirements(requirements, staged, staging, notes)
         requirements = with_added_requirements(requirements, added_requirements)

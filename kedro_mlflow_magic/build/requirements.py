@@ -227,9 +227,11 @@ def pinned_requirements(
     shipped_packages: set[str],
     artifact_types: Iterable[str] = (),
     artifact_modules: Iterable[str] = (),
+    excluded: Iterable[str] = (),
 ) -> list[str]:
     """``name==version`` for everything loading and predicting the model imports:
-    ``artifact_modules`` are the modules of the artifacts' value types."""
+    ``artifact_modules`` are the modules of the artifacts' value types; ``excluded`` names
+    distributions never listed (the project's own, whose code ships)."""
     distributions = list(BASE_DISTRIBUTIONS)
     artifact_types = list(artifact_types)
     # the dataset types' own modules are read too: what a type imports loads with it (a
@@ -248,9 +250,10 @@ def pinned_requirements(
         if distribution:
             distributions.append(distribution)
     pinned: dict[str, str] = {}
+    never = {name.lower().replace("_", "-") for name in excluded}
     for distribution in distributions:
         key = distribution.lower().replace("_", "-")
-        if key not in pinned and (requirement := pin(distribution)):
+        if key not in pinned and key not in never and (requirement := pin(distribution)):
             pinned[key] = requirement
     return sorted(pinned.values(), key=str.lower)
 

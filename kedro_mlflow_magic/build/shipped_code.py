@@ -1,44 +1,34 @@
-"""Staging the code a model ships: the project's packages that the nodes import, files the user
-includes by name, and the runtime that executes the manifest."""
+"""Staging the code a model ships: the project's packages that the nodes import (found by
+``project_code``), files the user includes by name, and the runtime that executes the
+manifest."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import hashlib
-import importlib.util
+import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime
+from kedro_mlflow_magic.build.project_code import project_packages
 from kedro_mlflow_magic.build.staging import link_or_copy
 from kedro_mlflow_magic.errors import IncludeError
 from kedro_mlflow_magic.project import find_project_root
 
 
-def shipped_packages(pipeline: Pipeline) -> dict[str, Path]:
-    """The top-level packages of the node functions that live outside site-packages: the
-    project's source, shipped inside the model."""
-    packages: dict[str, Path] = {}
-    for node in pipeline.nodes:
-        top = node.func.__module__.split(".")[0]
-        if top in packages or top in sys.stdlib_module_names:
-            continue
-        spec = importlib.util.find_spec(top)
-        if spec is None or spec.origin is None:
-            continue
-        location = (
-            Path(spec.origin).parent if spec.submodule_search_locations else Path(spec.origin)
-        )
-        if "site-packages" in location.parts or "dist-packages" in location.parts:
-            continue
-        packages[top] = location
-    return packages
+def shipped_packages(
+    pipeline: Pipeline, loaded: Iterable[str] = (), project_path: Path | None = None
+) -> dict[str, Path]:
+    """The project's own top-level packages and modules that the nodes import, shipped inside
+    the model (``project_code.project_packages``): the node functions' packages first."""
+    return project_packages(pipeline, loaded, project_path)
 
 
 def project_root_for(packages: dict[str, Path], project_path: str | Path | None) -> Path | None:
@@ -79,101 +69,123 @@ def source_files(location: Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class IncludedFile:
-    """A file a node reads from its package folder, shipped because the user named it."""
+    """A file from the project's source folder, shipped because the user named it: its place
+    in the model's code folder (which mirrors the source folder) is ``package/relative``."""
 
-    package: str
+    package: str  # the top-level entry of the code folder it ships under ("" for a file there)
     relative: PurePosixPath
     source: Path
 
     @property
     def name(self) -> str:
         """Its path inside the model's ``code/`` folder, as the manifest lists it."""
-        return f"{self.package}/{self.relative}"
+        return f"{self.package}/{self.relative}" if self.package else str(self.relative)
+
+    @property
+    def module(self) -> str:
+        """The top-level module name it ships under, when it is Python code."""
+        return (self.package or str(self.relative)).removesuffix(".py")
 
 
 def resolve_includes(
     packages: dict[str, Path], include: tuple[str, ...] | list[str]
 ) -> list[IncludedFile]:
     """The files ``include`` names, each path relative to the folder of the project's package
-    (``src/<package>/``); a folder stands for the files in it. IncludeError names a path that
-    is missing, outside the package folder or hidden (a dot-file never ships)."""
+    (``src/<package>/``) and inside the project's source folder (``src/``): ``data/x.json``
+    inside the package, ``../datamanager`` beside it. A folder stands for the files in it.
+    IncludeError names a path that is missing, outside the source folder or hidden (a dot-file
+    never ships). See docs/guides/what-ships.md."""
     if isinstance(include, str):
         include = [include]
-    folders = {name: path for name, path in packages.items() if path.is_dir()}
+    folders = [path for path in packages.values() if path.is_dir()]
     included: dict[str, IncludedFile] = {}
     for given in include:
-        if not folders:
-            raise IncludeError(
-                f"include '{given}': the pipeline's nodes come from no project package folder, "
-                "so there is nothing to add it to"
-            )
-        where = " or ".join(str(folder) for folder in folders.values())
-        relative = PurePosixPath(Path(given).as_posix())
-        if relative.is_absolute() or ".." in relative.parts:
-            raise IncludeError(
-                f"include '{given}' is outside the package folder {where}; give a path "
-                "relative to it (only files inside the package ship with the model)"
-            )
-        if is_hidden_or_cache(relative.parts):
-            raise IncludeError(
-                f"include '{given}' is a hidden file or a cache; models never ship dot-files "
-                "(they often hold secrets) nor caches: rename it if a node must read it"
-            )
-        found = [(name, folder / relative) for name, folder in folders.items()]
-        found = [(name, path) for name, path in found if path.exists()]
-        if not found:
-            raise IncludeError(
-                f"include '{given}': no such file in the package folder {where}; "
-                "paths are relative to the package folder (src/<package>/)"
-            )
-        package, path = found[0]
-        root = folders[package].resolve()
-        if not path.resolve().is_relative_to(root):
-            raise IncludeError(
-                f"include '{given}' leads outside the package folder {root} (a link); "
-                "copy the file into the package folder"
-            )
-        files = (
-            [path]
-            if path.is_file()
-            else sorted(
-                item
-                for item in path.rglob("*")
-                if item.is_file() and not is_hidden_or_cache(item.relative_to(path).parts)
-            )
-        )
-        for file in files:
-            entry = IncludedFile(package, PurePosixPath(file.relative_to(folders[package])), file)
+        for entry in included_files(given, folders):
             included.setdefault(entry.name, entry)
     return list(included.values())
+
+
+def included_files(given: str, folders: list[Path]) -> list[IncludedFile]:
+    """The files one ``include`` path names, placed as they sit in the source folder."""
+    if not folders:
+        raise IncludeError(
+            f"include '{given}': the pipeline's nodes come from no project package folder, "
+            "so there is nothing to add it to"
+        )
+    parts = PurePosixPath(Path(given).as_posix()).parts
+    if is_hidden_or_cache(tuple(part for part in parts if part not in (".", ".."))):
+        raise IncludeError(
+            f"include '{given}' is a hidden file or a cache; models never ship dot-files "
+            "(they often hold secrets) nor caches: rename it if a node must read it"
+        )
+    places = [(folder, Path(os.path.normpath(folder / given))) for folder in folders]
+    inside = [(folder, path) for folder, path in places if path.is_relative_to(folder.parent)]
+    if not inside:
+        raise IncludeError(
+            f"include '{given}' is outside the project's source folder {folders[0].parent}; "
+            f"give a path relative to the package folder {folders[0]} that stays inside the "
+            "source folder (data/lookup.json inside it, ../NAME beside it)"
+        )
+    found = [(folder, path) for folder, path in inside if path.exists()]
+    if not found:
+        raise IncludeError(
+            f"include '{given}': no such file in the package folder {folders[0]}; paths are "
+            "relative to the package folder (src/<package>/), ../NAME names what is beside it"
+        )
+    folder, path = found[0]
+    source = folder.parent.resolve()
+    if not path.resolve().is_relative_to(source):
+        raise IncludeError(
+            f"include '{given}' leads outside the project's source folder {source} (a link); "
+            "copy the file into the source folder"
+        )
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(
+            item
+            for item in path.rglob("*")
+            if item.is_file() and not is_hidden_or_cache(item.relative_to(path).parts)
+        )
+    )
+    entries = []
+    for file in files:
+        place = PurePosixPath(file.relative_to(folder.parent).as_posix())
+        if len(place.parts) == 1:
+            entries.append(IncludedFile("", place, file))
+        else:
+            entries.append(IncludedFile(place.parts[0], place.relative_to(place.parts[0]), file))
+    return entries
 
 
 def stage_code(
     packages: dict[str, Path], included: list[IncludedFile], staging: Path
 ) -> list[Path]:
     """A clean copy of the project's packages under ``staging/code/``: their Python source and
-    the included files, nothing else. Returns the paths to give MLflow as ``code_paths``."""
+    the included files (placed as they sit in the source folder), nothing else. Returns the
+    paths to give MLflow as ``code_paths``."""
     code = staging / CODE_FOLDER
     code.mkdir()
     code_paths = []
-    for package, location in packages.items():
+    for location in packages.values():
+        target = code / location.name
         if location.is_file():
-            target = code / location.name
             link_or_copy(str(location), target)
             code_paths.append(target)
             continue
-        target = code / location.name
         target.mkdir()
         for relative in source_files(location):
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             link_or_copy(str(location / relative), target / relative)
-        for entry in included:
-            if entry.package == package:
-                destination = target / entry.relative
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                if not destination.exists():
-                    link_or_copy(str(entry.source), destination)
         code_paths.append(target)
+    for entry in included:
+        destination = code / entry.name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if not destination.exists():
+            link_or_copy(str(entry.source), destination)
+        top = code / PurePosixPath(entry.name).parts[0]
+        if top not in code_paths:
+            code_paths.append(top)
     return code_paths
 
 

@@ -101,6 +101,7 @@ def logged_facts(logged: LoggedModel) -> list[tuple[str, str]]:
             registered += f" (alias {logged.alias})"
         facts.append(("registered", registered))
     facts += [(f"artifact {name}", source) for name, source in logged.sources]
+    facts += [("left out", line) for line in logged.left_out]
     facts.append(("parity check", logged.comparison.detail))
     if logged.environment_check is not None:
         facts.append(("environment", environment_headline(logged.environment_check)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kedro_mlflow_magic.display import ROLE_COLOURS, short_value
 
@@ -49,6 +49,19 @@ def role_rows(inputs: PipelineInputs) -> list[tuple[str, str, str]]:
     return rows
 
 
+def left_out_lines(left_out: list[Any], limit: int = 8) -> list[str]:
+    """The nodes a model leaves out, one line per reason: ``a, b (not needed for the output)``
+    (the first ``limit`` names, then how many more)."""
+    by_reason: dict[str, list[str]] = {}
+    for node in left_out:
+        by_reason.setdefault(node.reason, []).append(node.name)
+    lines = []
+    for reason, names in by_reason.items():
+        more = f" and {len(names) - limit} more" if len(names) > limit else ""
+        lines.append(f"{', '.join(names[:limit])}{more} ({reason})")
+    return lines
+
+
 def roles_text(inputs: PipelineInputs) -> str:
     rows = role_rows(inputs)
     width = max([len(name) for name, _, _ in rows] + [4])
@@ -56,6 +69,7 @@ def roles_text(inputs: PipelineInputs) -> str:
     if inputs.note:
         lines.insert(0, f"note: {inputs.note}")
     lines.append(f"outputs: {', '.join(inputs.outputs) or 'none'}")
+    lines += [f"left out: {line}" for line in left_out_lines(inputs.left_out)]
     status = (
         "ready to log"
         if not inputs.problems and inputs.data_input
@@ -76,9 +90,12 @@ def roles_html(inputs: PipelineInputs) -> str:
         )
     outputs = ", ".join(f"<code>{escape(name)}</code>" for name in inputs.outputs) or "none"
     note = f"<p>note: {escape(inputs.note)}</p>" if inputs.note else ""
+    left_out = "".join(
+        f"<p>left out: {escape(line)}</p>" for line in left_out_lines(inputs.left_out)
+    )
     return (
         note + '<table class="kedro-mlflow-roles">'
         "<thead><tr><th>input</th><th>role</th><th>detail</th></tr></thead>"
         f"<tbody>{''.join(cells)}</tbody></table>"
-        f"<p>outputs: {outputs}</p>"
+        f"<p>outputs: {outputs}</p>{left_out}"
     )

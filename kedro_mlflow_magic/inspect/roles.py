@@ -17,6 +17,7 @@ from kedro_mlflow_magic.inspect import mlflow_models
 from kedro_mlflow_magic.inspect.data_input import model_pipeline, persisted_candidates
 from kedro_mlflow_magic.inspect.kinds import dataset_kind
 from kedro_mlflow_magic.inspect.mlflow_models import InnerDataset, ModelSource
+from kedro_mlflow_magic.inspect.outputs import LeftOutNode, model_part
 from kedro_mlflow_magic.inspect.picture import checked_expansion
 from kedro_mlflow_magic.quiet import load_quietly
 
@@ -69,6 +70,8 @@ class PipelineInputs(Summary):
     kinds: dict[str, str] = field(default_factory=dict)
     # the namespaces its picture shows open (``expand``)
     expanded: tuple[str, ...] = ()
+    # the nodes the model does not run, each with why (``inspect.outputs``)
+    left_out: list[LeftOutNode] = field(default_factory=list)
 
     def expand(self, *namespaces: str) -> PipelineInputs:
         """The same inputs, their picture with these namespaces open (as
@@ -309,6 +312,7 @@ def inspect_pipeline(
     catalog: DataCatalog,
     data_input: str | None = None,
     *,
+    output: str | None = None,
     freeze: tuple[str, ...] | list[str] = (),
     pipelines: Mapping[str, Pipeline] | None = None,
 ) -> PipelineInputs:
@@ -319,9 +323,12 @@ def inspect_pipeline(
     persisted inputs are artifacts (another pipeline produces them) when the data input is
     guessed: the free input that is not an artifact, else the persisted one that loads a frame.
     A kedro-mlflow ``PipelineML`` is read as its inference pipeline, with its ``input_name`` as
-    the data input (unless ``data_input`` names another).
+    the data input (unless ``data_input`` names another). The roles are those of the part of
+    the pipeline a model runs: what ``output`` needs (any dataset the pipeline produces), or
+    without it what its outputs need; the other nodes are listed in ``left_out``.
     """
     pipeline, data_input, note = model_pipeline(pipeline, data_input)
+    pipeline, left_out = model_part(pipeline, output)
     free_inputs = sorted(pipeline.inputs())
     if data_input is not None and data_input not in free_inputs:
         raise UnknownDataInputError(data_input, free_inputs)
@@ -360,6 +367,7 @@ def inspect_pipeline(
         data_input_candidates=candidates,
         pipeline=pipeline,
         note=note,
+        left_out=left_out,
         kinds={
             name: kind
             for name in free_inputs

@@ -37,10 +37,17 @@ EXPAND_ARGUMENT = argument(
 @DATA_INPUT_ARGUMENT
 @FREEZE_ARGUMENT
 @EXPAND_ARGUMENT
+@argument(
+    "--output",
+    metavar="NAME",
+    default=None,
+    help="the dataset the model returns (any the pipeline produces): roles of the part it needs",
+)
 def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> PipelineInputs:
     """Show the role of each free input of PIPELINE (data input, artifacts, parameters,
     problems with their fix) under a picture of the pipeline (each namespace one box until
-    opened with --expand) and return the ``PipelineInputs``."""
+    opened with --expand), and the nodes a model leaves out (--output: the part of the pipeline
+    that dataset needs), and return the ``PipelineInputs``."""
     wait_for_warm_up(
         imports_only=True
     )  # loading datasets imports what the warm-up may be importing
@@ -51,7 +58,7 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
     pipeline = state.pipeline(arguments.pipeline)
     with user_errors(), quiet_call():
         roles = inspect_pipeline(
-            pipeline, state.catalog, arguments.data_input, freeze=tuple(arguments.freeze),
-            pipelines=state.pipelines,
+            pipeline, state.catalog, arguments.data_input, output=arguments.output,
+            freeze=tuple(arguments.freeze), pipelines=state.pipelines,
         ).expand(*arguments.expand)  # fmt: skip
     return roles  # shown by IPython as the roles view: the picture above the table

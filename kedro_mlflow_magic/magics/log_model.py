@@ -84,7 +84,12 @@ def environment_check(logged: LoggedModel) -> Any:
     help="a Python expression in this notebook (a DataFrame, array or Spark DataFrame) or a "
     "catalog dataset; default: the data input's own dataset, when it can be loaded",
 )
-@argument("--output", metavar="NAME", default=None, help="the output to predict (if several)")
+@argument(
+    "--output",
+    metavar="NAME",
+    default=None,
+    help="the dataset the model returns: an output of the pipeline, or any dataset it produces",
+)
 @argument("--name", default="model", help="the model's name in the run (default: model)")
 @argument("--experiment", metavar="NAME", default=None, help="the experiment for this log")
 @argument("--run-id", metavar="RUN", default=None, help="log into this run (e.g. the training run)")

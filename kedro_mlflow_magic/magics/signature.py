@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     "--output",
     default=None,
     metavar="NAME",
-    help="the output the model returns, when the pipeline has several",
+    help="the dataset the model returns: an output of the pipeline, or any dataset it produces",
 )
 @argument("--name", default="model", metavar="NAME", help="the model's name in its run")
 @FREEZE_ARGUMENT

@@ -34,6 +34,7 @@ from kedro_mlflow_magic.display import Summary
 from kedro_mlflow_magic.display.checks import environment_html, environment_text
 from kedro_mlflow_magic.errors import EnvironmentCheckError, one_line
 from kedro_mlflow_magic.quiet import quiet_third_party
+from kedro_mlflow_magic.verify.code_check import include_for_model
 from kedro_mlflow_magic.verify.parity import compare_results
 
 ENV_MANAGERS = ("uv", "virtualenv")
@@ -191,11 +192,21 @@ def run_probe(environment: Any, model_folder: Path, scratch: Path) -> dict[str, 
     return json.loads(report_file.read_text(encoding="utf-8"))
 
 
-def probe_failure(report: dict[str, Any]) -> EnvironmentCheckError:
+def probe_failure(
+    report: dict[str, Any], model_folder: Path | None = None
+) -> EnvironmentCheckError:
     """The one line for a model that failed to load or predict in its environment: the package
-    it could not import and the fix, or the error."""
+    it could not import and the fix (the ``include`` of a module of the project, else the
+    requirement), or the error."""
     stage = report.get("stage", "loading the model")
     module = report.get("missing_module")
+    path = include_for_model(module, model_folder) if module and model_folder else None
+    if path is not None:
+        return EnvironmentCheckError(
+            f"the model needs the project's module '{module}', which it does not ship: {stage} "
+            f"failed in a fresh environment of its requirements; log it again with "
+            f"include=['{path}'] (--include {path})"
+        )
     if module:
         top = module.split(".")[0]
         package = distribution_of(top) or top
@@ -290,7 +301,7 @@ def check_environment(model_uri: str, *, env_manager: str = "uv") -> Environment
             report = run_probe(environment, model_folder, scratch)
             expected = answered_here.result()
         if report.get("stage") != "done":
-            raise probe_failure(report)
+            raise probe_failure(report, model_folder)
         comparison = compare_results(answers_frame(report["predictions"]), answers_frame(expected))
         differing = comparison.differing_rows
         if differing is not None:
