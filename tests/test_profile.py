@@ -42,7 +42,7 @@ def test_the_profile_names_every_node_with_its_share(demo, demo_sample, demo_mod
     assert "share" in text and "runtime's own code" in text and "3 on 40 rows" in text
 
 
-@pytest.mark.filterwarnings("ignore:Add type hints")
+@pytest.mark.filterwarnings("ignore:.*Add type hints")
 def test_a_model_not_ours_cannot_be_profiled(tmp_path) -> None:
     import mlflow
     import pandas as pd
