@@ -1,7 +1,8 @@
 """Log Kedro pipelines as self-contained MLflow pyfunc models, from a notebook.
 
-The public API (SPEC 5). MLflow is imported only when a name that needs it is first used, so
-that ``import kedro_mlflow_magic`` and ``%load_ext kedro_mlflow_magic`` stay fast.
+The public API (docs/explanation/behaviour.md#the-python-api). MLflow is imported only when a
+name that needs it is first used, so that ``import kedro_mlflow_magic`` and
+``%load_ext kedro_mlflow_magic`` stay fast.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kedro_mlflow_magic.errors import (
 )
 from kedro_mlflow_magic.inspect.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 from kedro_mlflow_magic.options import LogOptions
+from kedro_mlflow_magic.project import ProjectDescription
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.prepared import (
@@ -67,6 +69,7 @@ __all__ = [
     "PreparedPipeline",
     "Problem",
     "Profile",
+    "ProjectDescription",
     "SampleError",
     "SessionMismatchError",
     "UnknownDataInputError",
@@ -86,9 +89,7 @@ def __getattr__(name: str) -> Any:
     if name in LAZY_NAMES:
         from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
-        wait_for_warm_up(
-            imports_only=True
-        )  # a notebook's warm-up may be importing that very module
+        wait_for_warm_up()  # a notebook's warm-up may be importing that very module
         return getattr(importlib.import_module(LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'kedro_mlflow_magic' has no attribute {name!r}")
 

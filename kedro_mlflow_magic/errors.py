@@ -317,6 +317,11 @@ class LogAfterRunError(KedroMlflowMagicError, RuntimeError):
     """The Kedro hook could not log the model after a run: fails ``kedro run`` in one line."""
 
 
+class HookOptionError(KedroMlflowMagicError, ValueError):
+    """A ``LogModelHook`` option that cannot be used, set in settings.py or in a
+    ``mlflow_magic.yml``: one line naming the key and the file."""
+
+
 class RequirementError(KedroMlflowMagicError, ValueError):
     """A requirement added by hand (``--requirement``, ``extra_requirements=``) that cannot be
     used: not a requirement, or a bare name of a package that is not installed here."""

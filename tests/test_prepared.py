@@ -6,8 +6,8 @@ from __future__ import annotations
 import mlflow
 import pandas as pd
 import pytest
-from conftest import load_project
 from projects import COUNTING_CHAIN_NODES, write_chain_project
+from sessions import load_project
 
 import kedro_mlflow_magic
 from kedro_mlflow_magic import LoggedModel, PreparedPipeline, prepare_pipeline
@@ -109,7 +109,7 @@ def test_wrong_options_fail_before_any_work(prepared):
 
 
 def test_without_a_sample_the_persisted_data_input_is_loaded(make_project):
-    from conftest import load_project
+    from sessions import load_project
 
     root = make_project(
         nodes="def scale(frame, factor):\n    return frame * factor\n",

@@ -73,8 +73,8 @@ def build_manifest(
     """A plain, JSON-able description of everything the model runs (see ``runtime/``);
     ``output_column``: the column a 1-D array or Series output becomes, None to keep it;
     ``added_requirements``: the requirements added by hand; ``kinds``: the kinds of its data
-    (SPEC 11), where the runtime converts; ``trace``: the model records a span per node on
-    each call."""
+    (pandas, Spark, polars, numpy), where the runtime converts; ``trace``: the model records
+    a span per node on each call."""
     manifest = Manifest(
         format=MANIFEST_FORMAT,
         data_input=data_input,

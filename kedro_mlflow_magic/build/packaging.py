@@ -89,7 +89,8 @@ def write_model(
     ``included`` files), write the manifest and requirements, and log the model from code into
     the active run. ``output_column``: the column a 1-D output becomes (see the manifest);
     ``notes`` receives what the check of the nested MLflow models' requirements found;
-    ``kinds``: the kinds of its data (SPEC 11), which pin pyspark or polars when used;
+    ``kinds``: the kinds of its data (pandas, Spark, polars, numpy), which pin pyspark or
+    polars when used;
     ``changed_by``: artifact -> the nodes that change it in place (copied per call);
     ``added_requirements`` (pinned already, see ``LogOptions``) win over the scanned ones;
     ``trace``: the model records an MLflow trace of each call, a span per node."""

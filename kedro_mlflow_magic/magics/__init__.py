@@ -1,6 +1,7 @@
-"""The IPython magics (SPEC 6): parse the line, resolve names in the notebook, call the core,
-display. ``%load_ext kedro_mlflow_magic`` calls :func:`load_extension`; Kedro's
-``%reload_kedro`` registers the same line magics from the ``kedro.line_magic`` entry points.
+"""The IPython magics (docs/explanation/behaviour.md#the-magics): parse the line, resolve names
+in the notebook, call the core, display. ``%load_ext kedro_mlflow_magic`` calls
+:func:`load_extension`; Kedro's ``%reload_kedro`` registers the same line magics from the
+``kedro.line_magic`` entry points.
 
 Nothing here imports MLflow or Kedro's session machinery: ``%load_ext`` stays fast.
 """
@@ -20,6 +21,7 @@ from kedro_mlflow_magic.magics.inputs import kedro_inputs
 from kedro_mlflow_magic.magics.log_model import kedro_log_model
 from kedro_mlflow_magic.magics.predict import kedro_predict
 from kedro_mlflow_magic.project import find_project_root
+from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
 __all__ = ["kedro_inputs", "kedro_log_model", "kedro_predict", "load_extension"]
 
@@ -54,6 +56,7 @@ def reload_kedro(line: str, local_ns: dict[str, Any] | None = None) -> None:
 
     from kedro_mlflow_magic.quiet import quiet_project_load
 
+    wait_for_warm_up()  # a new load must not import beside the last load's warm-up
     with quiet_project_load():  # Kedro logs its logging configuration when first imported
         register_kedro_magics(get_ipython())
     return kedro_reload_kedro()(line, local_ns)
@@ -75,7 +78,8 @@ def project_named_in(line: str) -> Path | None:
 @contextlib.contextmanager
 def session_start_errors(line: str) -> Iterator[None]:
     """A session start that MLflow 3 refuses because kedro-mlflow's mlflow.yml leaves the
-    tracking URI to the file store: one line naming the file and the fix (SPEC 10)."""
+    tracking URI to the file store: one line naming the file and the fix
+    (docs/explanation/behaviour.md#beside-kedro-mlflow)."""
     from IPython.core.error import UsageError
 
     from kedro_mlflow_magic.tracking.store import file_store_refusal
@@ -98,6 +102,8 @@ def kedro_reload_kedro() -> Callable[..., Any]:
 
     @functools.wraps(magic_reload_kedro)
     def wrapped(line: str, local_ns: dict[str, Any] | None = None) -> None:
+        # the load's hooks (kedro-mlflow's) and quiet import MLflow: not beside a warm-up
+        wait_for_warm_up()
         with session_start_errors(line), quiet_project_load():
             magic_reload_kedro(line, local_ns)
         say_project_loaded()
@@ -124,6 +130,7 @@ def load_node(line: str) -> None:
     from IPython.core.getipython import get_ipython
     from kedro.ipython import magic_load_node
 
+    wait_for_warm_up()
     register_kedro_magics(get_ipython())
     return magic_load_node(line)
 
@@ -176,11 +183,10 @@ class SessionWatch:
             return
         from kedro.framework.project import PACKAGE_NAME
 
+        from kedro_mlflow_magic.magics.common import kedro_state
         from kedro_mlflow_magic.tracking.warmup import warm_in_background
 
-        warm_in_background(
-            Path(context.project_path), getattr(context, "config_loader", None), PACKAGE_NAME
-        )
+        warm_in_background(kedro_state().description, PACKAGE_NAME)
 
 
 def load_extension(ipython: Any) -> None:

@@ -1,5 +1,5 @@
 """``%kedro_predict [MODEL_URI] --data EXPR`` and ``%%kedro_predict`` (CSV cell): predict with a
-logged model, optionally compared with the pipeline run in the session (SPEC 6)."""
+logged model, optionally compared with the pipeline run in the session."""
 
 from __future__ import annotations
 

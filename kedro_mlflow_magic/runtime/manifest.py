@@ -47,12 +47,12 @@ class ArtifactEntry(_ArtifactEntryKeys, total=False):
     """One artifact: the dataset re-created at load time from its type and load settings, its
     files at ``<artifact>/<file>`` inside the model (a frozen one is a pickle of its value).
 
-    An MLflow model (SPEC 12) has a ``flavor`` instead: its files are the MLflow model's, loaded
-    with ``<flavor>.load_model`` and ``config["load_args"]``; ``source`` records where it came
-    from (URI as the catalog names it, the pinned URI, registered name and version, model id,
-    run). ``changed_by`` names the nodes that change the artifact in place (found at log time):
-    each call gives its readers copies of their own, as Kedro's runner gives each node a fresh
-    load. Manifests written before these keys existed lack them. (Optional keys are declared
+    An MLflow model shipped as an artifact has a ``flavor`` instead: its files are the MLflow
+    model's, loaded with ``<flavor>.load_model`` and ``config["load_args"]``; ``source`` records
+    where it came from (URI as the catalog names it, the pinned URI, registered name and version,
+    model id, run). ``changed_by`` names the nodes that change the artifact in place (found at log
+    time): each call gives its readers copies of their own, as Kedro's runner gives each node a
+    fresh load. Manifests written before these keys existed lack them. (Optional keys are declared
     with ``total=False`` rather than ``NotRequired``, which Python 3.10's ``typing`` lacks.)"""
 
     flavor: str
@@ -103,7 +103,8 @@ class Manifest(_ManifestKeys, total=False):
 
     - ``added_requirements``: the requirements added by hand when it was logged
       (``--requirement``), as its requirements file lists them;
-    - ``kinds`` (SPEC 11): where the runtime converts; without it a model converts nothing;
+    - ``kinds``: where the runtime converts between kinds of data (pandas, Spark, polars,
+      numpy); without it a model converts nothing;
     - ``trace``: true for a model that records an MLflow trace of each call, a span per node
       (``tracing``); absent or false: it records none."""
 

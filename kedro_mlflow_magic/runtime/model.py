@@ -58,8 +58,9 @@ class PipelineModel(PythonModel):
         self.output = dataset_key(manifest["output"])
         self.output_column = manifest.get("output_column")  # absent in older manifests
         self.parameters = Parameters.of(manifest)
-        # where a value's kind differs from what its reader's dataset gives (SPEC 11): the
-        # conversions, placed after their producers; none where the kinds agree (kinds.py)
+        # where a value's kind (pandas, Spark, polars, numpy) differs from what its reader's
+        # dataset gives: the conversions, placed after their producers; none where the kinds
+        # agree (kinds.py; docs/explanation/behaviour.md#data-as-kedro-gives-it)
         kinds = manifest.get("kinds")  # absent in older manifests: no conversions
         self.spark = spark_session() if needs_spark(kinds) else None
         plan = plan_conversions(manifest["nodes"], kinds, manifest["data_input"], self.output)
