@@ -120,8 +120,8 @@ def test_the_shell_logs_a_traced_model_and_prints_its_profile(
 
 def test_the_profile_shows_conversions_between_kinds_of_frames(make_project) -> None:
     pytest.importorskip("polars", reason="the polars extra is not installed")
-    from sessions import load_project
     from kind_projects import polars_project, spark_trips
+    from sessions import load_project
 
     from kedro_mlflow_magic import log_pipeline_model, profile_model
 

@@ -38,9 +38,7 @@ from kedro_mlflow_magic.cli.options import project_options
     default=None,
     help="write the predictions to FILE (.csv or .parquet); default: CSV on stdout",
 )
-@click.option(
-    "--profile", is_flag=True, help="also print each node's time per call (on stderr)"
-)
+@click.option("--profile", is_flag=True, help="also print each node's time per call (on stderr)")
 @project_options
 def predict(
     model_uri: str,
