@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         log_pipeline_model,
         prepare_pipeline,
     )
+    from kedro_mlflow_magic.tracking.profile import Profile, profile_model
     from kedro_mlflow_magic.tracking.promotion import Promotion, promote_model
     from kedro_mlflow_magic.verify.environment_check import EnvironmentCheck, check_environment
     from kedro_mlflow_magic.verify.parity import Comparison, compare_with_session
@@ -55,6 +56,8 @@ LAZY_NAMES = {
     "compare_models": "kedro_mlflow_magic.verify.review",
     "Promotion": "kedro_mlflow_magic.tracking.promotion",
     "promote_model": "kedro_mlflow_magic.tracking.promotion",
+    "Profile": "kedro_mlflow_magic.tracking.profile",
+    "profile_model": "kedro_mlflow_magic.tracking.profile",
 }
 
 __all__ = [
@@ -72,6 +75,7 @@ __all__ = [
     "PipelineInputs",
     "PreparedPipeline",
     "Problem",
+    "Profile",
     "ProjectDescription",
     "Promotion",
     "SampleError",
@@ -86,6 +90,7 @@ __all__ = [
     "load_ipython_extension",
     "log_pipeline_model",
     "prepare_pipeline",
+    "profile_model",
     "promote_model",
 ]
 

@@ -358,3 +358,14 @@ class PromotionRefusedError(KedroMlflowMagicError, RuntimeError):
 
 class NotRegisteredError(KedroMlflowMagicError, LookupError):
     """A model to promote that is no registered model version (or is several)."""
+
+
+class ProfileError(KedroMlflowMagicError, ValueError):
+    """A model that cannot be profiled: not ours, or logged before profiles existed."""
+
+    def __init__(self, model_uri: str):
+        super().__init__(
+            f"the model '{model_uri}' cannot be profiled: it was not logged by "
+            "kedro_mlflow_magic, or by a release before profiles; log it again "
+            "(%kedro_log_model or log_pipeline_model) and profile the new model"
+        )

@@ -39,6 +39,7 @@ class LogOptions:
     at its version. ``run_id``: log into this run; ``run_name``: the name of a new run.
     ``extra_requirements``: requirements added by hand to those the scan finds (a bare name is
     pinned to the version installed here when the options are built; a specifier is kept).
+    ``trace``: the model records an MLflow trace of every predict, a span per node.
     """
 
     name: str = "model"
@@ -50,6 +51,7 @@ class LogOptions:
     run_id: str | None = None
     run_name: str | None = None
     extra_requirements: tuple[str, ...] = ()
+    trace: bool = False
 
     def __post_init__(self) -> None:
         """Options that are wrong whatever the pipeline: refused here, before any work."""

@@ -127,7 +127,7 @@ def reload_nodes(package: str) -> None:
 
 def log_version(root: Path, package: str, name: str, sample: pd.DataFrame):
     """Log the project's inference pipeline as it is now as the next version of ``name``."""
-    from conftest import load_project
+    from sessions import load_project
 
     from kedro_mlflow_magic import log_pipeline_model
 

@@ -13,10 +13,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load_project
 from kedro.io import DataCatalog
 from kedro.pipeline import node, pipeline
 from projects import wide_frame
+from sessions import load_project
 
 from kedro_mlflow_magic import prepare_pipeline
 from kedro_mlflow_magic.build.required_columns import (

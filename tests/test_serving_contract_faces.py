@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from conftest import load_project
 from projects import write_project
 from servers import clean_environment, model_server, running_server
+from sessions import load_project
 
 from kedro_mlflow_magic import prepare_pipeline
 

@@ -75,12 +75,14 @@ def build_manifest(
     added_requirements: list[str] | None = None,
     kinds: KindsEntry | None = None,
     batch_dependence: BatchDependenceEntry | None = None,
+    trace: bool = False,
 ) -> Manifest:
     """A plain, JSON-able description of everything the model runs (see ``runtime/``);
     ``output_column``: the column a 1-D array or Series output becomes, None to keep it;
     ``added_requirements``: the requirements added by hand; ``kinds``: the kinds of its data
     (pandas, Spark, polars, numpy), where the runtime converts; ``batch_dependence``: rows
-    found to depend on each other (``verify.batch_independence``)."""
+    found to depend on each other (``verify.batch_independence``); ``trace``: the model records
+    a span per node on each call."""
     manifest = Manifest(
         format=MANIFEST_FORMAT,
         data_input=data_input,
@@ -98,4 +100,6 @@ def build_manifest(
         manifest["kinds"] = kinds
     if batch_dependence is not None:
         manifest["batch_dependence"] = batch_dependence
+    if trace:
+        manifest["trace"] = True
     return manifest

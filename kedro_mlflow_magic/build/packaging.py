@@ -85,6 +85,7 @@ def write_model(
     changed_by: Mapping[str, list[str]] | None = None,
     added_requirements: tuple[str, ...] = (),
     batch_dependence: runtime.BatchDependenceEntry | None = None,
+    trace: bool = False,
 ) -> ModelInfo:
     """Stage the artifacts and a clean copy of the project's code (its Python source and the
     ``included`` files), write the manifest and requirements, and log the model from code into
@@ -94,7 +95,8 @@ def write_model(
     polars when used;
     ``changed_by``: artifact -> the nodes that change it in place (copied per call);
     ``added_requirements`` (pinned already, see ``LogOptions``) win over the scanned ones;
-    ``batch_dependence``: what the manifest records of rows that depend on each other."""
+    ``batch_dependence``: what the manifest records of rows that depend on each other;
+    ``trace``: the model records an MLflow trace of each call, a span per node."""
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
         staging = Path(staging_folder)
         taken: set[str] = {CODE_FOLDER}
@@ -114,6 +116,7 @@ def write_model(
             included_files=[entry.name for entry in included], output_column=output_column,
             added_requirements=list(added_requirements), kinds=kinds,
             batch_dependence=batch_dependence,
+            trace=trace,
         )  # fmt: skip
         requirements = pinned_requirements(
             node_modules={node.func.__module__ for node in pipeline.nodes},

@@ -38,12 +38,14 @@ from kedro_mlflow_magic.cli.options import project_options
     default=None,
     help="write the predictions to FILE (.csv or .parquet); default: CSV on stdout",
 )
+@click.option("--profile", is_flag=True, help="also print each node's time per call (on stderr)")
 @project_options
 def predict(
     model_uri: str,
     data: str,
     params: tuple[str, ...],
     output: str | None,
+    profile: bool,
     project: str | None,
     env: str | None,
     verbose: bool,
@@ -71,6 +73,11 @@ def predict(
         note = fewer_rows_note(model.model_config, frame)
         if note is not None:
             click.echo(note, err=True)
+        if profile:
+            from kedro_mlflow_magic.tracking.profile import profile_model
+
+            say("profiling")
+            click.echo(str(profile_model(model_uri, frame, params=overrides)), err=True)
     if target is not None and sys.stderr.isatty():
         click.echo(f"Wrote the predictions to {target}", err=True)
 

@@ -68,6 +68,9 @@ def inputs(
     help="a requirement the scan of the imports misses (repeat it): a bare name is pinned to "
     "the version installed here, a specifier (pkg>=1.2) kept as given",
 )
+@click.option(
+    "--trace", is_flag=True, help="every predict records an MLflow trace, a span per node"
+)
 @project_options
 def log(
     pipeline: str,
@@ -84,6 +87,7 @@ def log(
     include: tuple[str, ...],
     example_rows: int,
     requirement: tuple[str, ...],
+    trace: bool,
     project: str | None,
     env: str | None,
     verbose: bool,
@@ -103,7 +107,7 @@ def log(
         options = LogOptions(
             name=name, example_rows=example_rows, experiment=experiment,
             registered_model_name=register, alias=alias, run_id=run_id, run_name=run_name,
-            extra_requirements=requirement,
+            extra_requirements=requirement, trace=trace,
         )  # fmt: skip
         root = find_project(project)
         say("opening the Kedro project")

@@ -25,7 +25,7 @@ CONFIG_KEY = "mlflow_magic"
 CONFIG_PATTERNS = ["mlflow_magic*", "mlflow_magic*/**"]
 ENVIRONMENT_OPTIONS = (
     "output", "name", "registered_model_name", "alias", "experiment", "example_rows",
-    "extra_requirements", "on_error", "promote_to",
+    "extra_requirements", "on_error", "promote_to", "trace",
 )  # fmt: skip
 TEXTS = ("after", "pipeline", "data_input", "output", "name", "registered_model_name", "alias")
 TEXTS += ("experiment", "promote_to")
@@ -69,6 +69,7 @@ class HookOptions:
     extra_requirements: tuple[str, ...] = ()
     on_error: str = "fail"
     promote_to: str | None = None
+    trace: bool = False
 
     def log_options(self) -> LogOptions:
         """The options of the log, checked by ``LogOptions`` (an alias needs a registered
@@ -82,7 +83,7 @@ class HookOptions:
         return LogOptions(
             name=self.name, example_rows=self.example_rows, experiment=self.experiment,
             registered_model_name=self.registered_model_name, alias=self.alias,
-            extra_requirements=self.extra_requirements,
+            extra_requirements=self.extra_requirements, trace=self.trace,
         )  # fmt: skip
 
     def but(self, changes: Mapping[str, Any], source: OptionSource) -> HookOptions:
@@ -109,6 +110,8 @@ def checked_values(values: Mapping[str, Any], source: OptionSource) -> dict[str,
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
             key = source.key("example_rows")
             raise source.error(f"{key} must be a whole number of rows, at least 1, not {rows!r}")
+    if "trace" in values and not isinstance(values["trace"], bool):
+        raise source.error(f"{source.key('trace')} must be true or false, not {values['trace']!r}")
     if "on_error" in values and values["on_error"] not in ON_ERROR:
         raise source.error(
             f"{source.key('on_error')} must be 'fail' or 'warn', not {values['on_error']!r}"

@@ -67,7 +67,8 @@ class LogModelHook:
     The options are those of ``%kedro_log_model``: ``data_input`` (``--input``), ``sample``
     (a catalog dataset name, or a frame; default: the data input's own dataset), ``output``,
     ``name``, ``registered_model_name`` (``--register``), ``alias``, ``freeze``, ``include``,
-    ``experiment``, ``example_rows`` and ``extra_requirements`` (``--requirement``). The model
+    ``experiment``, ``example_rows``, ``extra_requirements`` (``--requirement``) and ``trace``
+    (``--trace``: every predict records an MLflow trace, a span per node). The model
     goes into the MLflow run that is active and live (kedro-mlflow's run of this
     ``kedro run``), else into a new run. ``promote_to`` (an alias, e.g. ``"champion"``) then
     moves that alias to the registered version through ``promote_model``'s review: a refusal
@@ -78,7 +79,7 @@ class LogModelHook:
     and lets the run succeed. ``freeze``, ``include`` and ``extra_requirements`` take a name
     or a list of names. ``conf/<env>/mlflow_magic.yml`` may set some of them per environment
     (``log_model:`` with ``output``, ``name``, ``registered_model_name``, ``alias``,
-    ``experiment``, ``example_rows``, ``extra_requirements``, ``on_error``); a bad value,
+    ``experiment``, ``example_rows``, ``extra_requirements``, ``on_error``, ``trace``); a bad value,
     here or there, is one line naming the key and the file.
     """
 
@@ -100,6 +101,7 @@ class LogModelHook:
         extra_requirements: tuple[str, ...] | list[str] | str = (),
         on_error: str = "fail",
         promote_to: str | None = None,
+        trace: bool = False,
     ) -> None:
         given = dict(locals())
         given.pop("self")

@@ -54,6 +54,11 @@ PACKAGING_ARGUMENTS = (
         "a bare name is pinned to the version installed here, a specifier (pkg>=1.2) kept as "
         "given",
     ),
+    argument(
+        "--trace",
+        action="store_true",
+        help="every predict of the model records an MLflow trace, a span per node",
+    ),
 )
 
 
@@ -80,5 +85,5 @@ def log_options_from(arguments: Any) -> LogOptions:
             name=arguments.name, example_rows=arguments.example_rows,
             experiment=arguments.experiment, registered_model_name=arguments.register,
             alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
-            extra_requirements=tuple(arguments.requirement),
+            extra_requirements=tuple(arguments.requirement), trace=arguments.trace,
         )  # fmt: skip

@@ -91,6 +91,11 @@ def optional_state(local_ns: Mapping[str, Any] | None) -> KedroState | None:
     help="also run the pipeline in the session on the same frame and show whether they agree",
 )
 @VERBOSE_ARGUMENT
+@argument(
+    "--profile",
+    action="store_true",
+    help="also time the model on the same frame and show each node's time per call",
+)
 def kedro_predict(
     line: str, cell: str | None = None, local_ns: Mapping[str, Any] | None = None
 ) -> Any:
@@ -132,4 +137,9 @@ def kedro_predict(
                 model, frame, state.pipelines, state.catalog, params, result
             )
         show(ComparisonView(comparison))
+    if arguments.profile:
+        from kedro_mlflow_magic.magics.profile import show_profile_under_result
+
+        with user_errors(), quiet_call():
+            show_profile_under_result(model_uri, frame, params)
     return result

@@ -123,11 +123,14 @@ class Manifest(_ManifestKeys, total=False):
     - ``kinds``: where the runtime converts between kinds of data (pandas, Spark, polars,
       numpy); without it a model converts nothing;
     - ``batch_dependence``: present when a row's answer depended on the other rows of the
-      batch at log time (the runtime does not read it; ``%kedro_predict`` notes it)."""
+      batch at log time (the runtime does not read it; ``%kedro_predict`` notes it);
+    - ``trace``: true for a model that records an MLflow trace of each call, a span per node
+      (``tracing``); absent or false: it records none."""
 
     added_requirements: list[str]
     kinds: KindsEntry
     batch_dependence: BatchDependenceEntry
+    trace: bool
 
 
 def model_config_of(manifest: Manifest) -> dict[str, Any]:

@@ -138,6 +138,7 @@ def write(
         packages=content.packages, included=content.included,
         output_column=prepared.output_column, notes=notes, kinds=prepared.manifest_kinds(),
         changed_by=content.changed_by, added_requirements=options.extra_requirements,
+        trace=options.trace,
     )  # fmt: skip
 
 
