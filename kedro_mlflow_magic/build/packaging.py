@@ -118,20 +118,9 @@ def write_model(
             batch_dependence=batch_dependence,
             trace=trace,
         )  # fmt: skip
-        requirements = pinned_requirements(
-            node_modules={node.func.__module__ for node in pipeline.nodes},
-            shipped_packages={*packages, *(entry.module for entry in included)},
-            # an MLflow model's catalog type (kedro-mlflow's) is not what loads it: its flavor is
-            artifact_types=[entry["type"] for entry in staged if not entry.get("flavor")],
-            artifact_modules=[
-                *artifact_value_modules(catalog, staged, staging),
-                *kind_modules(kinds),
-            ],
-            excluded=own_distributions(
-                project_root_for(packages, None), next(iter(packages), None)
-            ),
+        requirements = pinned_model_requirements(
+            pipeline, catalog, packages, included, staged, staging, kinds, notes
         )
-        requirements = nested_model_requirements(requirements, staged, staging, notes)
         requirements = with_added_requirements(requirements, added_requirements)
         with runtime_importable(runtime_package):
             return mlflow.pyfunc.log_model(
@@ -144,6 +133,32 @@ def write_model(
                 input_example=example,
                 pip_requirements=requirements,
             )
+
+
+def pinned_model_requirements(
+    pipeline: Pipeline,
+    catalog: DataCatalog,
+    packages: dict[str, Path],
+    included: list[IncludedFile],
+    staged: list[runtime.ArtifactEntry],
+    staging: Path,
+    kinds: runtime.KindsEntry | None,
+    notes: list[str] | None,
+) -> list[str]:
+    """The pinned requirements of what the nodes import and what the staged artifacts hold,
+    with the nested MLflow models' own (the project's own distributions never)."""
+    requirements = pinned_requirements(
+        node_modules={node.func.__module__ for node in pipeline.nodes},
+        shipped_packages={*packages, *(entry.module for entry in included)},
+        # an MLflow model's catalog type (kedro-mlflow's) is not what loads it: its flavor is
+        artifact_types=[entry["type"] for entry in staged if not entry.get("flavor")],
+        artifact_modules=[
+            *artifact_value_modules(catalog, staged, staging),
+            *kind_modules(kinds),
+        ],
+        excluded=own_distributions(project_root_for(packages, None), next(iter(packages), None)),
+    )
+    return nested_model_requirements(requirements, staged, staging, notes)
 
 
 def nested_model_requirements(
