@@ -27,6 +27,7 @@ from kedro_mlflow_magic.build.required_columns import (
     GroupSearch,
 )
 from kedro_mlflow_magic.runtime import read_manifest
+from kedro_mlflow_magic.tracking.log_steps import model_content
 from kedro_mlflow_magic.verify.batch_independence import fewer_rows_note
 
 # --- a churn project whose sample holds the label ----------------------------------------------
@@ -159,7 +160,7 @@ def test_a_column_read_but_never_changing_the_output_gets_a_hint_and_stays_requi
     assert use.values_unused == ("signup_date",)
     assert "signup_date" in use.needed and use.not_read == ("churned",)
     assert input_spec(prepared.signature(), "signup_date").required is True
-    notes = prepared.contract.notes(prepared.model_content(None), None)
+    notes = prepared.contract.notes(model_content(prepared, None), None)
     assert any(note.startswith("hint: the pipeline fails without signup_date") for note in notes)
 
 
