@@ -25,6 +25,7 @@ from kedro_mlflow_magic.errors import (
 )
 from kedro_mlflow_magic.inspect.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 from kedro_mlflow_magic.options import LogOptions
+from kedro_mlflow_magic.project import ProjectDescription
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.prepared import (
@@ -33,8 +34,11 @@ if TYPE_CHECKING:
         log_pipeline_model,
         prepare_pipeline,
     )
+    from kedro_mlflow_magic.tracking.profile import Profile, profile_model
+    from kedro_mlflow_magic.tracking.promotion import Promotion, promote_model
     from kedro_mlflow_magic.verify.environment_check import EnvironmentCheck, check_environment
     from kedro_mlflow_magic.verify.parity import Comparison, compare_with_session
+    from kedro_mlflow_magic.verify.review import ModelDiff, compare_models
 
 __version__ = _distribution_version("kedro-mlflow-magic")
 
@@ -48,6 +52,12 @@ LAZY_NAMES = {
     "PreparedPipeline": "kedro_mlflow_magic.prepared",
     "log_pipeline_model": "kedro_mlflow_magic.prepared",
     "prepare_pipeline": "kedro_mlflow_magic.prepared",
+    "ModelDiff": "kedro_mlflow_magic.verify.review",
+    "compare_models": "kedro_mlflow_magic.verify.review",
+    "Promotion": "kedro_mlflow_magic.tracking.promotion",
+    "promote_model": "kedro_mlflow_magic.tracking.promotion",
+    "Profile": "kedro_mlflow_magic.tracking.profile",
+    "profile_model": "kedro_mlflow_magic.tracking.profile",
 }
 
 __all__ = [
@@ -57,6 +67,7 @@ __all__ = [
     "KedroMlflowMagicError",
     "LogOptions",
     "LoggedModel",
+    "ModelDiff",
     "OutputNotChosenError",
     "PackagingError",
     "ParameterError",
@@ -64,17 +75,23 @@ __all__ = [
     "PipelineInputs",
     "PreparedPipeline",
     "Problem",
+    "Profile",
+    "ProjectDescription",
+    "Promotion",
     "SampleError",
     "SessionMismatchError",
     "UnknownDataInputError",
     "__version__",
     "check_environment",
+    "compare_models",
     "compare_with_session",
     "errors",
     "inspect_pipeline",
     "load_ipython_extension",
     "log_pipeline_model",
     "prepare_pipeline",
+    "profile_model",
+    "promote_model",
 ]
 
 
@@ -82,9 +99,7 @@ def __getattr__(name: str) -> Any:
     if name in LAZY_NAMES:
         from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
-        wait_for_warm_up(
-            imports_only=True
-        )  # a notebook's warm-up may be importing that very module
+        wait_for_warm_up()  # a notebook's warm-up may be importing that very module
         return getattr(importlib.import_module(LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'kedro_mlflow_magic' has no attribute {name!r}")
 
@@ -95,7 +110,7 @@ def __dir__() -> list[str]:
 
 def show_roles_view(inputs: PipelineInputs) -> None:
     """Display ``PipelineInputs`` in a notebook as the roles view: the picture of the pipeline
-    beside the table; the table alone where ipywidgets is missing."""
+    above the table; the table alone where ipywidgets is missing."""
     from IPython.display import display
 
     try:

@@ -11,8 +11,8 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
-    FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
+    VERBOSE_ARGUMENT,
     evaluate,
     frame_from,
     kedro_state,
@@ -22,13 +22,17 @@ from kedro_mlflow_magic.magics.common import (
     update,
     user_errors,
 )
+from kedro_mlflow_magic.magics.log_arguments import (
+    LOG_ARGUMENTS,
+    PACKAGING_ARGUMENTS,
+    log_arguments,
+    log_options_from,
+)
 from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
-
-    from kedro_mlflow_magic.options import LogOptions
 
 
 def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | None:
@@ -47,19 +51,6 @@ def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | No
     return signature
 
 
-def log_options_from(arguments: Any) -> LogOptions:
-    """The ``LogOptions`` of a parsed line (but its ``--signature``, an expression evaluated
-    later, once the line's options are known to be right)."""
-    from kedro_mlflow_magic.options import LogOptions
-
-    return LogOptions(
-        name=arguments.name, example_rows=arguments.example_rows,
-        experiment=arguments.experiment, registered_model_name=arguments.register,
-        alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
-        extra_requirements=tuple(arguments.requirement),
-    )  # fmt: skip
-
-
 @magic_arguments()
 @PIPELINE_ARGUMENT
 @DATA_INPUT_ARGUMENT
@@ -70,49 +61,21 @@ def log_options_from(arguments: Any) -> LogOptions:
     help="a Python expression in this notebook (a DataFrame, array or Spark DataFrame) or a "
     "catalog dataset; default: the data input's own dataset, when it can be loaded",
 )
-@argument(
-    "--output",
-    metavar="NAME",
-    default=None,
-    help="the dataset the model returns: an output of the pipeline, or any dataset it produces",
-)
-@argument("--name", default="model", help="the model's name in the run (default: model)")
-@argument("--experiment", metavar="NAME", default=None, help="the experiment for this log")
-@argument("--run-id", metavar="RUN", default=None, help="log into this run (e.g. the training run)")
-@argument("--run-name", metavar="NAME", default=None, help="the name of the new run")
-@argument("--register", metavar="NAME", default=None, help="register the model under NAME")
-@argument("--alias", default=None, help="set this alias on the registered version")
+@log_arguments(*LOG_ARGUMENTS)
 @argument(
     "--signature",
     metavar="VAR",
     default=None,
     help="a ModelSignature, or the editor %%kedro_signature returned (its .signature)",
 )
-@FREEZE_ARGUMENT
-@argument(
-    "--include",
-    nargs="+",
-    action="extend",
-    default=[],
-    metavar="PATH",
-    help="a file (or folder) a node reads from the project's package folder, relative to it "
-    "(src/<package>/): shipped beside the code, which alone ships otherwise",
-)
-@argument("--example-rows", type=int, default=5, metavar="N", help="rows in the input example (5)")
-@argument(
-    "--requirement",
-    action="append",
-    default=[],
-    metavar="PACKAGE",
-    help="a requirement the model needs that the scan of its imports misses (repeat it): a "
-    "bare name is pinned to the version installed here, a specifier (pkg>=1.2) kept as given",
-)
+@log_arguments(*PACKAGING_ARGUMENTS)
 @argument(
     "--check-env",
     action="store_true",
     help="after the log, predict the input example in a fresh environment built from the "
     "model's requirements alone (uv) and show whether it agrees, in the summary",
 )
+@VERBOSE_ARGUMENT
 def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelInfo:
     """Log PIPELINE as a self-contained MLflow pyfunc model predicting on its data input, check
     that the reloaded model gives what the pipeline gives, show a summary and return the
@@ -124,8 +87,7 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
     from kedro_mlflow_magic.verify.environment_check import with_environment_check
 
     arguments = parse_line(kedro_log_model, line)
-    with user_errors():
-        options = log_options_from(arguments)
+    options = log_options_from(arguments)
     state = kedro_state(local_ns)
     pipeline = state.pipeline(arguments.pipeline)
     sample = None
@@ -144,13 +106,12 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
         update(handle, progress)
 
     try:
-        with user_errors(), quiet_call():
+        with user_errors(), quiet_call(arguments.verbose, report=False) as printed:
             advance(steps.COLLECTING)
             prepared = prepare_pipeline(
                 pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
-                freeze=tuple(arguments.freeze), project_path=state.project_path,
-                include=tuple(arguments.include),
-                config_loader=state.config_loader, pipelines=state.pipelines,
+                freeze=tuple(arguments.freeze), include=tuple(arguments.include),
+                project=state.description,
             )  # fmt: skip
             logged = prepared.log(options, progress=advance)
             if arguments.check_env:
@@ -160,5 +121,6 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
         progress.fail()
         update(handle, progress)
         raise
+    logged.hold_printed(printed)
     update(handle, logged)
     return logged.model_info
