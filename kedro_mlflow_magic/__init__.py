@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     )
     from kedro_mlflow_magic.verify.environment_check import EnvironmentCheck, check_environment
     from kedro_mlflow_magic.verify.parity import Comparison, compare_with_session
-    from kedro_mlflow_magic.verify.profile import Profile, profile_model
+    from kedro_mlflow_magic.tracking.profile import Profile, profile_model
 
 __version__ = _distribution_version("kedro-mlflow-magic")
 
@@ -50,8 +50,8 @@ LAZY_NAMES = {
     "PreparedPipeline": "kedro_mlflow_magic.prepared",
     "log_pipeline_model": "kedro_mlflow_magic.prepared",
     "prepare_pipeline": "kedro_mlflow_magic.prepared",
-    "Profile": "kedro_mlflow_magic.verify.profile",
-    "profile_model": "kedro_mlflow_magic.verify.profile",
+    "Profile": "kedro_mlflow_magic.tracking.profile",
+    "profile_model": "kedro_mlflow_magic.tracking.profile",
 }
 
 __all__ = [

@@ -48,7 +48,7 @@ def test_a_model_not_ours_cannot_be_profiled(tmp_path) -> None:
     import pandas as pd
 
     from kedro_mlflow_magic.errors import ProfileError
-    from kedro_mlflow_magic.verify.profile import profile_model
+    from kedro_mlflow_magic.tracking.profile import profile_model
 
     class Echo(mlflow.pyfunc.PythonModel):
         def predict(self, context, model_input, params=None):

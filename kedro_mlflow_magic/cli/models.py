@@ -69,7 +69,7 @@ def predict(
         result = prediction.predict(model, frame, overrides, model_uri)
         write_result(result, target)
         if profile:
-            from kedro_mlflow_magic.verify.profile import profile_model
+            from kedro_mlflow_magic.tracking.profile import profile_model
 
             say("profiling")
             click.echo(str(profile_model(model_uri, frame, params=overrides)), err=True)

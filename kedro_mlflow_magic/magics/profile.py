@@ -13,7 +13,7 @@ def show_profile_under_result(model_uri: str, frame: Any, params: dict[str, Any]
     shell."""
     from IPython import get_ipython
 
-    from kedro_mlflow_magic.verify.profile import profile_model
+    from kedro_mlflow_magic.tracking.profile import profile_model
 
     profile = profile_model(model_uri, frame, params=params)
     shell = get_ipython()
