@@ -34,9 +34,9 @@ if TYPE_CHECKING:
         log_pipeline_model,
         prepare_pipeline,
     )
+    from kedro_mlflow_magic.tracking.profile import Profile, profile_model
     from kedro_mlflow_magic.verify.environment_check import EnvironmentCheck, check_environment
     from kedro_mlflow_magic.verify.parity import Comparison, compare_with_session
-    from kedro_mlflow_magic.tracking.profile import Profile, profile_model
 
 __version__ = _distribution_version("kedro-mlflow-magic")
 
