@@ -35,8 +35,10 @@ if TYPE_CHECKING:
         prepare_pipeline,
     )
     from kedro_mlflow_magic.tracking.profile import Profile, profile_model
+    from kedro_mlflow_magic.tracking.promotion import Promotion, promote_model
     from kedro_mlflow_magic.verify.environment_check import EnvironmentCheck, check_environment
     from kedro_mlflow_magic.verify.parity import Comparison, compare_with_session
+    from kedro_mlflow_magic.verify.review import ModelDiff, compare_models
 
 __version__ = _distribution_version("kedro-mlflow-magic")
 
@@ -50,6 +52,10 @@ LAZY_NAMES = {
     "PreparedPipeline": "kedro_mlflow_magic.prepared",
     "log_pipeline_model": "kedro_mlflow_magic.prepared",
     "prepare_pipeline": "kedro_mlflow_magic.prepared",
+    "ModelDiff": "kedro_mlflow_magic.verify.review",
+    "compare_models": "kedro_mlflow_magic.verify.review",
+    "Promotion": "kedro_mlflow_magic.tracking.promotion",
+    "promote_model": "kedro_mlflow_magic.tracking.promotion",
     "Profile": "kedro_mlflow_magic.tracking.profile",
     "profile_model": "kedro_mlflow_magic.tracking.profile",
 }
@@ -61,6 +67,7 @@ __all__ = [
     "KedroMlflowMagicError",
     "LogOptions",
     "LoggedModel",
+    "ModelDiff",
     "OutputNotChosenError",
     "PackagingError",
     "ParameterError",
@@ -70,11 +77,13 @@ __all__ = [
     "Problem",
     "Profile",
     "ProjectDescription",
+    "Promotion",
     "SampleError",
     "SessionMismatchError",
     "UnknownDataInputError",
     "__version__",
     "check_environment",
+    "compare_models",
     "compare_with_session",
     "errors",
     "inspect_pipeline",
@@ -82,6 +91,7 @@ __all__ = [
     "log_pipeline_model",
     "prepare_pipeline",
     "profile_model",
+    "promote_model",
 ]
 
 
@@ -100,7 +110,7 @@ def __dir__() -> list[str]:
 
 def show_roles_view(inputs: PipelineInputs) -> None:
     """Display ``PipelineInputs`` in a notebook as the roles view: the picture of the pipeline
-    beside the table; the table alone where ipywidgets is missing."""
+    above the table; the table alone where ipywidgets is missing."""
     from IPython.display import display
 
     try:

@@ -201,3 +201,28 @@ def prepare_model_environment(model_path: Path, env_manager: str, env_root: Path
     flavor = Model.load(Path(model_path) / "MLmodel").flavors[FLAVOR_NAME]
     backend = PyFuncBackend(flavor, env_manager=env_manager, env_root_dir=str(env_root))
     return backend.prepare_env(str(model_path), capture_output=True)
+
+
+def mlflow_store_lookups() -> tuple[tuple[type, str], ...]:
+    """MLflow's two registries of stores, with what each gives: every MLflow call that reaches
+    a tracking store or a model registry (``MlflowClient``, ``mlflow.search_runs``, loading a
+    ``models:/`` or ``runs:/`` URI) asks one of them for its store, through ``get_store``.
+    ``TrackingStoreRegistry`` and ``ModelRegistryStoreRegistry`` are undocumented classes."""
+    from mlflow.tracking._model_registry.registry import ModelRegistryStoreRegistry
+    from mlflow.tracking._tracking_service.registry import TrackingStoreRegistry
+
+    return (
+        (TrackingStoreRegistry, "tracking store"),
+        (ModelRegistryStoreRegistry, "model registry"),
+    )
+
+
+def mlflow_store_bases() -> tuple[type, ...]:
+    """The base classes of MLflow's tracking stores and model registries (SQL, REST, plugins'):
+    ``mlflow.store.tracking.abstract_store.AbstractStore`` and
+    ``mlflow.store.model_registry.abstract_store.AbstractStore``, whose public methods are
+    every way a store is read or written (the base classes plugins implement)."""
+    from mlflow.store.model_registry.abstract_store import AbstractStore as RegistryStore
+    from mlflow.store.tracking.abstract_store import AbstractStore as TrackingStore
+
+    return (TrackingStore, RegistryStore)

@@ -10,6 +10,8 @@ import os
 import re
 from collections.abc import Iterable
 
+# How much of a node's exception a one-line error quotes.
+ERROR_TEXT_LENGTH = 500
 # The forms of model URI a user can give, for messages.
 MODEL_URI_FORMS = "runs:/<run id>/<name>, models:/<model id> or models:/<name>/<version>"
 
@@ -28,9 +30,18 @@ def one_line(text: str) -> str:
 URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*):[^\s/@]*@")
 
 
+# a query parameter whose value is a secret (?token=..., a presigned URL's &sig=...)
+SECRET_QUERY_KEYS = (
+    r"password|passwd|pwd|secret|client_secret|token|access_token|api_?key|key|sig|signature|"
+    r"sas|x-amz-signature|x-amz-credential|x-goog-signature"
+)
+URL_QUERY_SECRET = re.compile(rf"([?&](?:{SECRET_QUERY_KEYS})=)[^&#\s'\"]+", re.IGNORECASE)
+
+
 def masked_url(text: str) -> str:
-    """``text`` with the password of every URL in it masked (``http://user:***@host``)."""
-    return URL_PASSWORD.sub(r"\1:***@", str(text))
+    """``text`` with the password of every URL in it masked (``http://user:***@host``), and
+    the value of every secret query parameter (``?token=***``)."""
+    return URL_QUERY_SECRET.sub(r"\1***", URL_PASSWORD.sub(r"\1:***@", str(text)))
 
 
 class KedroMlflowMagicError(Exception):
@@ -66,23 +77,17 @@ class AmbiguousDataInputError(KedroMlflowMagicError, ValueError):
 
 
 class NoDataInputError(AmbiguousDataInputError):
-    """Every free input of the pipeline is a parameter, or the data input named is one."""
+    """Every free input of the pipeline is a parameter, and none was named the data input."""
 
-    def __init__(self, parameters: Iterable[str], named: str | None = None):
-        listed = ", ".join(sorted(parameters))
-        if named is not None:
-            message = (
-                f"'{named}' is a parameter, so it cannot be the data input; the data input is "
-                "the frame to predict on: a free input that is not a parameter"
-            )
-        else:
-            message = (
-                f"the pipeline has no data input: its only free inputs are parameters ({listed})"
-            )
+    def __init__(self, parameters: Iterable[str]):
+        parameters = sorted(parameters)
         KedroMlflowMagicError.__init__(
             self,
-            f"{message}; add an input for the frame to predict on to one of its nodes "
-            "(a name not in the catalog) and pass it as the data input",
+            "the pipeline has no data input: its only free inputs are parameters "
+            f"({', '.join(parameters)}); add an input for the frame to predict on to one of its "
+            "nodes (a name not in the catalog) and pass it as the data input, or make a "
+            f"parameter the model's input, a row of its fields a call (--input {parameters[0]} "
+            f"in a magic, data_input='{parameters[0]}' in Python)",
         )
 
 
@@ -153,14 +158,16 @@ class ParameterError(KedroMlflowMagicError, ValueError):
 
 
 class PipelineRunError(KedroMlflowMagicError, RuntimeError):
-    """A node of the pipeline raised while running on the sample or the input example."""
+    """A node of the pipeline raised while we ran the pipeline (on the sample, the input
+    example, a frame to compare with): the node and its exception, in one line."""
 
-    def __init__(self, node_name: str | None, error: BaseException, data_input: str):
+    def __init__(self, node_name: str | None, error: BaseException, hint: str = ""):
         where = f"node '{node_name}'" if node_name else "the pipeline"
-        super().__init__(
-            f"{where} failed on the frame given for '{data_input}': "
-            f"{type(error).__name__}: {error}; fix the node or give a frame it accepts"
-        )
+        self.node_name = node_name
+        text = one_line(str(error))
+        if len(text) > ERROR_TEXT_LENGTH:
+            text = text[: ERROR_TEXT_LENGTH - 3] + "..."
+        super().__init__(f"{where} failed: {type(error).__name__}: {text}".rstrip(": ") + hint)
 
 
 class ArtifactCopyError(PackagingError):
@@ -337,6 +344,20 @@ class ShippedCodeError(KedroMlflowMagicError, RuntimeError):
     """The model's code does not stand on its own: a node function does not import from the
     model's code folder in a fresh process without the project (a module of the project the
     model does not ship)."""
+
+
+class PromotionRefusedError(KedroMlflowMagicError, RuntimeError):
+    """``promote_model`` left the alias where it was: the new version breaks a caller of the
+    one holding it, or answers differently (``force=True`` moves it anyway). ``diff`` holds
+    the whole comparison."""
+
+    def __init__(self, message: str, diff: object = None):
+        super().__init__(message)
+        self.diff = diff
+
+
+class NotRegisteredError(KedroMlflowMagicError, LookupError):
+    """A model to promote that is no registered model version (or is several)."""
 
 
 class ProfileError(KedroMlflowMagicError, ValueError):

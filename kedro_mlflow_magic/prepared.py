@@ -16,7 +16,7 @@ from kedro.pipeline import Pipeline
 from mlflow.models.model import ModelInfo
 
 from kedro_mlflow_magic import progress as steps
-from kedro_mlflow_magic import runtime
+from kedro_mlflow_magic import running_node, runtime
 from kedro_mlflow_magic.build.logged import LoggedModel
 from kedro_mlflow_magic.build.manifest import leaf_entries, parameter_input_paths
 from kedro_mlflow_magic.build.project_code import modules_loaded
@@ -39,6 +39,7 @@ from kedro_mlflow_magic.errors import (
 from kedro_mlflow_magic.inspect.data_input import model_pipeline
 from kedro_mlflow_magic.inspect.kinds import as_kind, converts, data_input_kind, dataset_kinds
 from kedro_mlflow_magic.inspect.outputs import choose_output, left_out_nodes
+from kedro_mlflow_magic.inspect.parameter_input import parameter_input
 from kedro_mlflow_magic.inspect.roles import (
     PipelineInputs,
     inspect_pipeline,
@@ -51,9 +52,12 @@ from kedro_mlflow_magic.runtime.kinds import PANDAS, SPARK
 from kedro_mlflow_magic.tracking.log_steps import PARITY_ROWS as PARITY_ROWS
 from kedro_mlflow_magic.tracking.log_steps import PARITY_TAG as PARITY_TAG
 from kedro_mlflow_magic.tracking.log_steps import log_prepared
+from kedro_mlflow_magic.tracking.retries import bounded_retries
 from kedro_mlflow_magic.verify.drift import ArtifactWatch
+from kedro_mlflow_magic.verify.outside import Reached
 from kedro_mlflow_magic.verify.parity import Comparison, compare_results
 from kedro_mlflow_magic.verify.reference_run import run_in_session
+from kedro_mlflow_magic.verify.serving_contract import ServingContract
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -105,6 +109,8 @@ class PreparedPipeline:
     spark_sample: Any = field(default=None, compare=False, repr=False)
     # the modules first imported while the reference run ran: the project's among them ship
     loaded_modules: set[str] = field(default_factory=set, compare=False, repr=False)
+    # the MLflow stores each node reached while our runs executed it (verify/outside.py)
+    reached: Reached = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def project_path(self) -> Path | None:
@@ -128,6 +134,7 @@ class PreparedPipeline:
         return run_in_session(
             self.pipeline, self.catalog, self.roles, as_kind(frame, self.data_kind), values,
             self.output, through_files=self.through_files, produced=produced,
+            reached=self.reached,
         )  # fmt: skip
 
     @cached_property
@@ -165,7 +172,13 @@ class PreparedPipeline:
         them), parameters with their session values as defaults."""
         output = self.as_model_output(self.sample_output)
         inputs = self.sample if self.spark_sample is None else self.spark_sample
-        return infer_model_signature(inputs, output, self.leaves)
+        return self.contract.signature(infer_model_signature(inputs, output, self.leaves))
+
+    @cached_property
+    def contract(self) -> ServingContract:
+        """What a request must hold (columns read, rows depending on each other, parameter
+        defaults to note), found on the sample once (``verify.serving_contract``)."""
+        return ServingContract(self)
 
     def expected_output(self, frame: Any, leaves: list[ParameterLeaf]) -> Any:
         """What the model must return on ``frame``: Kedro's runner's output, converted as the
@@ -182,6 +195,7 @@ class PreparedPipeline:
         # MLflow's check of them (a scan of every installed package, seconds) has nothing to say
         reloaded = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
         reloaded.unwrap_python_model().instrument(None, None)  # the check records no trace
+        reloaded = running_node.observed(reloaded)  # what its nodes print is held by node
         watch = ArtifactWatch.of(reloaded)
         prediction = reloaded.predict(frame)
         # a node that changed an artifact in place would make the model drift between calls
@@ -210,7 +224,7 @@ class PreparedPipeline:
         (``docs/explanation/behaviour.md#where-runs-go``).
         """
         options = log_options(options, **changes)
-        with quiet_third_party() as notes:
+        with quiet_third_party() as notes, bounded_retries():
             logged = log_prepared(self, options, progress)
         logged.notes = (*logged.notes, *notes)
         return logged
@@ -252,10 +266,13 @@ def prepare_pipeline(
     include = names(include)
     if include:  # a wrong path fails here, early
         resolve_includes(shipped_packages(pipeline, project_path=project.path), include)
+    data_kind = None
+    if is_parameter(roles.data_input):  # the model takes the parameter's fields, a row a call
+        sample, data_kind = parameter_input(catalog, roles.data_input, sample)
     if sample is None:
         sample = default_sample(catalog, roles.data_input)
     kinds = dataset_kinds(pipeline, catalog)
-    data_kind = data_input_kind(catalog, roles.data_input, sample)
+    data_kind = data_kind or data_input_kind(catalog, roles.data_input, sample)
     if data_kind == SPARK and roles.data_input not in catalog and SPARK not in kinds.values():
         # a Spark sample of a pandas pipeline (nothing in it is Spark): converted, as before
         data_kind = PANDAS
@@ -282,9 +299,7 @@ def checked_roles(
     """The roles of the pipeline's inputs, when it has a data input and no problem; else the
     error that says what is wrong."""
     parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
-    if data_input is not None and is_parameter(data_input):
-        raise NoDataInputError(parameters, named=data_input)
-    if parameters and len(parameters) == len(pipeline.inputs()):
+    if data_input is None and parameters and len(parameters) == len(pipeline.inputs()):
         raise NoDataInputError(parameters)
     roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze, pipelines=pipelines)
     if data_input is not None and roles.data_input != data_input:

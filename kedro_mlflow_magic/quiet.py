@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 # Loggers of the libraries we call; silenced only for the duration of one of our calls.
 THIRD_PARTY_LOGGERS = ("kedro", "mlflow", "alembic", "sqlalchemy", "py4j", "urllib3", "git")
+# a level above every record's: a logger set to it says nothing
+SILENT = logging.CRITICAL + 1
 PROGRESS_BAR_VARIABLE = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 # MLflow's import sets its loggers' level from this variable, over the level we set
 MLFLOW_LEVEL_VARIABLE = "MLFLOW_LOGGING_LEVEL"
@@ -73,7 +75,7 @@ def quiet_third_party() -> Iterator[list[str]]:
     if not imported:
         os.environ[MLFLOW_LEVEL_VARIABLE] = "CRITICAL"
     for logger in loggers:
-        logger.setLevel(logging.CRITICAL + 1)
+        logger.setLevel(SILENT)
     try:
         with warnings.catch_warnings(record=True) as caught, mlflow_messages_muted():
             warnings.simplefilter("always")
@@ -91,7 +93,10 @@ def quiet_third_party() -> Iterator[list[str]]:
                 )
     finally:
         for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+            # a logger the project's logging configuration set meanwhile (a project loading)
+            # keeps that level: outside our calls, Kedro logs as the project configures it
+            if logger.level == SILENT:
+                logger.setLevel(level)
         restore_variable(PROGRESS_BAR_VARIABLE, progress_bar)
         if not imported:
             restore_variable(MLFLOW_LEVEL_VARIABLE, mlflow_level)
@@ -110,15 +115,32 @@ def restore_variable(name: str, value: str | None) -> None:
 
 
 @contextlib.contextmanager
-def quiet_kedro() -> Iterator[None]:
-    """Kedro logs every load and node at INFO; our internal reads should not flood the notebook."""
-    kedro_logger = logging.getLogger("kedro")
-    level = kedro_logger.level
-    kedro_logger.setLevel(logging.WARNING)
+def variables_set(values: Mapping[str, str], *, override: bool = False) -> Iterator[None]:
+    """Environment variables set for the duration (one the user set is kept, unless
+    ``override``), then put back as they were."""
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if override or saved[name] is None:
+            os.environ[name] = value
     try:
         yield
     finally:
-        kedro_logger.setLevel(level)
+        for name, value in saved.items():
+            restore_variable(name, value)
+
+
+@contextlib.contextmanager
+def quiet_kedro(level: int = logging.WARNING) -> Iterator[None]:
+    """Kedro logs every load and node at INFO; our internal reads should not flood the notebook.
+    Our runs of a pipeline (``level=SILENT``) keep its runner's error lines too: the error we
+    raise names the node that failed. A level already higher is kept."""
+    kedro_logger = logging.getLogger("kedro")
+    level, previous = max(level, kedro_logger.level), kedro_logger.level
+    kedro_logger.setLevel(level)
+    try:
+        yield
+    finally:
+        kedro_logger.setLevel(previous)
 
 
 def load_quietly(catalog: DataCatalog, name: str) -> Any:

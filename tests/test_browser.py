@@ -139,7 +139,12 @@ def run_cells(page, cells: int = CELLS) -> None:
 
 @contextlib.contextmanager
 def notebook_page(
-    url: str, notebook: str, height: int, tmp_path: Path, screenshot: str = "widgets.png"
+    url: str,
+    notebook: str,
+    height: int,
+    tmp_path: Path,
+    screenshot: str = "widgets.png",
+    width: int = 1500,
 ) -> Iterator:
     """The notebook open in JupyterLab in Chromium, its kernel ready; a screenshot of the page
     is saved when the block ends, on failure too: it shows what the page showed."""
@@ -149,7 +154,7 @@ def notebook_page(
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
         )
-        page = browser.new_page(viewport={"width": 1500, "height": height})
+        page = browser.new_page(viewport={"width": width, "height": height})
         try:
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(f"{url}/lab/tree/{notebook}")
@@ -172,7 +177,7 @@ def test_widgets_render_and_log_from_a_browser(jupyterlab, tmp_path: Path):
     with notebook_page(url, NOTEBOOK.name, 2400, tmp_path) as page:
         run_cells(page)
 
-        # the roles view: JupyterLab draws the Mermaid block as an SVG image beside the table
+        # the roles view: JupyterLab draws the Mermaid block as an SVG image above the table
         picture = page.locator(".kedro-mlflow-roles-view .jp-RenderedMermaid img")
         picture.wait_for()
         svg = svg_text(picture.get_attribute("src"))
@@ -201,6 +206,49 @@ def test_widgets_render_and_log_from_a_browser(jupyterlab, tmp_path: Path):
         "support_calls"
     ] == "double"
     assert {spec.name: spec.default for spec in signature.params.params}["threshold"] == 0.2
+
+
+# Elements of the page that scroll sideways: their content is wider than they are and they let
+# it scroll (a scrollbar a person sees), within the notebook's cells.
+SIDEWAYS_SCROLLERS = """
+() => [...document.querySelectorAll('.jp-Notebook, .jp-Notebook *')].filter(element => {
+    const overflow = getComputedStyle(element).overflowX;
+    return (overflow === 'auto' || overflow === 'scroll')
+        && element.scrollWidth > element.clientWidth + 1;
+}).map(element => element.className)
+"""
+
+
+def test_the_roles_picture_fits_a_laptop_cell(jupyterlab, tmp_path: Path):
+    """In a 1400x900 window, the demo's roles picture fits its cell: the whole picture (its
+    output node included) is in view without scrolling, and nothing in the notebook scrolls
+    sideways."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
+    url, _tracking_uri = jupyterlab
+    with notebook_page(url, NOTEBOOK.name, 900, tmp_path, "laptop.png", width=1400) as page:
+        run_cells(page)
+        view = page.locator(".kedro-mlflow-roles-view")
+        picture = view.locator(".jp-RenderedMermaid img")
+        picture.wait_for()
+        page.wait_for_function(
+            "image => image.complete && image.naturalWidth > 0", arg=picture.element_handle()
+        )
+        assert "predictions" in svg_text(picture.get_attribute("src"))  # the output node
+        view.scroll_into_view_if_needed()
+        drawn = picture.bounding_box()
+        window = view.locator(".kedro-mlflow-picture").bounding_box()
+        assert drawn["x"] >= window["x"] - 1
+        assert drawn["x"] + drawn["width"] <= window["x"] + window["width"] + 1, (drawn, window)
+        assert drawn["y"] + drawn["height"] <= window["y"] + window["height"] + 1, (drawn, window)
+        assert drawn["height"] <= 900
+        # drawn at its own size: labels at text size
+        scale = picture.evaluate(
+            "image => image.getBoundingClientRect().width / image.naturalWidth"
+        )
+        assert scale > 0.95, scale
+        assert page.evaluate(SIDEWAYS_SCROLLERS) == []
+        save_screenshot(page, tmp_path, "laptop-roles.png", element=view)
 
 
 # --- large pipelines and a wide frame (issue 22) ---------------------------------------------

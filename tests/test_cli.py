@@ -251,7 +251,7 @@ def test_a_pipeline_that_fails_on_the_sample_is_a_failure_exit_code_1(
     assert finished.returncode == 1
     lines = error_lines(finished)
     assert len(lines) == 1, finished.stderr
-    assert lines[0].startswith("Error: node 'encode_features' failed on the frame given for")
+    assert lines[0].startswith("Error: node 'encode_features' failed: KeyError: ")
 
 
 @pytest.mark.slow

@@ -278,3 +278,23 @@ def test_mlflow_builds_a_models_environment_in_the_folder_model_environment_fold
         "PyFuncBackend.prepare_env built the environment elsewhere than "
         "compat.model_environment_folder says"
     )
+
+
+def test_mlflow_store_lookups_and_bases_are_where_every_store_access_goes(tmp_path):
+    """Every MLflow call that reaches a store asks one of the two registries for it
+    (``get_store``), and the store it gets is one of the two bases' subclasses."""
+    import mlflow
+
+    lookups = dict(compat.mlflow_store_lookups())
+    assert set(lookups.values()) == {"tracking store", "model registry"}
+    for registry in lookups:
+        assert "get_store" in vars(registry), f"MLflow moved {registry.__name__}.get_store"
+    tracking_base, registry_base = compat.mlflow_store_bases()
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    assert isinstance(client._tracking_client.store, tracking_base)
+    assert isinstance(client._get_registry_client().store, registry_base)
+    for name in ("search_runs", "get_run", "log_batch"):
+        assert callable(getattr(tracking_base, name, None)), name
+    for name in ("get_model_version_by_alias", "get_model_version", "search_model_versions"):
+        assert callable(getattr(registry_base, name, None)), name

@@ -24,7 +24,7 @@ def test_the_roles_table_text_and_html_say_the_same(demo):
 def test_the_picture_colours_each_input_by_its_role(demo):
     roles = inspect_pipeline(demo.pipelines["inference"], demo.catalog)
     mermaid = pipeline_mermaid(demo.pipelines["inference"], roles)
-    assert mermaid.startswith("flowchart LR")
+    assert mermaid.startswith("flowchart TB")  # two nodes in a row: top-down
     ids = {
         line.split('(["')[1].rstrip('"])'): line.strip().split("(")[0]
         for line in mermaid.splitlines()

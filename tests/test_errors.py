@@ -28,8 +28,8 @@ def test_one_line_joins_the_lines_of_a_message():
          "kedro_mlflow_magic"),
         (errors.UnknownNamespaceError("b", ["c", "a"]), "the pipeline has no namespace 'b'; "
          "its namespaces are: a, c"),
-        (errors.PipelineRunError("score", KeyError("plan"), "rows"), "node 'score' failed on "
-         "the frame given for 'rows': KeyError: 'plan'"),
+        (errors.PipelineRunError("score", KeyError("plan")), "node 'score' failed: "
+         "KeyError: 'plan'"),
     ],
 )  # fmt: skip
 def test_each_error_names_the_thing(error, expected):

@@ -122,3 +122,17 @@ def test_logged_summary_displays_under_kedro_rich_printer(executed):
         text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # rich colours the text form
         assert "model URI" in text and "parity check  all 50 rows agree" in text
     assert "ModelInfo(" not in shown + printed
+
+
+@pytest.mark.slow
+def test_training_with_kedro_shows_its_node_lines_and_no_warning(executed):
+    """Outside our magics Kedro logs as the project configures it: ``session.run()`` shows its
+    node lines, as plain Kedro does, and no warning (no deprecated argument, none of Kedro's
+    OmegaConf resolver deprecations); no empty output after the cell's value."""
+    notebook, _project = executed
+    cell = cell_starting(notebook, "session.run(")
+    shown = cell_text(cell, html=False, ansi=False)
+    assert "Completed node: fit_encoder" in shown
+    assert "WARNING" not in shown and "Warning" not in shown and "deprecated" not in shown
+    assert not empty_outputs(cell)
+    assert "classifier.pkl" in shown  # the cell's value

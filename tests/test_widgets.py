@@ -123,7 +123,7 @@ def test_mermaid_picture_colours_free_inputs_by_role(demo):
     pipeline = demo.pipelines["inference"]
     inputs = inspect_pipeline(pipeline, demo.catalog, "customers_to_score")
     text = pipeline_mermaid(pipeline, inputs)
-    assert text.startswith("flowchart LR")
+    assert text.startswith("flowchart TB")  # two nodes in a row: top-down, to fit the cell
     ids = {
         line.split("(")[0].strip(): line.split('"')[1]
         for line in text.splitlines()
@@ -159,11 +159,12 @@ def test_roles_view_shows_the_picture_above_the_table_with_fallbacks(demo):
     assert isinstance(view, ipywidgets.VBox)  # the picture takes the cell's width, on top
     picture, table = view.children
     assert "kedro-mlflow-picture" in picture._dom_classes
-    assert picture.layout.width == "100%" and picture.layout.overflow == "auto"
+    # "auto": the box's width less the child's margins (no sideways scroll of the box)
+    assert picture.layout.width == "auto" and picture.layout.overflow == "auto"
     assert picture.layout.max_height == "640px"
     assert "max-width:none" in table.value  # a wide picture scrolls rather than shrinks
     data = picture.outputs[0]["data"]
-    assert data["text/markdown"].startswith("```mermaid\nflowchart LR")
+    assert data["text/markdown"].startswith("```mermaid\nflowchart TB")
     assert "classDef problem" in data["text/markdown"]
     assert "Fix:" in table.value and "not in the catalog" in table.value
     assert "kedro-mlflow-legend" in table.value

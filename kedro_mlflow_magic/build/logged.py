@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from kedro_mlflow_magic.build.shipped_code import IncludedFile
     from kedro_mlflow_magic.build.signature import ParameterLeaf
+    from kedro_mlflow_magic.held_output import HeldOutput
     from kedro_mlflow_magic.verify.parity import Comparison
 
 
@@ -45,9 +46,18 @@ class LoggedModel(Summary):
     environment_check: Any = None
     # the nodes of the pipeline the model does not run, one line per reason
     left_out: tuple[str, ...] = field(default=())
+    # what the project's code printed during the log, held back (a magic's; None elsewhere)
+    printed: HeldOutput | None = None
 
     def __post_init__(self) -> None:
         self.model_info = SummarizedModelInfo.of(self.model_info, self)
+
+    def hold_printed(self, printed: HeldOutput) -> None:
+        """Keep what the project's code printed during the log (``.printed``, also of the
+        ``ModelInfo``), and say in the summary who printed how much."""
+        self.printed = printed
+        if printed:
+            self.notes = (*self.notes, printed.note())
 
     def summary_text(self) -> str:
         return logged_text(self)
@@ -74,6 +84,11 @@ class SummarizedModelInfo(Summary, ModelInfo):
 
     def summary_html(self) -> str:
         return logged_html(self.logged)
+
+    @property
+    def printed(self) -> HeldOutput | None:
+        """What the project's code printed during the log, held back (``str()`` shows it)."""
+        return self.logged.printed
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ share), ``pipelines`` (``inputs``, ``log``), ``models`` (``predict``, ``check``)
 
 from __future__ import annotations
 
-from kedro_mlflow_magic.cli import demo, models, pipelines  # noqa: F401 (they add the commands)
+from kedro_mlflow_magic.cli import demo, models, pipelines, review  # noqa: F401 (they add the commands)
 from kedro_mlflow_magic.cli.group import cli, main, project_commands
 
 __all__ = ["cli", "main", "project_commands"]

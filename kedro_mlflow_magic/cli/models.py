@@ -68,6 +68,11 @@ def predict(
         say("predicting")
         result = prediction.predict(model, frame, overrides, model_uri)
         write_result(result, target)
+        from kedro_mlflow_magic.verify.batch_independence import fewer_rows_note
+
+        note = fewer_rows_note(model.model_config, frame)
+        if note is not None:
+            click.echo(note, err=True)
         if profile:
             from kedro_mlflow_magic.tracking.profile import profile_model
 

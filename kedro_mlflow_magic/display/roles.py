@@ -21,6 +21,14 @@ KIND_NAMES = {
 }
 
 
+# a parameter as the data input (inspect/parameter_input.py)
+PARAMETER_PREFIXES = ("params:", "parameters")
+PARAMETER_INPUT = (
+    "a parameter as the model's input: one row a call, a column per field, given to the nodes "
+    "as Kedro gives the parameter"
+)
+
+
 def described(kind: str) -> str:
     return KIND_NAMES.get(kind, kind)
 
@@ -28,7 +36,9 @@ def described(kind: str) -> str:
 def role_rows(inputs: PipelineInputs) -> list[tuple[str, str, str]]:
     """(name, role, detail) for each free input, in the order a reader wants them."""
     rows: list[tuple[str, str, str]] = []
-    if inputs.data_input:
+    if inputs.data_input and inputs.data_input.startswith(PARAMETER_PREFIXES):
+        rows.append((inputs.data_input, "data input", PARAMETER_INPUT))
+    elif inputs.data_input:
         kind = inputs.kinds.get(inputs.data_input)
         given = f"a {described(kind)}" if kind else "of the sample's kind"
         rows.append((inputs.data_input, "data input", f"the frame to predict on, {given}"))

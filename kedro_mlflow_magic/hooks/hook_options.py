@@ -25,10 +25,10 @@ CONFIG_KEY = "mlflow_magic"
 CONFIG_PATTERNS = ["mlflow_magic*", "mlflow_magic*/**"]
 ENVIRONMENT_OPTIONS = (
     "output", "name", "registered_model_name", "alias", "experiment", "example_rows",
-    "extra_requirements", "on_error", "trace",
+    "extra_requirements", "on_error", "promote_to", "trace",
 )  # fmt: skip
 TEXTS = ("after", "pipeline", "data_input", "output", "name", "registered_model_name", "alias")
-TEXTS += ("experiment",)
+TEXTS += ("experiment", "promote_to")
 LISTS = ("freeze", "include", "extra_requirements")
 
 
@@ -68,12 +68,17 @@ class HookOptions:
     example_rows: int = 5
     extra_requirements: tuple[str, ...] = ()
     on_error: str = "fail"
+    promote_to: str | None = None
     trace: bool = False
 
     def log_options(self) -> LogOptions:
         """The options of the log, checked by ``LogOptions`` (an alias needs a registered
-        model, a requirement must be one...)."""
+        model, a requirement must be one...); promoting needs a registered model too."""
+        from kedro_mlflow_magic.errors import RegistrationError
         from kedro_mlflow_magic.options import LogOptions
+
+        if self.promote_to and not self.registered_model_name:
+            raise RegistrationError(self.promote_to)
 
         return LogOptions(
             name=self.name, example_rows=self.example_rows, experiment=self.experiment,

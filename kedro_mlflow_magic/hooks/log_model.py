@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from kedro_mlflow_magic.errors import KedroMlflowMagicError, LogAfterRunError, one_line
+from kedro_mlflow_magic.errors import (
+    KedroMlflowMagicError,
+    LogAfterRunError,
+    PromotionRefusedError,
+    one_line,
+)
 from kedro_mlflow_magic.hooks.hook_options import (
     SETTINGS,
     HookOptions,
@@ -34,6 +39,7 @@ from kedro_mlflow_magic.hooks.hook_options import (
     checked_values,
     environment_options,
 )
+from kedro_mlflow_magic.hooks.promotion import promote_logged
 
 if TYPE_CHECKING:
     from kedro.io import DataCatalog
@@ -64,7 +70,9 @@ class LogModelHook:
     ``experiment``, ``example_rows``, ``extra_requirements`` (``--requirement``) and ``trace``
     (``--trace``: every predict records an MLflow trace, a span per node). The model
     goes into the MLflow run that is active and live (kedro-mlflow's run of this
-    ``kedro run``), else into a new run.
+    ``kedro run``), else into a new run. ``promote_to`` (an alias, e.g. ``"champion"``) then
+    moves that alias to the registered version through ``promote_model``'s review: a refusal
+    is a failure like any other (``on_error``).
 
     ``on_error="fail"`` (the default) fails the ``kedro run`` with one line when the model
     cannot be logged (a packaging problem, a parity failure...); ``"warn"`` logs a warning
@@ -92,6 +100,7 @@ class LogModelHook:
         example_rows: int = 5,
         extra_requirements: tuple[str, ...] | list[str] | str = (),
         on_error: str = "fail",
+        promote_to: str | None = None,
         trace: bool = False,
     ) -> None:
         given = dict(locals())
@@ -183,6 +192,8 @@ class LogModelHook:
                 logged.registered_model_name, logged.registered_version, alias,
                 logged.registered_model_name, logged.registered_version,
             )  # fmt: skip
+        for note in logged.notes:  # what the summary of %kedro_log_model and `log` say too
+            logger.info("Note: %s", note)
 
     def failure(self, error: Exception) -> LogAfterRunError | None:
         """The one-line error that fails the run; None (and a warning) when this run's
@@ -193,6 +204,8 @@ class LogModelHook:
         message = (
             f"could not log pipeline '{self.pipeline}' after the run of '{self.after}': {reason}"
         )
+        if isinstance(error, PromotionRefusedError):  # logged and registered, not promoted
+            message = f"logged pipeline '{self.pipeline}' but did not promote it: {reason}"
         if self.in_run.on_error == "warn":
             logger.warning("%s (on_error='warn': the run still succeeds)", message)
             return None
@@ -238,7 +251,9 @@ class LogModelHook:
             logger.setLevel(logging.INFO)
         try:
             if self.counts(run_params, pipeline):
-                self.report(self.log(catalog))
+                logged = self.log(catalog)
+                self.report(logged)
+                promote_logged(logged, self.in_run.promote_to)
         except Exception as error:
             failure = self.failure(error)
         result = yield

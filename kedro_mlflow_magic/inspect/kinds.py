@@ -25,6 +25,7 @@ from kedro_mlflow_magic.runtime.kinds import (
     SPARK,
     kind_of,
 )
+from kedro_mlflow_magic.runtime.records import PARAMETER_KINDS, parameter_converter
 
 FAMILIES = {"spark": SPARK, "pandas": PANDAS, "polars": POLARS}
 
@@ -81,7 +82,10 @@ def converts(kinds: dict[str, str], data_kind: str | None, pipeline: Pipeline) -
 
 def as_kind(frame: Any, kind: str | None) -> Any:
     """A pandas frame (the sample, or a caller's frame) in the kind the nodes get the data
-    input in: into the active Spark session (else a local one), or into polars."""
+    input in: into the active Spark session (else a local one), or into polars; for a
+    parameter as the input, the value its one row stands for."""
+    if kind in PARAMETER_KINDS:
+        return parameter_converter(kind)(frame)
     if kind not in (SPARK, POLARS, POLARS_LAZY) or kind_of(frame) == kind:
         return frame
     from kedro_mlflow_magic.runtime.conversions import converter, spark_session

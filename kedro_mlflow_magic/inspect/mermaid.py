@@ -51,17 +51,41 @@ SHAPES = {
 }
 
 
-# Pictures of more nodes and namespace boxes than this run top-down (as kedro-viz draws), so
-# that a long chain grows down the notebook rather than sideways.
-LEFT_TO_RIGHT_STEPS = 10
+# Pictures whose longest chain of shapes is longer than this run top-down (as kedro-viz
+# draws): left to right, each shape of a chain takes a column, and two nodes in a row (five
+# shapes with their datasets) already overflow a laptop's notebook cell; top-down, a chain
+# grows down the notebook and the picture fits the cell's width.
+LEFT_TO_RIGHT_CHAIN = 3
+
+
+def longest_chain(picture: Picture) -> int:
+    """How many shapes the longest path through the picture's edges holds."""
+    following: dict[str, list[str]] = {shape.identifier: [] for shape in picture.shapes}
+    incoming = dict.fromkeys(following, 0)
+    for source, target in picture.edges:
+        following.setdefault(source, []).append(target)
+        incoming[target] = incoming.get(target, 0) + 1
+        incoming.setdefault(source, 0)
+    # each shape after every shape whose edges lead to it (Kahn's order), then the lengths
+    ordered, ready = [], [shape for shape, count in incoming.items() if count == 0]
+    while ready:
+        ordered.append(ready.pop())
+        for target in following.get(ordered[-1], ()):
+            incoming[target] -= 1
+            if incoming[target] == 0:
+                ready.append(target)
+    lengths: dict[str, int] = {}
+    for shape in reversed(ordered):
+        lengths[shape] = 1 + max((lengths[after] for after in following.get(shape, ())), default=0)
+    return max(lengths.values(), default=0)
 
 
 def picture_mermaid(picture: Picture) -> str:
     """The Mermaid flowchart of a picture: nodes as boxes, namespaces as double boxes, datasets
     as rounded shapes, free inputs coloured by role, terminal outputs outlined; left to right,
-    or top-down for more than ``LEFT_TO_RIGHT_STEPS`` nodes and boxes."""
-    steps = sum(1 for shape in picture.shapes if shape.kind in ("node", "namespace"))
-    lines = [f"flowchart {'LR' if steps <= LEFT_TO_RIGHT_STEPS else 'TB'}"]
+    or top-down when a chain holds more than ``LEFT_TO_RIGHT_CHAIN`` shapes."""
+    across = longest_chain(picture) <= LEFT_TO_RIGHT_CHAIN
+    lines = [f"flowchart {'LR' if across else 'TB'}"]
     lines += [
         f"    {shape.identifier}{SHAPES[shape.kind].format(mermaid_label(shape.label))}"
         for shape in picture.shapes

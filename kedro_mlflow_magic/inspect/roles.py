@@ -340,6 +340,7 @@ def inspect_pipeline(
         raise UnknownDataInputError(unknown_frozen[0], free_inputs, role="input to freeze")
 
     parameters, problems = session_parameters(catalog, free_inputs)
+    parameters.pop(str(data_input), None)  # a parameter as the model's input is its input
 
     others = [name for name in free_inputs if not is_parameter(name) and name != data_input]
     configs = dataset_configs(catalog, [name for name in others if name in catalog])

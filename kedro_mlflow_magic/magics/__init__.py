@@ -17,13 +17,22 @@ from typing import Any
 
 from IPython.core.magic import needs_local_scope
 
+from kedro_mlflow_magic.held_output import HeldOutput
 from kedro_mlflow_magic.magics.inputs import kedro_inputs
 from kedro_mlflow_magic.magics.log_model import kedro_log_model
 from kedro_mlflow_magic.magics.predict import kedro_predict
+from kedro_mlflow_magic.magics.review import kedro_diff, kedro_promote
 from kedro_mlflow_magic.project import find_project_root
 from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
-__all__ = ["kedro_inputs", "kedro_log_model", "kedro_predict", "load_extension"]
+__all__ = [
+    "kedro_diff",
+    "kedro_inputs",
+    "kedro_log_model",
+    "kedro_predict",
+    "kedro_promote",
+    "load_extension",
+]
 
 SIGNATURE_MODULE = "kedro_mlflow_magic.magics.signature"
 
@@ -39,6 +48,8 @@ def line_magics() -> dict[str, Callable[..., Any]]:
         "kedro_inputs": kedro_inputs,
         "kedro_log_model": kedro_log_model,
         "kedro_predict": kedro_predict,
+        "kedro_diff": kedro_diff,
+        "kedro_promote": kedro_promote,
     }
     if "kedro_signature" in globals():
         magics["kedro_signature"] = globals()["kedro_signature"]
@@ -94,34 +105,50 @@ def session_start_errors(line: str) -> Iterator[None]:
 
 
 def kedro_reload_kedro() -> Callable[..., Any]:
-    """Kedro's ``%reload_kedro``, with kedro-mlflow's file-store refusal explained in one line
+    """Kedro's ``%reload_kedro``, quiet (one line of ours; ``--verbose`` shows what the project
+    printed while it loaded), with kedro-mlflow's file-store refusal explained in one line
     (Kedro's help and arguments kept)."""
     from kedro.ipython import magic_reload_kedro
 
-    from kedro_mlflow_magic.quiet import quiet_project_load
+    from kedro_mlflow_magic.magics.loading import loading_project, without_verbose
 
     @functools.wraps(magic_reload_kedro)
     def wrapped(line: str, local_ns: dict[str, Any] | None = None) -> None:
+        from IPython.core.getipython import get_ipython
+
         # the load's hooks (kedro-mlflow's) and quiet import MLflow: not beside a warm-up
         wait_for_warm_up()
-        with session_start_errors(line), quiet_project_load():
-            magic_reload_kedro(line, local_ns)
-        say_project_loaded()
 
+        line, verbose = without_verbose(line)
+        with session_start_errors(line), loading_project(get_ipython(), verbose) as held:
+            magic_reload_kedro(line, local_ns)
+        say_project_loaded(held)
+
+    wrapped.__doc__ = f"{magic_reload_kedro.__doc__ or ''}{VERBOSE_HELP}"
     return needs_local_scope(wrapped)
 
 
-def say_project_loaded() -> None:
-    """The one line that stands for Kedro's log lines of a project load: where the project is
-    and what the notebook now holds."""
+VERBOSE_HELP = (
+    "\n    kedro_mlflow_magic adds --verbose: what the project's code prints while it loads "
+    "(its modules' prints, TensorFlow's messages) shows as it comes, instead of being held "
+    "back and counted.\n"
+)
+
+
+def say_project_loaded(held: HeldOutput | None = None) -> None:
+    """The one line that stands for Kedro's log lines of a project load: where the project is,
+    what the notebook now holds, and how much the project's code printed meanwhile (held
+    back). Kedro's rich printer, installed by the load, shows values without empty outputs."""
     from IPython.core.getipython import get_ipython
 
-    context = get_ipython().user_ns.get("context")
+    from kedro_mlflow_magic.magics.common import quiet_rich_printer
+    from kedro_mlflow_magic.magics.loading import loaded_line
+
+    shell = get_ipython()
+    quiet_rich_printer(shell)
+    context = shell.user_ns.get("context")
     if hasattr(context, "project_path"):
-        print(
-            f"Loaded the Kedro project in {context.project_path}: "
-            "session, context, catalog and pipelines are defined"
-        )
+        print(loaded_line(context.project_path, held or HeldOutput()))
 
 
 def load_node(line: str) -> None:
@@ -148,17 +175,17 @@ def load_kedro_extension(ipython: Any) -> None:
     light stand-ins for its magics, so that ``%load_ext`` does not pay for importing Kedro's
     session machinery before it is used."""
     if find_project_root(Path.cwd()) is not None:
-        from kedro_mlflow_magic.quiet import quiet_project_load
+        from kedro_mlflow_magic.magics.loading import loading_project
 
         try:
             # Kedro logs which logging configuration it uses when first imported
-            with session_start_errors(""), quiet_project_load():
+            with session_start_errors(""), loading_project(ipython) as held:
                 import kedro.ipython
 
                 kedro.ipython.load_ipython_extension(ipython)
         finally:
             register_kedro_magics(ipython)
-        say_project_loaded()
+        say_project_loaded(held)
         return
     ipython.register_magic_function(needs_local_scope(reload_kedro), "line", "reload_kedro")
     ipython.register_magic_function(load_node, "line", "load_node")

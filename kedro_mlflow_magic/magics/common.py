@@ -19,6 +19,7 @@ from IPython.core.getipython import get_ipython
 from IPython.core.magic_arguments import argument, parse_argstring
 
 from kedro_mlflow_magic.errors import KedroMlflowMagicError, masked_url, one_line
+from kedro_mlflow_magic.held_output import HeldOutput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,6 +47,13 @@ FREEZE_ARGUMENT = argument(
     default=[],
     metavar="NAME",
     help="inputs to ship with their current value (pickled), e.g. a MemoryDataset",
+)
+
+VERBOSE_ARGUMENT = argument(
+    "--verbose",
+    action="store_true",
+    help="show what the project's code prints (progress bars, logging, messages of the "
+    "libraries it uses) as it comes, instead of holding it back and counting it",
 )
 
 NO_SESSION = "no Kedro project is loaded; run %reload_kedro <project path> first"
@@ -320,11 +328,24 @@ def quiet_rich_printer(shell: Any) -> None:
 
 
 @contextlib.contextmanager
-def quiet_call() -> Iterator[list[str]]:
+def quiet_call(verbose: bool = False, report: bool = True) -> Iterator[HeldOutput]:
     """A magic's call: third-party logging, warnings and progress bars stay out of its cell
-    (``kedro_mlflow_magic.quiet``); the rich printer's empty outputs too."""
+    (``kedro_mlflow_magic.quiet``); the rich printer's empty outputs too. What the project's
+    code prints is held back (``held_output``, unless ``verbose``) and yielded; one line says
+    who printed how much, after the call (``report``) or when it fails."""
+    from kedro_mlflow_magic.held_output import held_back, shown
     from kedro_mlflow_magic.quiet import quiet_third_party
 
     quiet_rich_printer(get_ipython())
-    with quiet_third_party() as notes:
-        yield notes
+    held, failed = HeldOutput(), True
+    try:
+        with (
+            shown() if verbose else contextlib.nullcontext(),
+            quiet_third_party(),
+            held_back() as held,
+        ):
+            yield held
+        failed = False
+    finally:
+        if held and (report or failed):
+            print(held.note(see="--verbose shows them"))

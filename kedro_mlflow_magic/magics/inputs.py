@@ -12,6 +12,7 @@ from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
     FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
+    VERBOSE_ARGUMENT,
     kedro_state,
     parse_line,
     quiet_call,
@@ -44,6 +45,7 @@ EXPAND_ARGUMENT = argument(
     default=None,
     help="the dataset the model returns (any the pipeline produces): roles of the part it needs",
 )
+@VERBOSE_ARGUMENT
 def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> PipelineInputs:
     """Show the role of each free input of PIPELINE (data input, artifacts, parameters,
     problems with their fix) under a picture of the pipeline (each namespace one box until
@@ -55,7 +57,7 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
     arguments = parse_line(kedro_inputs, line)
     state = kedro_state(local_ns)
     pipeline = state.pipeline(arguments.pipeline)
-    with user_errors(), quiet_call():
+    with user_errors(), quiet_call(arguments.verbose):
         roles = inspect_pipeline(
             pipeline, state.catalog, arguments.data_input, output=arguments.output,
             freeze=tuple(arguments.freeze), pipelines=state.description.pipelines,

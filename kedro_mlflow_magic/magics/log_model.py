@@ -12,6 +12,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
     PIPELINE_ARGUMENT,
+    VERBOSE_ARGUMENT,
     evaluate,
     frame_from,
     kedro_state,
@@ -74,6 +75,7 @@ def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | No
     help="after the log, predict the input example in a fresh environment built from the "
     "model's requirements alone (uv) and show whether it agrees, in the summary",
 )
+@VERBOSE_ARGUMENT
 def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> ModelInfo:
     """Log PIPELINE as a self-contained MLflow pyfunc model predicting on its data input, check
     that the reloaded model gives what the pipeline gives, show a summary and return the
@@ -104,7 +106,7 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
         update(handle, progress)
 
     try:
-        with user_errors(), quiet_call():
+        with user_errors(), quiet_call(arguments.verbose, report=False) as printed:
             advance(steps.COLLECTING)
             prepared = prepare_pipeline(
                 pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
@@ -119,5 +121,6 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
         progress.fail()
         update(handle, progress)
         raise
+    logged.hold_printed(printed)
     update(handle, logged)
     return logged.model_info

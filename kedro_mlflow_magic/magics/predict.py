@@ -12,6 +12,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.errors import MODEL_URI_FORMS
 from kedro_mlflow_magic.magics.common import (
+    VERBOSE_ARGUMENT,
     KedroState,
     frame_from,
     kedro_state,
@@ -41,6 +42,16 @@ def csv_frame(cell: str) -> pd.DataFrame:
         raise UsageError(
             f"the %%kedro_predict cell is not CSV with a header row: {short_error(error)}"
         ) from None
+
+
+def show_batch_note(model: Any, frame: Any) -> None:
+    """A model whose rows depend on each other, given fewer rows than it was checked on."""
+    from kedro_mlflow_magic.display.checks import NoteView
+    from kedro_mlflow_magic.verify.batch_independence import fewer_rows_note
+
+    note = fewer_rows_note(model.model_config, frame)
+    if note is not None:
+        show(NoteView(note))
 
 
 def optional_state(local_ns: Mapping[str, Any] | None) -> KedroState | None:
@@ -79,6 +90,7 @@ def optional_state(local_ns: Mapping[str, Any] | None) -> KedroState | None:
     action="store_true",
     help="also run the pipeline in the session on the same frame and show whether they agree",
 )
+@VERBOSE_ARGUMENT
 @argument(
     "--profile",
     action="store_true",
@@ -108,18 +120,19 @@ def kedro_predict(
 
     from kedro_mlflow_magic.tracking import prediction, store
 
-    with user_errors(), quiet_call():
+    with user_errors(), quiet_call(arguments.verbose):
         if state is not None:
             store.use_project_tracking(state.project_path, state.config_loader)
         model_uri = unquoted(arguments.model_uri or "") or prediction.last_logged_model_uri()
         model = prediction.models.load(model_uri)
         params = prediction.parse_params(map(unquoted, arguments.params), model)
         result = prediction.predict(model, frame, params, model_uri)
+    show_batch_note(model, frame)
     if arguments.compare:
         from kedro_mlflow_magic.display.checks import ComparisonView
         from kedro_mlflow_magic.verify.parity import compare_with_session
 
-        with user_errors(), quiet_call():
+        with user_errors(), quiet_call(arguments.verbose):
             comparison = compare_with_session(
                 model, frame, state.pipelines, state.catalog, params, result
             )

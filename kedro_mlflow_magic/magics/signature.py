@@ -12,6 +12,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
     PIPELINE_ARGUMENT,
+    VERBOSE_ARGUMENT,
     frame_from,
     kedro_state,
     parse_line,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     "or a catalog dataset name",
 )
 @log_arguments(*LOG_ARGUMENTS, *PACKAGING_ARGUMENTS)
+@VERBOSE_ARGUMENT
 def kedro_signature(line: str, local_ns: Mapping[str, Any] | None = None) -> SignatureEditor:
     """Show the signature editor for PIPELINE (input column types and required flags, output,
     parameters with defaults) and return it: ``.signature`` is the edited ModelSignature and its
@@ -56,7 +58,7 @@ def kedro_signature(line: str, local_ns: Mapping[str, Any] | None = None) -> Sig
     pipeline = state.pipeline(arguments.pipeline)
     sample = frame_from(arguments.sample, local_ns, "--sample", state.catalog)
     shell = get_ipython()
-    with user_errors(), quiet_call():
+    with user_errors(), quiet_call(arguments.verbose):
         prepared = prepare_pipeline(
             pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
             freeze=tuple(arguments.freeze), include=tuple(arguments.include),

@@ -14,8 +14,10 @@ package imported. One concept a module:
 - ``parameters``: the parameter inputs rebuilt per call from overridable leaves;
 - ``frames``: what the model returns for the pipeline's output;
 - ``artifacts``: the artifacts' datasets, re-created and loaded once;
+- ``integrity``: the artifacts' files checked against their digests, before they are loaded;
 - ``kinds``: the kind of each value (pandas, numpy, Spark, polars) and where a call converts;
 - ``conversions``: pandas <-> Spark <-> polars in memory, and the model's Spark session;
+- ``records``: a parameter as the model's input, one row a call;
 - ``model``: ``PipelineModel``, the MLflow pyfunc model (imported by the model's entry file).
 
 The core imports the names below; ``model`` (MLflow's pyfunc) only where it is needed.
@@ -28,6 +30,7 @@ from .manifest import (
     MANIFEST_FORMAT,
     MANIFEST_KEY,
     ArtifactEntry,
+    BatchDependenceEntry,
     KindsEntry,
     Manifest,
     NodeEntry,
@@ -43,6 +46,7 @@ __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_KEY",
     "ArtifactEntry",
+    "BatchDependenceEntry",
     "KindsEntry",
     "Manifest",
     "NodeEntry",

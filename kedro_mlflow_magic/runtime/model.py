@@ -21,6 +21,7 @@ from .copies import (
     schedule_copies,
 )
 from .frames import as_output_frame
+from .integrity import check_artifacts
 from .kinds import (
     FRAME_KINDS,
     PANDAS,
@@ -32,6 +33,7 @@ from .kinds import (
 from .manifest import MANIFEST_FORMAT, NodeEntry, dataset_key, interface_names, read_manifest
 from .nodes import Step, compile_step, import_function
 from .parameters import Parameters
+from .records import PARAMETER_KINDS, parameter_converter
 from .sharing import ArtifactCopies, copy_artifacts, hand_out_read_only, per_call_copiers
 from .tracing import Call, Part, Wrap, WrapCall, call_span, node_span
 
@@ -118,6 +120,8 @@ class PipelineModel(PythonModel):
         """Load every artifact once (``self.constants``), decide which are copied for each
         reading node on every call (returned: key -> copier) and which are handed out
         read-only."""
+        # their files as they were logged (the manifest's digests), before anything is loaded
+        check_artifacts(manifest["artifacts"], context.artifacts)
         # Artifacts are loaded once, here; each call reads the same objects, but for those
         # whose copy is cheap: each reading node gets its own copy on every call (sharing.py)
         self.constants = {
@@ -256,6 +260,8 @@ class Edges:
             if data_input_kind in FRAME_KINDS and data_input_kind != PANDAS
             else None
         )
+        if data_input_kind in PARAMETER_KINDS:  # a parameter as the input: one row a call
+            enter = parameter_converter(data_input_kind)
         leave = converter(output_kind, spark) if output_kind is not None else None
         produced = output_kind or kinds["values"].get(output)
         if enter is None and leave is None and (produced not in FRAME_KINDS or produced == PANDAS):

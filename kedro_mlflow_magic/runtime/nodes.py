@@ -104,6 +104,28 @@ def store_outputs(outputs: NodeInterface) -> Callable[[Data, Any], None]:
     return store_dict
 
 
+def failure_of(name: str, reads_read_only: list[str]) -> Callable[[Exception], MlflowException]:
+    """The error of a failed call of node ``name``, naming the node (and the read-only
+    artifact it tried to change)."""
+
+    def failure(error: Exception) -> MlflowException:
+        if reads_read_only and changed_read_only(error):
+            artifacts = "', '".join(reads_read_only)
+            return MlflowException(
+                f"node '{name}' failed writing into the artifact '{artifacts}', which the "
+                "model hands out read-only so that no call changes the answers of later "
+                "calls: let the node change a copy (.copy()). "
+                f"{type(error).__name__}: {error}",
+                error_code=INVALID_PARAMETER_VALUE,
+            )
+        return MlflowException(
+            f"node '{name}' failed: {type(error).__name__}: {error}",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+
+    return failure
+
+
 def compile_step(
     node: NodeEntry,
     function: Callable[..., Any],
@@ -122,22 +144,7 @@ def compile_step(
     )
     index, copied, writable, made_after = copies
 
-    def failure(error: Exception) -> MlflowException:
-        """The error of a failed call, naming the node (and the read-only artifact it tried
-        to change)."""
-        if reads_read_only and changed_read_only(error):
-            artifacts = "', '".join(reads_read_only)
-            return MlflowException(
-                f"node '{name}' failed writing into the artifact '{artifacts}', which the "
-                "model hands out read-only so that no call changes the answers of later "
-                "calls: let the node change a copy (.copy()). "
-                f"{type(error).__name__}: {error}",
-                error_code=INVALID_PARAMETER_VALUE,
-            )
-        return MlflowException(
-            f"node '{name}' failed: {type(error).__name__}: {error}",
-            error_code=INVALID_PARAMETER_VALUE,
-        )
+    failure = failure_of(name, reads_read_only)
 
     inputs, outputs = node["inputs"], node["outputs"]
     if (

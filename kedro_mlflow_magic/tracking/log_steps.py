@@ -39,6 +39,7 @@ from kedro_mlflow_magic.tracking.runs import (
     tracking_access,
 )
 from kedro_mlflow_magic.verify.code_check import code_checked
+from kedro_mlflow_magic.verify.outside import reach_notes
 from kedro_mlflow_magic.verify.parity import Comparison
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def log_prepared(
     say(steps.DONE)
     logged = summarise(prepared, info, comparison, run, destination, options, version)
     logged.notes = (*logged.notes, *requirement_notes, *copied_notes(content.changed_by))
+    logged.notes = (*logged.notes, *prepared.contract.notes(content, options.signature))
     return logged
 
 
@@ -131,7 +133,8 @@ def write(
     return write_model(
         prepared.pipeline, prepared.catalog, prepared.roles, prepared.output,
         name=options.name, signature=content.signature,
-        example=sample_rows(content.frame, options.example_rows), leaves=content.leaves,
+        example=prepared.contract.example(content, options.signature, options.example_rows),
+        leaves=content.leaves, batch_dependence=prepared.contract.manifest_entry(),
         packages=content.packages, included=content.included,
         output_column=prepared.output_column, notes=notes, kinds=prepared.manifest_kinds(),
         changed_by=content.changed_by, added_requirements=options.extra_requirements,
@@ -185,7 +188,7 @@ def summarise(
         registered_model_name=options.registered_model_name,
         registered_version=version,
         alias=options.alias,
-        notes=(roles.note,) if roles.note else (),
+        notes=(*([roles.note] if roles.note else []), *reach_notes(prepared.reached)),
         sources=tuple(
             (name, artifact.mlflow_model.describe())
             for name, artifact in roles.artifacts.items()

@@ -20,24 +20,37 @@ from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 from kedro.runner import SequentialRunner
 
+from kedro_mlflow_magic import running_node
 from kedro_mlflow_magic.compat import KeptMemoryDataset, create_hook_manager
 from kedro_mlflow_magic.errors import PipelineRunError
 from kedro_mlflow_magic.inspect.roles import PipelineInputs
-from kedro_mlflow_magic.quiet import quiet_kedro
+from kedro_mlflow_magic.quiet import SILENT, quiet_kedro
 from kedro_mlflow_magic.runtime import dataset_key
 from kedro_mlflow_magic.runtime.conversions import to_pandas
 from kedro_mlflow_magic.runtime.kinds import kind_of
+from kedro_mlflow_magic.verify.outside import Reached, reach_hint, watching_stores
 
 
-class FailedNode:
-    """A Kedro hook that remembers which node raised, so that the error can name it."""
+class RunningNodes:
+    """A Kedro hook that says which node runs now (``running_node``: what the nodes print and
+    the stores they reach are put under its name) and remembers which node raised, so that the
+    error can name it."""
 
     def __init__(self) -> None:
-        self.name: str | None = None
+        self.failed: str | None = None
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        running_node.started(node.name)
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        running_node.finished()
 
     @hook_impl
     def on_node_error(self, node: Node) -> None:
-        self.name = node.name
+        self.failed = node.name
+        running_node.finished()
 
 
 class ProducedKinds:
@@ -108,6 +121,7 @@ def run_in_session(
     *,
     through_files: bool = False,
     produced: dict[str, str] | None = None,
+    reached: Reached | None = None,
 ) -> Any:
     """Run the pipeline with Kedro's SequentialRunner on ``frame``, the artifacts as the session
     has them and the given parameter values, and return the output's value (a Spark or polars
@@ -115,7 +129,8 @@ def run_in_session(
 
     ``through_files``: the persisted intermediate datasets as the catalog defines them, in a
     scratch folder (a pipeline that converts between kinds); ``produced`` receives the kind of
-    each value as its node returned it."""
+    each value as its node returned it; ``reached``, the MLflow stores each node reached while it
+    ran (``outside``)."""
     datasets = {name: catalog.get(name) for name in roles.artifacts}
     for name, value in {roles.data_input: frame, **parameter_values}.items():
         datasets[name] = MemoryDataset(value)
@@ -124,15 +139,22 @@ def run_in_session(
             datasets.update(scratch_datasets(pipeline, catalog, set(datasets), scratch))
         datasets.update(shared_transcoded_datasets(pipeline, set(datasets)))
         run_catalog = DataCatalog(datasets=datasets)
-        failed, kinds = FailedNode(), ProducedKinds()
+        nodes, kinds = RunningNodes(), ProducedKinds()
         hooks = create_hook_manager()
-        hooks.register(failed)
+        hooks.register(nodes)
         hooks.register(kinds)
+        running_node.remember(pipeline.nodes)
+        reached = {} if reached is None else reached
         try:
-            with quiet_kedro():
+            # the runner's own lines on a failure stay out: the error names the node
+            with quiet_kedro(SILENT), watching_stores(reached):
                 results = SequentialRunner().run(pipeline, run_catalog, hook_manager=hooks)
         except Exception as error:
-            raise PipelineRunError(failed.name, error, str(roles.data_input)) from error
+            raise PipelineRunError(
+                nodes.failed, error, reach_hint(reached, nodes.failed)
+            ) from error
+        finally:
+            running_node.finished()
         if produced is not None:
             produced.update(kinds.kinds)
         # read before the scratch folder goes: a Spark frame loaded from it is lazy

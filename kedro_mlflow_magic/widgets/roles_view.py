@@ -43,8 +43,10 @@ class RolesView(ipywidgets.VBox):
     for frontends that cannot show widgets."""
 
     def __init__(self, pipeline: Pipeline, inputs: PipelineInputs) -> None:
+        # "auto", not "100%": a child of the box fills its width less its margins, so the box
+        # itself never scrolls sideways (a second scrollbar under the picture's own)
         picture = ipywidgets.Output(
-            layout=ipywidgets.Layout(width="100%", max_height=PICTURE_HEIGHT, overflow="auto")
+            layout=ipywidgets.Layout(width="auto", max_height=PICTURE_HEIGHT, overflow="auto")
         )
         picture.add_class("kedro-mlflow-picture")
         picture.outputs = (
@@ -56,7 +58,7 @@ class RolesView(ipywidgets.VBox):
         )
         table = ipywidgets.HTML(
             PICTURE_STYLE + legend_html() + inputs._repr_html_(),
-            layout=ipywidgets.Layout(width="100%"),
+            layout=ipywidgets.Layout(width="auto"),
         )
         super().__init__([picture, table], layout=ipywidgets.Layout(width="100%"))
         self.add_class("kedro-mlflow-roles-view")
