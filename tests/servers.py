@@ -185,6 +185,39 @@ def mlflow_server(folder: Path, *options: str) -> Callable[[int], list[str]]:
     return command
 
 
+AUTH_CONFIG = """\
+[mlflow]
+default_permission = READ
+database_uri = sqlite:///{database}
+admin_username = {admin}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+"""
+
+
+@contextlib.contextmanager
+def tracking_server(folder: Path, admin: tuple[str, str] | None = None) -> Iterator[Server]:
+    """A running ``mlflow server`` (``mlflow_server``: its runs and artifacts in ``folder``) in a
+    clean environment. With ``admin`` (user, password): behind MLflow's basic authentication,
+    its users in ``folder/users.db``, READ the default permission, the admin created with that
+    password on the first start (MLflow has no default one)."""
+    environment = clean_environment("")
+    options: tuple[str, ...] = ()
+    if admin is not None:
+        config = folder / "basic_auth.ini"
+        config.write_text(AUTH_CONFIG.format(database=folder / "users.db", admin=admin[0]))
+        options = ("--app-name", "basic-auth")
+        environment |= {
+            "MLFLOW_AUTH_CONFIG_PATH": str(config),
+            "MLFLOW_AUTH_ADMIN_PASSWORD": admin[1],
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-csrf-key",
+        }
+    with running_server(
+        mlflow_server(folder, *options), "/health", folder / "server.log", cwd=folder,
+        env=environment,
+    ) as server:  # fmt: skip
+        yield server
+
+
 def model_server(model_uri: str, *options: str) -> Callable[[int], list[str]]:
     """The command of ``mlflow models serve`` for ``model_uri`` in the current environment,
     with more ``options`` (``--workers 2``)."""

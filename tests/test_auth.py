@@ -19,7 +19,7 @@ import pytest
 import requests
 from IPython.core.error import UsageError
 from mlflow.entities import LoggedModelStatus
-from servers import clean_environment, mlflow_server, running_server
+from servers import tracking_server
 from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
@@ -31,14 +31,6 @@ ADMIN, ADMIN_PASSWORD = "admin", "admin-pw-5c1e77"
 READER, READER_PASSWORD = "reader-5d7e", "reader-pw-0a93d2"
 GUARDED = "guarded_model"
 CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
-
-AUTH_CONFIG = """\
-[mlflow]
-default_permission = READ
-database_uri = sqlite:///{database}
-admin_username = {admin}
-authorization_function = mlflow.server.auth:authenticate_request_basic_auth
-"""
 
 NODES = """\
 def scale(frame, factor):
@@ -66,19 +58,7 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer
     """A basic-auth MLflow server (its user store and runs in a temporary folder), a second
     user with the default READ permission, and a registered model only the admin may write."""
     folder = tmp_path_factory.mktemp("auth-server")
-    config = folder / "basic_auth.ini"
-    config.write_text(AUTH_CONFIG.format(database=folder / "users.db", admin=ADMIN))
-    environment = clean_environment("")
-    # no default admin password in MLflow: the first start creates the admin with this one
-    environment |= {
-        "MLFLOW_AUTH_CONFIG_PATH": str(config),
-        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-csrf-key",
-    }
-    with running_server(
-        mlflow_server(folder, "--app-name", "basic-auth"), "/health", folder / "server.log",
-        cwd=folder, env=environment,
-    ) as running:  # fmt: skip
+    with tracking_server(folder, admin=(ADMIN, ADMIN_PASSWORD)) as running:
         server = AuthServer(running.url)
         admin = (ADMIN, ADMIN_PASSWORD)
         created = requests.post(

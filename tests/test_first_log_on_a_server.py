@@ -15,28 +15,17 @@ from pathlib import Path
 import pytest
 import requests
 from kernels import cell_starting, cell_text, code_notebook, run_notebook
-from servers import Server, clean_environment, mlflow_server, running_server
+from servers import Server, tracking_server
 
 pytestmark = pytest.mark.slow
 
 FRESH_KERNELS = 5
 ADMIN, ADMIN_PASSWORD = "admin", "admin-pw-first-day-7b2c"
-AUTH_CONFIG = """\
-[mlflow]
-default_permission = READ
-database_uri = sqlite:///{database}
-admin_username = {admin}
-authorization_function = mlflow.server.auth:authenticate_request_basic_auth
-"""
 
 
 @pytest.fixture(scope="module")
 def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("first-day-server")
-    with running_server(
-        mlflow_server(folder), "/health", folder / "server.log", cwd=folder,
-        env=clean_environment(""),
-    ) as server:  # fmt: skip
+    with tracking_server(tmp_path_factory.mktemp("first-day-server")) as server:
         yield server
 
 
@@ -44,17 +33,7 @@ def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``mlflow server --app-name basic-auth`` whose admin the kernels log in as."""
     folder = tmp_path_factory.mktemp("first-day-auth-server")
-    config = folder / "basic_auth.ini"
-    config.write_text(AUTH_CONFIG.format(database=folder / "users.db", admin=ADMIN))
-    environment = clean_environment("") | {
-        "MLFLOW_AUTH_CONFIG_PATH": str(config),
-        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-csrf-key",
-    }
-    with running_server(
-        mlflow_server(folder, "--app-name", "basic-auth"), "/health", folder / "server.log",
-        cwd=folder, env=environment,
-    ) as server:  # fmt: skip
+    with tracking_server(folder, admin=(ADMIN, ADMIN_PASSWORD)) as server:
         yield server
 
 

@@ -10,8 +10,7 @@ import mlflow
 import pandas as pd
 import pytest
 from kedro.pipeline import Pipeline
-from kedro.runner import SequentialRunner
-from sessions import LoadedProject, load_project
+from sessions import LoadedProject, load_project, train
 
 from kedro_mlflow_magic import inspect_pipeline, prepare_pipeline
 from kedro_mlflow_magic.errors import NoDataInputError, SampleError
@@ -76,8 +75,8 @@ def project(make_project) -> LoadedProject:
         NODES, PIPELINES, catalog="model:\n  type: pickle.PickleDataset\n"
         "  filepath: data/model.pkl\n", parameters=PARAMETERS,
     )  # fmt: skip
+    train(root)
     loaded = load_project(root)
-    SequentialRunner().run(loaded.pipelines["training"], loaded.catalog)
     loaded.pipelines["image_ml"] = PipelineMLLike(
         loaded.pipelines["training"], loaded.pipelines["inference"], "params:image"
     )

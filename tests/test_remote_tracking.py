@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from servers import (
-    Server,
-    clean_environment,
-    mlflow_server,
-    predict_in_fresh_process,
-    running_server,
-)
+from servers import Server, predict_in_fresh_process
+from servers import tracking_server as started_tracking_server
 
 from kedro_mlflow_magic import log_pipeline_model
 
@@ -23,11 +18,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("tracking-server")
-    with running_server(
-        mlflow_server(folder), "/health", folder / "server.log", cwd=folder,
-        env=clean_environment(""),
-    ) as server:  # fmt: skip
+    with started_tracking_server(tmp_path_factory.mktemp("tracking-server")) as server:
         yield server
 
 
@@ -50,7 +41,7 @@ def test_log_and_predict_through_a_tracking_server(
     experiment = mlflow.get_experiment(run.info.experiment_id)
     assert experiment.name == demo.package
     assert experiment.artifact_location.startswith("mlflow-artifacts:"), "artifacts stay remote"
-    artifacts = tracking_server.log.parent / "artifacts"  # mlflow_server(folder) keeps them there
+    artifacts = tracking_server.log.parent / "artifacts"  # the server keeps them there
     model_files = [path.name for path in artifacts.rglob("*") if path.is_file()]
     assert "MLmodel" in model_files, "the model's files should be stored by the server"
 

@@ -13,6 +13,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from contract_projects import SCORE_AND_TREND_NODES, sales
+from contract_projects import customers as contract_customers
 from kedro.io import DataCatalog
 from kedro.pipeline import node, pipeline
 from projects import wide_frame
@@ -32,28 +34,16 @@ from kedro_mlflow_magic.verify.batch_independence import fewer_rows_note
 
 # --- a churn project whose sample holds the label ----------------------------------------------
 
-LABEL_NODES = """\
-import pandas as pd
-
-
-def score(customers, weights):
-    return pd.DataFrame({
-        "customer_id": customers["customer_id"],
-        "score": customers["tenure"] * weights["tenure"] + customers["charges"] * weights["charges"],
-    })
-
+LABEL_NODES = (
+    SCORE_AND_TREND_NODES
+    + """
 
 def parse_dates(customers):
     # a shared preprocessing step: it parses the signup date, then drops it
     parsed = customers.assign(signup=pd.to_datetime(customers["signup_date"]))
     return parsed.drop(columns=["signup"])
-
-
-def rolling_trend(sales):
-    ordered = sales.sort_values("day")
-    trend = ordered["amount"].rolling(3, min_periods=1).mean()
-    return (trend * 1.1).sort_index().rename("forecast")
 """
+)
 
 LABEL_PIPELINES = """\
 score = pipeline([node(nodes.score, ["customers", "params:weights"], "scores", name="score")])
@@ -75,21 +65,8 @@ training:
 
 
 def customers(rows: int = 30) -> pd.DataFrame:
-    generator = np.random.default_rng(3)
-    return pd.DataFrame(
-        {
-            "customer_id": np.arange(1, rows + 1),
-            "tenure": generator.integers(1, 72, rows),
-            "charges": generator.normal(60, 20, rows).round(2),
-            "signup_date": pd.date_range("2024-01-01", periods=rows).strftime("%Y-%m-%d"),
-            "churned": generator.integers(0, 2, rows),
-        }
-    )
-
-
-def sales(rows: int = 30) -> pd.DataFrame:
-    generator = np.random.default_rng(4)
-    return pd.DataFrame({"day": np.arange(rows), "amount": generator.normal(500, 60, rows)})
+    """The label project's customers: with their signup date, which only ``parsed`` reads."""
+    return contract_customers(rows, signup_dates=True)
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 import pytest
 import requests
+from contract_projects import SCORE_AND_TREND_NODES, customers, sales
 from projects import write_project
 from servers import clean_environment, model_server, running_server
 from sessions import load_project
@@ -25,28 +25,16 @@ from kedro_mlflow_magic import prepare_pipeline
 
 BIN = Path(sys.executable).parent
 
-NODES = """\
-import pandas as pd
-
-
-def score(customers, weights):
-    return pd.DataFrame({
-        "customer_id": customers["customer_id"],
-        "score": customers["tenure"] * weights["tenure"] + customers["charges"] * weights["charges"],
-    })
-
-
-def rolling_trend(sales):
-    ordered = sales.sort_values("day")
-    trend = ordered["amount"].rolling(3, min_periods=1).mean()
-    return (trend * 1.1).sort_index().rename("forecast")
-
+NODES = (
+    SCORE_AND_TREND_NODES
+    + """
 
 def settled(frame, settings, image_path, db_uri):
     # image_path and db_uri are read (their length), as a node would open them
     offset = sum(settings.values()) + len(image_path) + len(db_uri)
     return (frame["x"] + offset).rename("settled")
 """
+)
 
 PIPELINES = """\
 score = pipeline([node(nodes.score, ["customers", "params:weights"], "scores", name="score")])
@@ -78,23 +66,6 @@ sales:
   type: pandas.CSVDataset
   filepath: data/01_raw/sales.csv
 """
-
-
-def customers(rows: int = 30) -> pd.DataFrame:
-    generator = np.random.default_rng(3)
-    return pd.DataFrame(
-        {
-            "customer_id": np.arange(1, rows + 1),
-            "tenure": generator.integers(1, 72, rows),
-            "charges": generator.normal(60, 20, rows).round(2),
-            "churned": generator.integers(0, 2, rows),
-        }
-    )
-
-
-def sales(rows: int = 30) -> pd.DataFrame:
-    generator = np.random.default_rng(4)
-    return pd.DataFrame({"day": np.arange(rows), "amount": generator.normal(500, 60, rows)})
 
 
 @pytest.fixture(scope="module")
