@@ -105,21 +105,21 @@ def kedro_predict(
         frame = frame_from(arguments.data, local_ns, "--data")
 
     from kedro_mlflow_magic.tracking import prediction, store
+    from kedro_mlflow_magic.verify.parity import compare_with_session
 
-    with user_errors(), quiet_call(arguments.verbose):
+    with user_errors(), quiet_call(arguments.verbose):  # one line for what its nodes printed
         if state is not None:
             store.use_project_tracking(state.project_path, state.config_loader)
         model_uri = unquoted(arguments.model_uri or "") or prediction.last_logged_model_uri()
         model = prediction.models.load(model_uri)
         params = prediction.parse_params(map(unquoted, arguments.params), model)
         result = prediction.predict(model, frame, params, model_uri)
-    if arguments.compare:
-        from kedro_mlflow_magic.display.checks import ComparisonView
-        from kedro_mlflow_magic.verify.parity import compare_with_session
-
-        with user_errors(), quiet_call(arguments.verbose):
+        if arguments.compare:
             comparison = compare_with_session(
                 model, frame, state.pipelines, state.catalog, params, result
             )
+    if arguments.compare:
+        from kedro_mlflow_magic.display.checks import ComparisonView
+
         show(ComparisonView(comparison))
     return result
