@@ -1,8 +1,8 @@
-"""What each way of keeping a model from drifting between calls costs, per artifact:
-a copy per call (what the runtime's copier for it costs, and a deep copy), handing it out
-read-only (arrays only), and the log-time check (a digest of its pickle, before and after the
-parity predict). Also what the runtime chooses for it at load (``runtime/sharing.py``) and
-what choosing costs. Run: ``python benchmarks/bench_artifact_sharing.py``.
+"""What each way of keeping a model from drifting between calls costs, per artifact: a copy per call
+(what the runtime's copier for it costs, and a deep copy), handing it out read-only (arrays only),
+and the log-time check (a digest of its pickle, before and after the parity predict). Also what the
+runtime chooses for it at load (``runtime/sharing.py``) and what choosing costs.
+Run: ``python benchmarks/bench_artifact_sharing.py``.
 """
 
 from __future__ import annotations

@@ -68,6 +68,22 @@ def runtime_call(model: Any, frame: Any, defaults: dict[str, Any]) -> Any:
     return lambda: model.predict(None, frame, dict(defaults))
 
 
+def loaded_runtimes(uris: dict[str, dict[str, str]], size: str) -> tuple[dict[str, Any], dict]:
+    """The before and after models of ``size``, loaded (their runtimes: MLflow's schema
+    enforcement left out), and the parameter defaults of their signature."""
+    import mlflow
+
+    models = {
+        label: mlflow.pyfunc.load_model(uris[label][size]).unwrap_python_model()
+        for label in ("before", "after")
+    }
+    defaults = {
+        spec.name: spec.default
+        for spec in mlflow.models.get_model_info(uris["after"][size]).signature.params
+    }
+    return models, defaults
+
+
 def own_times(
     models: dict[str, Any], frame: Any, defaults: dict[str, Any], timer: FunctionTimer
 ) -> dict[str, list[int]]:
@@ -120,14 +136,7 @@ def main() -> int:
         print(header)
         print("-" * len(header))
         for size, classifier_name in NODE_FUNCTIONS_CLASSIFIER.items():
-            models = {
-                label: mlflow.pyfunc.load_model(uris[label][size]).unwrap_python_model()
-                for label in ("before", "after")
-            }
-            defaults = {
-                spec.name: spec.default
-                for spec in mlflow.models.get_model_info(uris["after"][size]).signature.params
-            }
+            models, defaults = loaded_runtimes(uris, size)
             direct = direct_call(project, classifier_name)
             for count in ROWS:
                 frame = project.customers(count)
@@ -156,14 +165,7 @@ def main() -> int:
         print(f"{'model':<8}{'rows':>7}{'before':>12}{'after':>12}{'after - before':>16}")
         for size in NODE_FUNCTIONS_CLASSIFIER:
             with timed_functions(project.nodes, NODE_FUNCTIONS) as timer:
-                timed = {
-                    label: mlflow.pyfunc.load_model(uris[label][size]).unwrap_python_model()
-                    for label in ("before", "after")
-                }
-            defaults = {
-                spec.name: spec.default
-                for spec in mlflow.models.get_model_info(uris["after"][size]).signature.params
-            }
+                timed, defaults = loaded_runtimes(uris, size)
             for count in ROWS:
                 samples = own_times(timed, project.customers(count), defaults, timer)
                 before, after = (statistics.median(samples[label]) for label in ("before", "after"))

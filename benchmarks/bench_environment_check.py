@@ -1,5 +1,5 @@
-"""How long ``check_environment`` takes: cold (no environment, uv's package cache
-empty), with the environment to build but uv's cache warm, and with the environment cached.
+"""How long ``check_environment`` takes: cold (no environment, uv's package cache empty), with the
+environment to build but uv's cache warm, and with the environment cached.
 
 Each case runs in a fresh process, as ``kedro-mlflow-magic check`` does, which checks twice: the
 first check pays for importing MLflow's loading machinery and loading the model here once; the

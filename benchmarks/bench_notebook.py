@@ -3,12 +3,13 @@ step, and ``%load_ext kedro_mlflow_magic`` alone. Run: ``python benchmarks/bench
 
 Each repetition starts a real kernel (jupyter_client) on a copy of the trained demo project,
 with no ``MLFLOW_TRACKING_URI``: runs go to the project's own sqlite store
-(docs/explanation/behaviour.md#where-runs-go). The first
-kernel creates that store (a user's very first log); the next ones find it.
+(docs/explanation/behaviour.md#where-runs-go). The first kernel creates that store (a user's very
+first log); the next ones find it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,35 +79,10 @@ def run_cell(client: Any, code: str) -> float:
     return elapsed
 
 
-def one_session(project: Path, notebooks: Path, pause: float = 0.0) -> dict[str, float]:
-    """A fresh kernel: time each step to the first logged model (``pause`` seconds after the
-    sample cell, as a person would take), then a second log."""
-    from jupyter_client.manager import KernelManager
-
-    times: dict[str, float] = {}
-    started = time.perf_counter()
-    manager = KernelManager(kernel_name="python3")
-    manager.start_kernel(cwd=str(notebooks), env=kernel_environment())
-    client = manager.client()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=120)
-        times["kernel start"] = time.perf_counter() - started
-        times["%load_ext"] = run_cell(client, "%load_ext kedro_mlflow_magic")
-        times["%reload_kedro"] = run_cell(client, f"%reload_kedro {project}")
-        times["sample cell"] = run_cell(client, SAMPLE)
-        time.sleep(pause)
-        times["%kedro_log_model (first)"] = run_cell(client, LOG)
-        times["to first model"] = time.perf_counter() - started
-        times["%kedro_log_model (again)"] = run_cell(client, LOG)
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
-    return times
-
-
-def load_ext_alone(folder: Path) -> float:
-    """``%load_ext kedro_mlflow_magic`` in a fresh kernel, outside any project."""
+@contextlib.contextmanager
+def fresh_kernel(folder: Path) -> Iterator[Any]:
+    """A python3 kernel started in ``folder`` (``kernel_environment``), its client once it is
+    ready; shut down afterwards."""
     from jupyter_client.manager import KernelManager
 
     manager = KernelManager(kernel_name="python3")
@@ -114,10 +91,33 @@ def load_ext_alone(folder: Path) -> float:
     client.start_channels()
     try:
         client.wait_for_ready(timeout=120)
-        return run_cell(client, "%load_ext kedro_mlflow_magic")
+        yield client
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def one_session(project: Path, notebooks: Path, pause: float = 0.0) -> dict[str, float]:
+    """A fresh kernel: time each step to the first logged model (``pause`` seconds after the
+    sample cell, as a person would take), then a second log."""
+    times: dict[str, float] = {}
+    started = time.perf_counter()
+    with fresh_kernel(notebooks) as client:
+        times["kernel start"] = time.perf_counter() - started
+        times["%load_ext"] = run_cell(client, "%load_ext kedro_mlflow_magic")
+        times["%reload_kedro"] = run_cell(client, f"%reload_kedro {project}")
+        times["sample cell"] = run_cell(client, SAMPLE)
+        time.sleep(pause)
+        times["%kedro_log_model (first)"] = run_cell(client, LOG)
+        times["to first model"] = time.perf_counter() - started
+        times["%kedro_log_model (again)"] = run_cell(client, LOG)
+    return times
+
+
+def load_ext_alone(folder: Path) -> float:
+    """``%load_ext kedro_mlflow_magic`` in a fresh kernel, outside any project."""
+    with fresh_kernel(folder) as client:
+        return run_cell(client, "%load_ext kedro_mlflow_magic")
 
 
 def main() -> int:

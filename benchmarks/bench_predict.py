@@ -37,6 +37,7 @@ from timing import (
     time_repeated,
     timed_functions,
 )
+from tracing_side import print_tracing_table
 
 FLOOR_FILE = Path(__file__).with_name("floor_model.py")
 DATA_INPUT = "customers_to_score"
@@ -352,6 +353,7 @@ def main() -> int:
                     own_costs_unprofiled[(size, count)] = runtime_own_cost_unprofiled(
                         timed_model, frame, contenders.defaults
                     )
+        print_tracing_table(project, sample, infos["small"].model_uri, DATA_INPUT)
 
     print("\nPer-call predict time: median, and (overhead) = median of paired differences with "
           "the direct node calls of the same round")  # fmt: skip

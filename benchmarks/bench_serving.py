@@ -1,7 +1,7 @@
 """Served throughput and latency of our model, side by side with the floor
-(docs/explanation/benchmarks.md#how-we-measure) and with
-kedro-mlflow's KedroPipelineModel, each behind ``mlflow models serve`` on 127.0.0.1; then Spark
-scoring (``spark_udf``) against the pandas path. Run: ``python benchmarks/bench_serving.py``.
+(docs/explanation/benchmarks.md#how-we-measure) and with kedro-mlflow's KedroPipelineModel, each
+behind ``mlflow models serve`` on 127.0.0.1; then Spark scoring (``spark_udf``) against the pandas
+path. Run: ``python benchmarks/bench_serving.py``.
 
 Everything happens in a temporary folder with a sqlite MLflow store; the servers run one at a
 time, their requests interleaved in rounds so that the shared machine's load falls on all alike.

@@ -1,5 +1,5 @@
-"""The floor (docs/explanation/benchmarks.md#how-we-measure): a hand-written MLflow
-PythonModel for the demo's inference pipeline.
+"""The floor our overhead is measured against (docs/explanation/benchmarks.md#how-we-measure): a
+hand-written MLflow PythonModel for the demo's inference pipeline.
 
 It calls the demo's node functions directly on the encoder and classifier it loaded once, with the
 parameters MLflow hands it. Logged from code (like our models) with our model's signature, so it

@@ -173,6 +173,41 @@ class LargeProject:
 
         return call
 
+    def direct_chain(self, size: int) -> Any:
+        """The node functions of ``nodes_<size>`` called in order, each on the frame the one
+        before made, which is then let go (as a hand-written loop would): the baseline that
+        holds no more than Kedro's runner does."""
+        pipeline = self.pipelines[f"nodes_{size}"]
+        calls = [
+            (node.func, self.catalog.load(node.inputs[1]), self.catalog.load(node.inputs[2]))
+            for node in pipeline.nodes
+        ]
+
+        def call(frame: Any) -> Any:
+            for function, table, factor in calls:
+                frame = function(frame, table, factor)
+            return frame
+
+        return call
+
+    def log_floor(self, size: int, signature: Any) -> str:
+        """The hand-written floor model of ``nodes_<size>`` (``large_floor_model.py``), logged
+        from code with ``signature``: its URI."""
+        import mlflow
+
+        blocks = namespaces(size)
+        with mlflow.start_run(run_name=f"floor_{size}"):
+            info = mlflow.pyfunc.log_model(
+                name=f"floor_{size}",
+                python_model=str(Path(__file__).with_name("large_floor_model.py")),
+                model_config={"nodes_module": f"{PACKAGE}.nodes", "size": size,
+                              "namespace_size": NAMESPACE_SIZE},
+                artifacts={f"block_{block:02d}": str(self.root / "data" / f"block_{block:02d}.pkl")
+                           for block in range(blocks)},
+                signature=signature, pip_requirements=["mlflow", "pandas"],
+            )  # fmt: skip
+        return info.model_uri
+
 
 def open_project(root: Path) -> LargeProject:
     from kedro.framework.project import pipelines

@@ -1,8 +1,8 @@
-"""The Spark floor (docs/explanation/benchmarks.md#how-we-measure, for a Spark model): a
-hand-written MLflow PythonModel that does what a
-served Spark model must do, and nothing else: the caller's pandas frame into the Spark session
-(``createDataFrame``), the same two node functions on Spark, and ``toPandas`` back. Logged from
-code with our model's signature, so it is loaded and its input enforced the same way."""
+"""The Spark floor (the floor of docs/explanation/benchmarks.md#how-we-measure, for a Spark model):
+a hand-written MLflow PythonModel that does what a served Spark model must do, and nothing else: the
+caller's pandas frame into the Spark session (``createDataFrame``), the same two node functions on
+Spark, and ``toPandas`` back. Logged from code with our model's signature, so it is loaded and its
+input enforced the same way."""
 
 from __future__ import annotations
 

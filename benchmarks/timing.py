@@ -36,11 +36,14 @@ def time_interleaved(
     budget_seconds: float,
     max_rounds: int = 300,
     min_rounds: int = 5,
+    clock: Callable[[], int] = time.perf_counter_ns,
 ) -> dict[str, Timing]:
     """Call every contender once per round, in a shuffled order, so that the load of the machine
     (shared with others) falls on all of them alike; overheads are paired with the baseline's
     call. Two warm-up rounds; then as many rounds as fit in ``budget_seconds`` (within bounds);
-    young garbage is collected between rounds, not during calls."""
+    young garbage is collected between rounds, not during calls. ``clock``: wall time by default;
+    ``time.thread_time_ns`` counts only this thread's CPU time, which the other processes of a
+    busy machine do not inflate."""
     round_ns = 0
     for _ in range(2):
         started = time.perf_counter_ns()
@@ -59,9 +62,9 @@ def time_interleaved(
             gc.collect(0)
             gc.disable()  # as timeit does: a collection lands on whoever triggers it
             for name in order:
-                started = time.perf_counter_ns()
+                started = clock()
                 contenders[name]()
-                samples[name].append(time.perf_counter_ns() - started)
+                samples[name].append(clock() - started)
             gc.enable()
     finally:
         if collecting:

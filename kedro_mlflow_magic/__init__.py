@@ -1,7 +1,8 @@
 """Log Kedro pipelines as self-contained MLflow pyfunc models, from a notebook.
 
-The public API (SPEC 5). MLflow is imported only when a name that needs it is first used, so
-that ``import kedro_mlflow_magic`` and ``%load_ext kedro_mlflow_magic`` stay fast.
+The public API (docs/explanation/behaviour.md#the-python-api). MLflow is imported only when a
+name that needs it is first used, so that ``import kedro_mlflow_magic`` and
+``%load_ext kedro_mlflow_magic`` stay fast.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kedro_mlflow_magic.errors import (
 )
 from kedro_mlflow_magic.inspect.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 from kedro_mlflow_magic.options import LogOptions
+from kedro_mlflow_magic.project import ProjectDescription
 
 if TYPE_CHECKING:
     from kedro_mlflow_magic.prepared import (
@@ -32,8 +34,11 @@ if TYPE_CHECKING:
         log_pipeline_model,
         prepare_pipeline,
     )
+    from kedro_mlflow_magic.tracking.profile import Profile, profile_model
+    from kedro_mlflow_magic.tracking.promotion import Promotion, promote_model
     from kedro_mlflow_magic.verify.environment_check import EnvironmentCheck, check_environment
     from kedro_mlflow_magic.verify.parity import Comparison, compare_with_session
+    from kedro_mlflow_magic.verify.review import ModelDiff, compare_models
 
 __version__ = _distribution_version("kedro-mlflow-magic")
 
@@ -47,6 +52,12 @@ LAZY_NAMES = {
     "PreparedPipeline": "kedro_mlflow_magic.prepared",
     "log_pipeline_model": "kedro_mlflow_magic.prepared",
     "prepare_pipeline": "kedro_mlflow_magic.prepared",
+    "ModelDiff": "kedro_mlflow_magic.verify.review",
+    "compare_models": "kedro_mlflow_magic.verify.review",
+    "Promotion": "kedro_mlflow_magic.tracking.promotion",
+    "promote_model": "kedro_mlflow_magic.tracking.promotion",
+    "Profile": "kedro_mlflow_magic.tracking.profile",
+    "profile_model": "kedro_mlflow_magic.tracking.profile",
 }
 
 __all__ = [
@@ -56,6 +67,7 @@ __all__ = [
     "KedroMlflowMagicError",
     "LogOptions",
     "LoggedModel",
+    "ModelDiff",
     "OutputNotChosenError",
     "PackagingError",
     "ParameterError",
@@ -63,17 +75,23 @@ __all__ = [
     "PipelineInputs",
     "PreparedPipeline",
     "Problem",
+    "Profile",
+    "ProjectDescription",
+    "Promotion",
     "SampleError",
     "SessionMismatchError",
     "UnknownDataInputError",
     "__version__",
     "check_environment",
+    "compare_models",
     "compare_with_session",
     "errors",
     "inspect_pipeline",
     "load_ipython_extension",
     "log_pipeline_model",
     "prepare_pipeline",
+    "profile_model",
+    "promote_model",
 ]
 
 
@@ -81,9 +99,7 @@ def __getattr__(name: str) -> Any:
     if name in LAZY_NAMES:
         from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
-        wait_for_warm_up(
-            imports_only=True
-        )  # a notebook's warm-up may be importing that very module
+        wait_for_warm_up()  # a notebook's warm-up may be importing that very module
         return getattr(importlib.import_module(LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'kedro_mlflow_magic' has no attribute {name!r}")
 

@@ -11,10 +11,12 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kedro.io import MemoryDataset
 from kedro.pipeline.node import Node
+
+Info = TypeVar("Info")
 
 
 def node_interface(node: Node) -> tuple[Any, Any]:
@@ -41,6 +43,17 @@ class KeptMemoryDataset(MemoryDataset):
 
     def _release(self) -> None:
         pass
+
+
+def model_info_as(subclass: type[Info], info: Any) -> Info:
+    """MLflow's ``ModelInfo`` ``info`` as an instance of ``subclass`` (a subclass of it) with
+    the same values, without calling ``__init__``. ``ModelInfo`` has no copy constructor: its
+    values are the private instance attributes its ``__init__`` sets (``_model_uri``,
+    ``_signature``, ``_logged_model``...), which its public properties read; a copy of its
+    ``__dict__`` is the same information."""
+    copied = subclass.__new__(subclass)
+    copied.__dict__.update(vars(info))
+    return copied
 
 
 def active_experiment_id() -> str | None:

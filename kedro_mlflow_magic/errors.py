@@ -30,9 +30,18 @@ def one_line(text: str) -> str:
 URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*):[^\s/@]*@")
 
 
+# a query parameter whose value is a secret (?token=..., a presigned URL's &sig=...)
+SECRET_QUERY_KEYS = (
+    r"password|passwd|pwd|secret|client_secret|token|access_token|api_?key|key|sig|signature|"
+    r"sas|x-amz-signature|x-amz-credential|x-goog-signature"
+)
+URL_QUERY_SECRET = re.compile(rf"([?&](?:{SECRET_QUERY_KEYS})=)[^&#\s'\"]+", re.IGNORECASE)
+
+
 def masked_url(text: str) -> str:
-    """``text`` with the password of every URL in it masked (``http://user:***@host``)."""
-    return URL_PASSWORD.sub(r"\1:***@", str(text))
+    """``text`` with the password of every URL in it masked (``http://user:***@host``), and
+    the value of every secret query parameter (``?token=***``)."""
+    return URL_QUERY_SECRET.sub(r"\1***", URL_PASSWORD.sub(r"\1:***@", str(text)))
 
 
 class KedroMlflowMagicError(Exception):
@@ -315,6 +324,11 @@ class LogAfterRunError(KedroMlflowMagicError, RuntimeError):
     """The Kedro hook could not log the model after a run: fails ``kedro run`` in one line."""
 
 
+class HookOptionError(KedroMlflowMagicError, ValueError):
+    """A ``LogModelHook`` option that cannot be used, set in settings.py or in a
+    ``mlflow_magic.yml``: one line naming the key and the file."""
+
+
 class RequirementError(KedroMlflowMagicError, ValueError):
     """A requirement added by hand (``--requirement``, ``extra_requirements=``) that cannot be
     used: not a requirement, or a bare name of a package that is not installed here."""
@@ -330,3 +344,28 @@ class ShippedCodeError(KedroMlflowMagicError, RuntimeError):
     """The model's code does not stand on its own: a node function does not import from the
     model's code folder in a fresh process without the project (a module of the project the
     model does not ship)."""
+
+
+class PromotionRefusedError(KedroMlflowMagicError, RuntimeError):
+    """``promote_model`` left the alias where it was: the new version breaks a caller of the
+    one holding it, or answers differently (``force=True`` moves it anyway). ``diff`` holds
+    the whole comparison."""
+
+    def __init__(self, message: str, diff: object = None):
+        super().__init__(message)
+        self.diff = diff
+
+
+class NotRegisteredError(KedroMlflowMagicError, LookupError):
+    """A model to promote that is no registered model version (or is several)."""
+
+
+class ProfileError(KedroMlflowMagicError, ValueError):
+    """A model that cannot be profiled: not ours, or logged before profiles existed."""
+
+    def __init__(self, model_uri: str):
+        super().__init__(
+            f"the model '{model_uri}' cannot be profiled: it was not logged by "
+            "kedro_mlflow_magic, or by a release before profiles; log it again "
+            "(%kedro_log_model or log_pipeline_model) and profile the new model"
+        )

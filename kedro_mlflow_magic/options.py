@@ -3,11 +3,12 @@
 The magic, the shell command, the hook, the signature editor and ``log_pipeline_model`` each
 parse their own spelling of these options into one ``LogOptions``, validated once when it is
 built, before any work. A new option is a new field here (with its check in ``__post_init__``)
-and a line in each face's parser: ``log_options_from`` in ``magics/log_model.py`` (plus its
-``@argument``), the ``log`` command in ``cli.py`` (plus its ``@click.option``), and
-``LogModelHook.log_options`` in ``hooks.py`` (plus ``ENVIRONMENT_OPTIONS`` when
+and a line in each face's parser: ``log_options_from`` in ``magics/log_arguments.py`` (plus its
+``argument``), the ``log`` command in ``cli/pipelines.py`` (plus its ``click.option``), and
+``HookOptions.log_options`` in ``hooks/hook_options.py`` (plus ``ENVIRONMENT_OPTIONS`` when
 ``mlflow_magic.yml`` may set it); ``log_pipeline_model`` and ``PreparedPipeline.log`` take every
-field as a keyword already. The log reads it from the object it is handed.
+field as a keyword already. The log reads it from the object it is handed. The project a log
+belongs to travels beside it as one ``ProjectDescription`` (``project.py``).
 
 Importing this module imports neither MLflow nor Kedro (the hook's module imports it in every
 ``kedro`` command).
@@ -16,6 +17,7 @@ Importing this module imports neither MLflow nor Kedro (the hook's module import
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,7 @@ class LogOptions:
     at its version. ``run_id``: log into this run; ``run_name``: the name of a new run.
     ``extra_requirements``: requirements added by hand to those the scan finds (a bare name is
     pinned to the version installed here when the options are built; a specifier is kept).
+    ``trace``: the model records an MLflow trace of every predict, a span per node.
     """
 
     name: str = "model"
@@ -48,11 +51,11 @@ class LogOptions:
     run_id: str | None = None
     run_name: str | None = None
     extra_requirements: tuple[str, ...] = ()
+    trace: bool = False
 
     def __post_init__(self) -> None:
         """Options that are wrong whatever the pipeline: refused here, before any work."""
-        added = self.extra_requirements
-        added = (added,) if isinstance(added, str) else tuple(added)
+        added = names(self.extra_requirements)
         # frozen: the pinned form replaces what was given (pinning it again changes nothing)
         object.__setattr__(self, "extra_requirements", tuple(map(requirement_added, added)))
         if self.example_rows < 1:
@@ -63,6 +66,12 @@ class LogOptions:
     def but(self, **changes: Any) -> LogOptions:
         """These options with ``changes`` (checked again); the same object without any."""
         return dataclasses.replace(self, **changes) if changes else self
+
+
+def names(values: str | Iterable[str]) -> tuple[str, ...]:
+    """Names given as one ``str`` or as several: ``"a"``, ``["a", "b"]`` (``freeze``,
+    ``include``, ``extra_requirements``), alike in every face."""
+    return (values,) if isinstance(values, str) else tuple(values)
 
 
 def log_options(options: LogOptions | None = None, **changes: Any) -> LogOptions:

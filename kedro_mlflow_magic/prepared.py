@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,29 +17,19 @@ from mlflow.models.model import ModelInfo
 
 from kedro_mlflow_magic import progress as steps
 from kedro_mlflow_magic import running_node, runtime
-from kedro_mlflow_magic.build.logged import LoggedModel, ModelContent
+from kedro_mlflow_magic.build.logged import LoggedModel
 from kedro_mlflow_magic.build.manifest import leaf_entries, parameter_input_paths
-from kedro_mlflow_magic.build.packaging import write_model
 from kedro_mlflow_magic.build.project_code import modules_loaded
-from kedro_mlflow_magic.build.shipped_code import (
-    project_root_for,
-    resolve_includes,
-    shipped_packages,
-)
+from kedro_mlflow_magic.build.shipped_code import resolve_includes, shipped_packages
 from kedro_mlflow_magic.build.signature import (
     ParameterLeaf,
     infer_model_signature,
-    leaves_from_signature,
     model_sample,
     output_column,
     parameter_leaves,
-    sample_rows,
 )
-from kedro_mlflow_magic.build.signature_edits import conform_to_signature
-from kedro_mlflow_magic.display.roles import left_out_lines
 from kedro_mlflow_magic.errors import (
     AmbiguousDataInputError,
-    ArtifactChangedError,
     NoDataInputError,
     PackagingError,
     ParityError,
@@ -54,34 +44,23 @@ from kedro_mlflow_magic.inspect.roles import (
     PipelineInputs,
     inspect_pipeline,
 )
-from kedro_mlflow_magic.options import LogOptions, log_options
+from kedro_mlflow_magic.options import LogOptions, log_options, names
 from kedro_mlflow_magic.progress import Progress, no_progress
+from kedro_mlflow_magic.project import ProjectDescription
 from kedro_mlflow_magic.quiet import load_quietly, quiet_third_party
 from kedro_mlflow_magic.runtime.kinds import PANDAS, SPARK
-from kedro_mlflow_magic.tracking import store
+from kedro_mlflow_magic.tracking.log_steps import PARITY_ROWS as PARITY_ROWS
+from kedro_mlflow_magic.tracking.log_steps import PARITY_TAG as PARITY_TAG
+from kedro_mlflow_magic.tracking.log_steps import log_prepared
 from kedro_mlflow_magic.tracking.retries import bounded_retries
-from kedro_mlflow_magic.tracking.runs import (
-    RunChoice,
-    failed_model_marked,
-    last_model_id,
-    logging_run,
-    mark_failed,
-    register,
-    tracking_access,
-)
-from kedro_mlflow_magic.verify.code_check import code_checked
 from kedro_mlflow_magic.verify.drift import ArtifactWatch
-from kedro_mlflow_magic.verify.outside import Reached, reach_notes
+from kedro_mlflow_magic.verify.outside import Reached
 from kedro_mlflow_magic.verify.parity import Comparison, compare_results
 from kedro_mlflow_magic.verify.reference_run import run_in_session
+from kedro_mlflow_magic.verify.serving_contract import ServingContract
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
-
-# The parity check compares the reloaded model with Kedro's runner on the whole sample, up to
-# this many rows (the first ones).
-PARITY_ROWS = 10_000
-PARITY_TAG = "kedro_mlflow_magic.parity"
 
 
 def default_sample(catalog: DataCatalog, data_input: str) -> Any:
@@ -105,15 +84,6 @@ def parameter_values(leaves: list[ParameterLeaf], names: list[str]) -> dict[str,
     return runtime.Parameters(leaf_entries(leaves), parameter_input_paths(names)).values(None)
 
 
-def artifact_sources(roles: PipelineInputs) -> tuple[tuple[str, str], ...]:
-    """Each MLflow model artifact and its pinned source, as the log summary shows them."""
-    return tuple(
-        (name, artifact.mlflow_model.describe())
-        for name, artifact in roles.artifacts.items()
-        if artifact.mlflow_model is not None
-    )
-
-
 @dataclass(frozen=True)
 class PreparedPipeline:
     """A pipeline checked for packaging: pruned to its output, its inputs' roles sorted, and
@@ -127,11 +97,12 @@ class PreparedPipeline:
     # converted), or a numpy array of any rank
     sample: Any
     leaves: list[ParameterLeaf]
-    project_path: Path | None = None
+    # the project it comes from, as the face that prepared it described it
+    project: ProjectDescription = field(default_factory=ProjectDescription)
     # files a node reads from the package folder, shipped beside the code (relative paths)
     include: tuple[str, ...] = ()
-    config_loader: Any = field(default=None, compare=False, repr=False)
-    # SPEC 11: the kind the nodes get the data input in, and each dataset's kind
+    # the kind the nodes get the data input in, and each dataset's kind
+    # (docs/explanation/behaviour.md#data-as-kedro-gives-it)
     data_kind: str | None = None
     kinds: dict[str, str] = field(default_factory=dict)
     # a Spark sample as given: the signature's input schema comes from its Spark schema
@@ -140,6 +111,10 @@ class PreparedPipeline:
     loaded_modules: set[str] = field(default_factory=set, compare=False, repr=False)
     # the MLflow stores each node reached while our runs executed it (verify/outside.py)
     reached: Reached = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def project_path(self) -> Path | None:
+        return self.project.path
 
     @property
     def data_input(self) -> str:
@@ -197,7 +172,13 @@ class PreparedPipeline:
         them), parameters with their session values as defaults."""
         output = self.as_model_output(self.sample_output)
         inputs = self.sample if self.spark_sample is None else self.spark_sample
-        return infer_model_signature(inputs, output, self.leaves)
+        return self.contract.signature(infer_model_signature(inputs, output, self.leaves))
+
+    @cached_property
+    def contract(self) -> ServingContract:
+        """What a request must hold (columns read, rows depending on each other, parameter
+        defaults to note), found on the sample once (``verify.serving_contract``)."""
+        return ServingContract(self)
 
     def expected_output(self, frame: Any, leaves: list[ParameterLeaf]) -> Any:
         """What the model must return on ``frame``: Kedro's runner's output, converted as the
@@ -212,9 +193,9 @@ class PreparedPipeline:
         expected = self.expected_output(frame, leaves)
         # suppress_warnings: the requirements were just pinned from this very environment, so
         # MLflow's check of them (a scan of every installed package, seconds) has nothing to say
-        reloaded = running_node.observed(  # what its nodes print is held under their names
-            mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
-        )
+        reloaded = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
+        reloaded.unwrap_python_model().instrument(None, None)  # the check records no trace
+        reloaded = running_node.observed(reloaded)  # what its nodes print is held by node
         watch = ArtifactWatch.of(reloaded)
         prediction = reloaded.predict(frame)
         # a node that changed an artifact in place would make the model drift between calls
@@ -239,153 +220,14 @@ class PreparedPipeline:
         ``options`` (a ``LogOptions``; the defaults when None), with any of its fields given as
         keywords (``log(name="churn", example_rows=3)``). The model goes into ``run_id`` when
         given, else the active run when it is live, else a new run (``run_name``) in
-        ``experiment`` or the project's experiment (SPEC 7).
+        ``experiment`` or the project's experiment
+        (``docs/explanation/behaviour.md#where-runs-go``).
         """
         options = log_options(options, **changes)
         with quiet_third_party() as notes, bounded_retries():
-            logged = self.log_quietly(options, progress)
+            logged = log_prepared(self, options, progress)
         logged.notes = (*logged.notes, *notes)
         return logged
-
-    def log_quietly(self, options: LogOptions, progress: Progress | None = None) -> LoggedModel:
-        """``log`` without the quiet: Kedro's and MLflow's logging and warnings as they come."""
-        say = progress or no_progress
-        say(steps.INFERRING)
-        content = self.model_content(options.signature)
-        destination = self.destination(content.packages, options.experiment)
-        say(steps.LOGGING)
-        requirement_notes: list[str] = []
-        with (
-            tracking_access(destination.tracking_uri, lambda: refused(options, destination)),
-            logging_run(
-                destination.experiment, run_id=options.run_id, run_name=options.run_name
-            ) as run,
-            failed_model_marked(last_model_id()),
-        ):
-            info = self.write(options, content, requirement_notes)
-            say(steps.VERIFYING)
-            with code_checked(info, self.pipeline, content.packages, self.project_root(content)):
-                try:
-                    comparison = self.verify_logged(info.model_uri, content, run.run_id)
-                except ArtifactChangedError as changed:
-                    # Kedro's runner gives each node a fresh load: the model copies what a node
-                    # changes in place for every call instead, in a model logged anew
-                    mark_failed(info.model_id)
-                    content = replace(content, changed_by=changed.changes)
-                    info = self.write(options, content, requirement_notes)
-                    comparison = self.verify_logged(info.model_uri, content, run.run_id)
-            version = self.register_verified(info, options, destination, say)
-        say(steps.DONE)
-        logged = self.summarise(info, comparison, run, destination, options, version)
-        logged.notes = (*logged.notes, *requirement_notes, *copied_notes(content.changed_by))
-        return logged
-
-    def model_content(self, signature: ModelSignature | None) -> ModelContent:
-        """What the model is made of: the signature (inferred when None) with the sample it
-        holds for and the parameter leaves with its defaults, and the code that ships."""
-        frame = self.sample
-        if signature is None:
-            signature = self.signature()
-        elif signature.inputs is not None and signature.inputs.has_input_names():
-            # an edited column type (long -> double) must hold for the example MLflow checks
-            frame = conform_to_signature(frame, signature)
-        self.reference  # noqa: B018 (run once: the modules it loads tell what code ships)
-        packages = shipped_packages(self.pipeline, self.loaded_modules, self.project_path)
-        return ModelContent(
-            signature, frame, leaves_from_signature(self.leaves, signature), packages,
-            resolve_includes(packages, self.include),
-        )  # fmt: skip
-
-    def project_root(self, content: ModelContent) -> Path | None:
-        return project_root_for(content.packages, self.project_path)
-
-    def destination(self, packages: dict[str, Path], experiment: str | None) -> store.Destination:
-        """Where the model goes: the project's tracking (unless the user chose one) and the
-        experiment of a new run, the asked one or the project's (SPEC 7)."""
-        project_root = project_root_for(packages, self.project_path)
-        package = next(iter(packages), None)
-        return store.log_destination(project_root, self.config_loader, experiment, package)
-
-    def write(
-        self, options: LogOptions, content: ModelContent, notes: list[str] | None = None
-    ) -> ModelInfo:
-        """Stage and log the model into the active run; ``notes`` receives what the check of
-        the nested MLflow models' requirements found."""
-        return write_model(
-            self.pipeline, self.catalog, self.roles, self.output,
-            name=options.name, signature=content.signature,
-            example=sample_rows(content.frame, options.example_rows), leaves=content.leaves,
-            packages=content.packages, included=content.included,
-            output_column=self.output_column, notes=notes, kinds=self.manifest_kinds(),
-            changed_by=content.changed_by, added_requirements=options.extra_requirements,
-        )  # fmt: skip
-
-    def verify_logged(self, model_uri: str, content: ModelContent, run_id: str) -> Comparison:
-        """``verify`` on the first ``PARITY_ROWS`` rows, its result tagged on the run."""
-        frame = content.frame
-        checked = frame if len(frame) <= PARITY_ROWS else sample_rows(frame, PARITY_ROWS)
-        comparison = self.verify(model_uri, checked, content.leaves)
-        mlflow.MlflowClient().set_tag(run_id, PARITY_TAG, comparison.detail)
-        return comparison
-
-    def register_verified(
-        self,
-        info: ModelInfo,
-        options: LogOptions,
-        destination: store.Destination,
-        say: Progress,
-    ) -> int | None:
-        """Register the verified model when asked (and set the alias); its version or None."""
-        name = options.registered_model_name
-        if not name:
-            return None
-        say(steps.REGISTERING)
-        with tracking_access(destination.tracking_uri, lambda: f"registered model '{name}'"):
-            version = int(register(info.model_uri, name, options.alias).version)
-        info.registered_model_version = version
-        return version
-
-    def summarise(
-        self,
-        info: ModelInfo,
-        comparison: Comparison,
-        run: RunChoice,
-        destination: store.Destination,
-        options: LogOptions,
-        version: int | None,
-    ) -> LoggedModel:
-        return LoggedModel(
-            model_info=info,
-            comparison=comparison,
-            run_id=run.run_id,
-            run_reason=run.reason,
-            tracking_uri=destination.tracking_uri,
-            experiment_id=mlflow.MlflowClient().get_run(run.run_id).info.experiment_id,
-            registered_model_name=options.registered_model_name,
-            registered_version=version,
-            alias=options.alias,
-            notes=(*([self.roles.note] if self.roles.note else []), *reach_notes(self.reached)),
-            sources=artifact_sources(self.roles),
-            left_out=tuple(left_out_lines(self.roles.left_out)),
-        )
-
-
-def copied_notes(changed_by: Mapping[str, list[str]]) -> list[str]:
-    """What the summary says of each artifact the model copies per call because nodes change it
-    in place."""
-    return [
-        f"the model copies '{artifact}' for every call, because node "
-        f"{' or '.join(map(repr, nodes))} changes it in place (Kedro's runner gives each node "
-        "a fresh load); a node that works on a copy of its own saves that copy"
-        for artifact, nodes in changed_by.items()
-    ]
-
-
-def refused(options: LogOptions, destination: store.Destination) -> str:
-    """What a tracking server refused (403) when a log's run was started or written."""
-    if options.run_id is not None:
-        return f"run {options.run_id}"
-    return destination.experiment.described()
 
 
 def prepare_pipeline(
@@ -395,42 +237,35 @@ def prepare_pipeline(
     sample: Any = None,
     *,
     output: str | None = None,
-    freeze: tuple[str, ...] | list[str] = (),
-    project_path: str | Path | None = None,
+    freeze: tuple[str, ...] | list[str] | str = (),
     include: tuple[str, ...] | list[str] | str = (),
-    config_loader: Any = None,
-    pipelines: Mapping[str, Pipeline] | None = None,
+    project: ProjectDescription | None = None,
+    project_path: str | Path | None = None,
 ) -> PreparedPipeline:
     """Check that the pipeline can be packaged, raising the error that says why not, and return
     the ``PreparedPipeline``. Without ``sample``, the data input's own dataset is loaded.
 
     ``include``: files (or folders) a node reads from the project's package folder, as paths
     relative to it (``src/<package>/``); only they ship beside the package's Python source.
-    ``config_loader`` (a session's ``context.config_loader``) is where kedro-mlflow settings are
-    read, once; ``pipelines`` (the project's registered pipelines) help guess the data input.
-    A kedro-mlflow ``PipelineML`` gives its inference pipeline and its ``input_name``.
+    ``project``: the ``ProjectDescription`` of the project the pipeline comes from (its path,
+    Kedro environment, the session's config loader and registered pipelines), which tells where
+    the model goes and helps guess the data input; ``project_path=PATH`` is short for
+    ``project=ProjectDescription(PATH)``. A kedro-mlflow ``PipelineML`` gives its inference
+    pipeline and its ``input_name``.
     """
+    if project is not None and project_path is not None:
+        raise TypeError("prepare_pipeline: give project= or project_path=, not both")
+    project = project if project is not None else ProjectDescription(project_path)
     pipeline, data_input, note = model_pipeline(pipeline, data_input)
     output = choose_output(pipeline, output)
     whole, pipeline = pipeline, pipeline.to_outputs(output)
-    parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
-    if data_input is None and parameters and len(parameters) == len(pipeline.inputs()):
-        raise NoDataInputError(parameters)
-    roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze, pipelines=pipelines)
+    roles = checked_roles(pipeline, catalog, data_input, names(freeze), project.pipelines)
     if note is not None:
         roles.note = note
     roles.left_out = left_out_nodes(whole, pipeline)
-    if data_input is not None and roles.data_input != data_input:
-        raise UnknownDataInputError(data_input, roles.free_inputs)
-    if roles.data_input is None:
-        raise AmbiguousDataInputError(roles.data_input_candidates)
-    if roles.problems:
-        raise PackagingError(roles.problems)
-    include = (include,) if isinstance(include, str) else tuple(include)
-    if include:
-        root = Path(project_path) if project_path is not None else None
-        packages = shipped_packages(pipeline, project_path=root)
-        resolve_includes(packages, include)  # a wrong path fails here, early
+    include = names(include)
+    if include:  # a wrong path fails here, early
+        resolve_includes(shipped_packages(pipeline, project_path=project.path), include)
     data_kind = None
     if is_parameter(roles.data_input):  # the model takes the parameter's fields, a row a call
         sample, data_kind = parameter_input(catalog, roles.data_input, sample)
@@ -449,10 +284,31 @@ def prepare_pipeline(
             "the signature and check parity on"
         )
     return PreparedPipeline(
-        pipeline, catalog, roles, output, frame, parameter_leaves(roles.parameters),
-        Path(project_path) if project_path is not None else None, include, config_loader,
-        data_kind, kinds, sample if data_kind == SPARK else None,
+        pipeline, catalog, roles, output, frame, parameter_leaves(roles.parameters), project,
+        include, data_kind, kinds, sample if data_kind == SPARK else None,
     )  # fmt: skip
+
+
+def checked_roles(
+    pipeline: Pipeline,
+    catalog: DataCatalog,
+    data_input: str | None,
+    freeze: tuple[str, ...],
+    pipelines: Mapping[str, Pipeline],
+) -> PipelineInputs:
+    """The roles of the pipeline's inputs, when it has a data input and no problem; else the
+    error that says what is wrong."""
+    parameters = sorted(name for name in pipeline.inputs() if is_parameter(name))
+    if data_input is None and parameters and len(parameters) == len(pipeline.inputs()):
+        raise NoDataInputError(parameters)
+    roles = inspect_pipeline(pipeline, catalog, data_input, freeze=freeze, pipelines=pipelines)
+    if data_input is not None and roles.data_input != data_input:
+        raise UnknownDataInputError(data_input, roles.free_inputs)
+    if roles.data_input is None:
+        raise AmbiguousDataInputError(roles.data_input_candidates)
+    if roles.problems:
+        raise PackagingError(roles.problems)
+    return roles
 
 
 def log_pipeline_model(
@@ -462,9 +318,10 @@ def log_pipeline_model(
     sample: Any,
     *,
     output: str | None = None,
-    freeze: tuple[str, ...] | list[str] = (),
-    project_path: str | Path | None = None,
+    freeze: tuple[str, ...] | list[str] | str = (),
     include: tuple[str, ...] | list[str] | str = (),
+    project: ProjectDescription | None = None,
+    project_path: str | Path | None = None,
     progress: Progress | None = None,
     options: LogOptions | None = None,
     **changes: Any,
@@ -475,12 +332,13 @@ def log_pipeline_model(
     A short wrapper over ``prepare_pipeline(...).log(options)``: the log's options are a
     ``LogOptions`` and/or its fields as keywords (``name``, ``signature``, ``example_rows``,
     ``registered_model_name``, ``alias``, ...), checked before any work. Logs into the active
-    run, or into a new one in the project's experiment (SPEC 7).
+    run, or into a new one in the project's experiment
+    (``docs/explanation/behaviour.md#where-runs-go``).
     """
     options = log_options(options, **changes)
     (progress or no_progress)(steps.COLLECTING)
     prepared = prepare_pipeline(
-        pipeline, catalog, data_input, sample, output=output, freeze=freeze,
-        project_path=project_path, include=include,
+        pipeline, catalog, data_input, sample, output=output, freeze=freeze, include=include,
+        project=project, project_path=project_path,
     )  # fmt: skip
     return prepared.log(options, progress=progress).model_info

@@ -1,6 +1,7 @@
-"""Quiet calls (docs/explanation/behaviour.md#the-magics): while our code runs, Kedro's and MLflow's logging, warnings and
-progress bars stay out of the notebook; a warning that matters to the user becomes a note in our
-own words. Nothing changes outside the call: the user's own logs, prints and warnings still show.
+"""Quiet calls: while our code runs, Kedro's and MLflow's logging, warnings and progress bars
+stay out of the notebook; a warning that matters to the user becomes a note in our own words
+(docs/explanation/behaviour.md#the-magics). Nothing changes outside the call: the user's own
+logs, prints and warnings still show.
 Our own reads of the catalog (``load_quietly``) and runs of a pipeline (``quiet_kedro``) keep
 Kedro's INFO lines about every load and node to themselves.
 """

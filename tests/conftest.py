@@ -12,7 +12,6 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,10 @@ os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 from kedro_mlflow_env import kedro_mlflow_venv_python
-from model_files import (
-    PLANTED_TOKENS,
-    assert_model_is_clean,
-    credential_values,
-    model_problems,
-    plant_package_secrets,
-)
+from model_files import PLANTED_TOKENS, credential_values, model_problems, plant_package_secrets
 from projects import write_project, write_text_project
-
-__all__ = ["assert_model_is_clean"]
+from sessions import LoadedProject, load_project, train, wait_for_warm_up
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,50 +42,33 @@ def every_logged_model_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Ite
     assert not problems, "\n".join(problems[:20])
 
 
-@dataclass
-class LoadedProject:
-    """A Kedro project opened in a real KedroSession: its catalog and pipelines."""
+@pytest.fixture(scope="session", autouse=True)
+def spark_connect_missing_as_in_a_plain_process() -> None:
+    """pyspark's Spark Connect client, imported without grpc in a process whose ``__main__`` has
+    neither ``__spec__`` nor ``__file__`` (a pytest-xdist worker: execnet runs ``python -c``),
+    takes the import for a doctest run and exits the worker (``sys.exit(0)``). MLflow imports it
+    when it infers a signature from anything but a frame, and expects the ImportError that a
+    plain process gets: each worker gets that ImportError too."""
+    import importlib.util
 
-    root: Path
-    package: str
-    catalog: object
-    pipelines: dict
-    session: object
-
-
-def load_project(root: Path) -> LoadedProject:
-    from kedro.framework.project import pipelines
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
-    metadata = bootstrap_project(root)
-    session = KedroSession.create(project_path=root)
-    context = session.load_context()
-    return LoadedProject(
-        root=root,
-        package=metadata.package_name,
-        catalog=context.catalog,
-        pipelines=dict(pipelines),
-        session=session,
-    )
-
-
-def train(root: Path) -> None:
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
-    from kedro_mlflow_magic.compat import run_registered_pipeline
-
-    bootstrap_project(root)
-    with KedroSession.create(project_path=root) as session:
-        run_registered_pipeline(session, "training")
+    main = sys.modules["__main__"]
+    in_worker = main.__spec__ is None and not hasattr(main, "__file__") and not hasattr(sys, "ps1")
+    if in_worker and importlib.util.find_spec("grpc") is None:
+        sys.modules.setdefault("pyspark.sql.connect", None)
 
 
 @pytest.fixture(scope="session")
 def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One sqlite tracking store for the whole test session (creating one costs about a second)."""
+    """One sqlite tracking store for the whole test session (creating one costs about a second).
+    Its default experiment keeps artifacts beside it (MLflow's default, ``./mlruns``, would put
+    the models of tests that log into it in the folder pytest runs from, out of the suite-wide
+    check of every logged model)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
     folder = tmp_path_factory.mktemp("mlflow")
-    return f"sqlite:///{folder / 'mlflow.db'}"
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    SqlAlchemyStore(uri, (folder / "mlartifacts").as_uri()).engine.dispose()
+    return uri
 
 
 @pytest.fixture(autouse=True)
@@ -140,16 +113,6 @@ MLFLOW_CHOICES = (
     "MLFLOW_TRACKING_PASSWORD",
     "MLFLOW_TRACKING_TOKEN",
 )
-
-
-def wait_for_warm_up() -> None:
-    """Let a warm-up thread started by the test finish (it would otherwise open stores and
-    import modules during the next test)."""
-    from kedro_mlflow_magic.tracking import warmup
-
-    wait = getattr(warmup, "wait_for_warm_up", None)
-    if wait is not None:
-        wait()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Kedro projects whose data are not pandas end to end (SPEC 11), written by ``write_project``.
+"""Kedro projects whose data are not pandas end to end (Spark, numpy, polars), written by
+``write_project``.
 
 - ``STARTER_*``: built like Kedro's ``spaceflights-pyspark`` starter: pandas nodes writing
   ``spark.SparkDatasetV2`` datasets, a Spark join, and transcoding (``model_input_table@spark``

@@ -107,9 +107,10 @@ def manifest_of(model: Path) -> dict | None:
 
 
 def model_problems(model: Path, secrets: set[str]) -> list[str]:
-    """What is wrong with one model folder: a secret in a file, or a pickle that is neither a
-    pickle artifact of the project, nor a frozen input named in its manifest, nor inside an
-    MLflow model artifact's own files."""
+    """What is wrong with one model folder: a secret in a file; in one of our models (it has a
+    manifest), a pickle that is neither a pickle artifact of the project, nor a frozen input
+    named in its manifest, nor inside an MLflow model artifact's own files (the other models
+    tests log, plain ``PythonModel`` ones, are pickles)."""
     manifest = manifest_of(model)
     allowed = set()
     # an MLflow model artifact's own files (its flavor may pickle the model): the project's
@@ -141,6 +142,6 @@ def model_problems(model: Path, secrets: set[str]) -> list[str]:
         in_nested_model = any(path.is_relative_to(folder) for folder in nested)
         if manifest is not None and is_pickle(path) and path not in allowed and not in_nested_model:
             problems.append(f"{path}: a pickle the manifest does not name")
-    if (model / "python_model.pkl").exists():
+    if manifest is not None and (model / "python_model.pkl").exists():
         problems.append(f"{model}: has a python_model.pkl")
     return problems

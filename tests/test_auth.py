@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from conftest import load_project
 from IPython.core.error import UsageError
 from mlflow.entities import LoggedModelStatus
 from servers import clean_environment, mlflow_server, running_server
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 from kedro_mlflow_magic.errors import TrackingAccessError, masked_url

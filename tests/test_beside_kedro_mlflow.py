@@ -1,6 +1,7 @@
-"""Beside kedro-mlflow (SPEC 10), without installing it: its settings file, its relative sqlite
-URI, MLflow 3's file-store refusal and a ``PipelineML``-shaped pipeline. The same behaviours with
-kedro-mlflow's hooks active are in test_kedro_mlflow.py (a venv of its own)."""
+"""Beside kedro-mlflow (docs/explanation/behaviour.md#beside-kedro-mlflow), without installing it:
+its settings file, its relative sqlite URI, MLflow 3's file-store refusal and a
+``PipelineML``-shaped pipeline. The same behaviours with kedro-mlflow's hooks active are in
+test_kedro_mlflow.py (a venv of its own)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import load_project
 from kedro.pipeline import Pipeline, node, pipeline
+from sessions import load_project
 
 from kedro_mlflow_magic import inspect_pipeline, prepare_pipeline
 from kedro_mlflow_magic.display.log_summary import logged_text

@@ -1,5 +1,5 @@
 """The widgets in a real browser: JupyterLab started on 127.0.0.1, Debian's Chromium driven by
-Playwright, the widgets notebook run, edited through the page and logged (SPEC 6)."""
+Playwright, the widgets notebook run, edited through the page and logged."""
 
 from __future__ import annotations
 

@@ -178,6 +178,33 @@ def test_model_name_and_version_resolves_an_alias_a_stage_latest_and_a_model_id(
     assert compat.model_name_and_version(client, f"models:/{first.model_id}") == (first.model_id,)
 
 
+def test_model_info_as_copies_every_value_mlflows_model_info_shows(tmp_path):
+    """``ModelInfo`` keeps its values as the instance attributes its properties read: a copy of
+    ``vars(info)`` into a subclass shows every one of them, the logged model's included."""
+    import mlflow
+    from mlflow.models.model import ModelInfo
+    from sklearn.dummy import DummyClassifier
+
+    class Shown(ModelInfo):
+        pass
+
+    experiment = mlflow.create_experiment("compat-model-info", artifact_location=tmp_path.as_uri())
+    with mlflow.start_run(experiment_id=experiment):
+        info = mlflow.sklearn.log_model(
+            DummyClassifier().fit([[0], [1]], [0, 1]), name="m",
+            registered_model_name="compat-info", input_example=[[0]],
+        )  # fmt: skip
+    copied = compat.model_info_as(Shown, info)
+    properties = [name for name, value in vars(ModelInfo).items() if isinstance(value, property)]
+    assert {"model_uri", "signature", "model_id", "registered_model_version"} <= set(properties)
+    changed = [name for name in properties if getattr(copied, name) != getattr(info, name)]
+    assert isinstance(copied, Shown) and not changed, (
+        f"MLflow's ModelInfo no longer keeps {changed} in its instance attributes: "
+        "compat.model_info_as copies vars(info)"
+    )
+    assert copied.model_id and copied.registered_model_version == 1
+
+
 def test_run_registered_pipeline_runs_it_as_the_installed_kedro_asks(tmp_path):
     """Kedro 1.0 takes ``pipeline_name``, later releases ``pipeline_names`` (logging a
     deprecation for the other): the pipeline runs, and no deprecation reaches the user's cell."""
@@ -221,7 +248,7 @@ def test_mlflow_builds_a_models_environment_in_the_folder_model_environment_fold
     from pathlib import Path
 
     import mlflow
-    from conftest import load_project
+    from sessions import load_project
 
     from kedro_mlflow_magic import log_pipeline_model
     from kedro_mlflow_magic.verify.environment_check import env_manager_on_path, environments_root

@@ -1,17 +1,15 @@
-"""Nodes that change their inputs in place (SPEC 4): the model gives what Kedro's SequentialRunner
-gives, where every node gets its own copy of each in-memory input, and the caller's frame is
-left as it was. Real Kedro projects, real logged models, real runs of the runner."""
+"""Nodes that change their inputs in place (docs/explanation/behaviour.md#predicting): the model
+gives what Kedro's SequentialRunner gives, where every node gets its own copy of each in-memory
+input, and the caller's frame is left as it was. Real Kedro projects, real logged models, real runs
+of the runner."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from kedro.io import MemoryDataset
-from kedro.runner import SequentialRunner
+from sessions import LoadedProject, kedro_output, load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 from kedro_mlflow_magic.runtime import copy_plan, schedule_copies
@@ -177,14 +175,6 @@ def project(make_project) -> LoadedProject:
     return load_project(make_project(nodes=NODES, pipelines=PIPELINES, parameters=PARAMETERS))
 
 
-def runner_result(project: LoadedProject, pipeline_name: str, frame: pd.DataFrame) -> Any:
-    """``result`` as Kedro's SequentialRunner gives it, ``frame`` bound to ``rows``."""
-    catalog = project.session.load_context().catalog
-    catalog["rows"] = MemoryDataset(frame)
-    results = SequentialRunner().run(project.pipelines[pipeline_name], catalog)
-    return results["result"].load()
-
-
 def logged_model(project: LoadedProject, pipeline_name: str):
     """The pipeline logged (its parity check on the sample passed) and loaded as a pyfunc."""
     import mlflow
@@ -212,7 +202,7 @@ def predict_both_ways(model, frame: pd.DataFrame) -> list[pd.DataFrame]:
 def assert_matches_runner(project: LoadedProject, pipeline_name: str) -> pd.DataFrame:
     """Log the pipeline, predict on FRAME both ways, compare with the runner; the prediction."""
     model = logged_model(project, pipeline_name)
-    expected = runner_result(project, pipeline_name, FRAME)
+    expected = kedro_output(project, pipeline_name, "rows", FRAME, output="result")
     for predicted in predict_both_ways(model, FRAME):
         pd.testing.assert_frame_equal(predicted, expected)
     return expected

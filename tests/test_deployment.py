@@ -1,5 +1,6 @@
-"""From a logged model to where it runs (SPEC 14): ``mlflow models serve --workers 2`` under
-concurrent clients, the Dockerfile ``mlflow models generate-dockerfile`` writes (no Docker
+"""From a logged model to where it runs
+(docs/explanation/behaviour.md#will-it-serve-where-it-ships): ``mlflow models serve --workers 2``
+under concurrent clients, the Dockerfile ``mlflow models generate-dockerfile`` writes (no Docker
 daemon here: generated and read, not built), a batch job with ``mlflow models predict`` in an
 environment of the model's own requirements (uv), and MLServer (the runtime behind KServe and
 Seldon) in an environment of the model's requirements and MLServer's."""
@@ -41,7 +42,7 @@ def logged_demo(trained_demo: Path, mlflow_store: str) -> Iterator[LoggedDemo]:
     """The demo's inference model, logged once for the module with a requirement added by
     hand (it must reach the Dockerfile's model folder too)."""
     import mlflow
-    from conftest import load_project
+    from sessions import load_project
 
     from kedro_mlflow_magic import log_pipeline_model
 

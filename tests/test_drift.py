@@ -1,7 +1,7 @@
 """A node that changes an artifact in place would make the model drift between calls, since
-artifacts are loaded once and shared (SPEC 4): the log finds it, and the model copies that
-artifact for every call, naming the node in its summary; a pipeline that only reads its
-artifacts logs as before, at no cost per call."""
+artifacts are loaded once and shared (docs/explanation/behaviour.md#predicting): the log finds it,
+and the model copies that artifact for every call, naming the node in its summary; a pipeline that
+only reads its artifacts logs as before, at no cost per call."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load_project
 from mlflow.entities import LoggedModelStatus
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 from kedro_mlflow_magic.runtime import read_manifest

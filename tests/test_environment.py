@@ -1,6 +1,7 @@
-"""Will it serve where it ships (SPEC 14): the model predicts its input example in a real uv
-environment built from its own requirements alone, kept in the user's cache between tests and
-runs (so CI builds each environment once), and is compared with this environment's answer."""
+"""Will it serve where it ships (docs/explanation/behaviour.md#will-it-serve-where-it-ships): the
+model predicts its input example in a real uv environment built from its own requirements alone,
+kept in the user's cache between tests and runs (so CI builds each environment once), and is
+compared with this environment's answer."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import check_environment, log_pipeline_model
 from kedro_mlflow_magic.errors import EnvironmentCheckError

@@ -1,5 +1,6 @@
-"""Hardening (SPEC 2-4): bad input at log time, faults in the middle of logging, awkward
-dataset names, and what a logged model may contain and where logging may write."""
+"""Hardening of the input roles, the logged model and predicting: bad input at log time, faults in
+the middle of logging, awkward dataset names, and what a logged model may contain and where logging
+may write."""
 
 from __future__ import annotations
 
@@ -10,10 +11,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
-from kedro.io import MemoryDataset
-from kedro.runner import SequentialRunner
 from model_files import assert_model_is_clean
+from sessions import LoadedProject, kedro_output, load_project
 
 from kedro_mlflow_magic import inspect_pipeline, log_pipeline_model
 from kedro_mlflow_magic.errors import (
@@ -74,13 +73,29 @@ def write_pickle(path: Path, value: Any) -> None:
     path.write_bytes(pickle.dumps(value))
 
 
-def runner_result(project: LoadedProject, pipeline, data_input: str, frame: pd.DataFrame):
-    """The pipeline's output as Kedro's SequentialRunner gives it in a fresh session."""
-    catalog = project.session.load_context().catalog
-    catalog[data_input] = MemoryDataset(frame)
-    results = SequentialRunner().run(pipeline, catalog)
-    (output,) = pipeline.outputs()
-    return results[output].load()
+WEIGHTS_CATALOG = """
+weights:
+  type: pickle.PickleDataset
+  filepath: data/06_models/weights.pkl
+"""
+
+# ``p``: ``rows`` scaled by ``params:factor``
+SCALE = 'return {"p": pipeline([node(nodes.scale, ["rows", "params:factor"], "out")])}'
+
+
+def scale_then_weigh(weights: str) -> str:
+    """Pipelines text: ``p`` scales ``rows``, then weighs them with the artifact ``weights``."""
+    return f"""return {{"p": pipeline([
+        node(nodes.scale, ["rows", "params:factor"], "scaled"),
+        node(nodes.weigh, ["scaled", "{weights}"], "out"),
+    ])}}"""
+
+
+def project_of(make_project, pipelines: str, **options: Any) -> LoadedProject:
+    """A project of ``NODES`` with these pipelines (``factor: 2.0`` unless ``parameters`` are
+    given, and any other option of ``make_project``), opened in a session."""
+    options.setdefault("parameters", "factor: 2.0\n")
+    return load_project(make_project(nodes=NODES, pipelines=pipelines, **options))
 
 
 def catalog_state(catalog) -> dict[str, str]:
@@ -102,12 +117,11 @@ def runs_of(experiment_name: str) -> pd.DataFrame:
 
 
 def test_a_pipeline_whose_free_inputs_are_all_parameters_is_refused(make_project) -> None:
-    root = make_project(
-        nodes=NODES,
-        pipelines='return {"__default__": pipeline([node(nodes.constant, "params:k", "out")])}',
+    project = project_of(
+        make_project,
+        'return {"__default__": pipeline([node(nodes.constant, "params:k", "out")])}',
         parameters="k: 3\n",
     )
-    project = load_project(root)
     with pytest.raises(AmbiguousDataInputError) as caught:
         log_pipeline_model(project.pipelines["__default__"], project.catalog, None, sample_frame())
     message = str(caught.value)
@@ -126,12 +140,7 @@ def test_a_pipeline_whose_free_inputs_are_all_parameters_is_refused(make_project
     ("sample", "kind"), [([1, 2, 3], "list"), ({"value": 1}, "dict"), ("a,b", "str")]
 )
 def test_a_sample_that_is_not_a_frame_names_the_data_input(make_project, sample, kind) -> None:
-    root = make_project(
-        nodes=NODES,
-        pipelines='return {"p": pipeline([node(nodes.scale, ["rows", "params:factor"], "out")])}',
-        parameters="factor: 2.0\n",
-    )
-    project = load_project(root)
+    project = project_of(make_project, SCALE)
     with pytest.raises(SampleError) as caught:
         log_pipeline_model(project.pipelines["p"], project.catalog, "rows", sample)
     message = str(caught.value)
@@ -140,31 +149,13 @@ def test_a_sample_that_is_not_a_frame_names_the_data_input(make_project, sample,
 
 
 def test_a_sample_without_rows_is_refused(make_project) -> None:
-    root = make_project(
-        nodes=NODES,
-        pipelines='return {"p": pipeline([node(nodes.scale, ["rows", "params:factor"], "out")])}',
-        parameters="factor: 2.0\n",
-    )
-    project = load_project(root)
+    project = project_of(make_project, SCALE)
     with pytest.raises(SampleError, match="the sample for 'rows' has no rows; give at least one"):
         log_pipeline_model(project.pipelines["p"], project.catalog, "rows", sample_frame(0))
 
 
 def test_an_artifact_whose_file_is_missing_is_named_with_the_fix(make_project) -> None:
-    root = make_project(
-        nodes=NODES,
-        pipelines="""return {"p": pipeline([
-            node(nodes.scale, ["rows", "params:factor"], "scaled"),
-            node(nodes.weigh, ["scaled", "weights"], "out"),
-        ])}""",
-        catalog="""
-        weights:
-          type: pickle.PickleDataset
-          filepath: data/06_models/weights.pkl
-        """,
-        parameters="factor: 2.0\n",
-    )
-    project = load_project(root)
+    project = project_of(make_project, scale_then_weigh("weights"), catalog=WEIGHTS_CATALOG)
     with pytest.raises(PackagingError) as caught:
         log_pipeline_model(project.pipelines["p"], project.catalog, "rows", sample_frame())
     message = str(caught.value)
@@ -225,12 +216,7 @@ def test_a_sql_table_without_freeze_is_refused_and_with_freeze_is_stored(make_pr
 
 
 def test_a_parameter_value_that_cannot_be_stored_is_named(make_project) -> None:
-    root = make_project(
-        nodes=NODES,
-        pipelines='return {"p": pipeline([node(nodes.scale, ["rows", "params:factor"], "out")])}',
-        parameters="factor: 2.0\n",
-    )
-    project = load_project(root)
+    project = project_of(make_project, SCALE)
     project.catalog["params:factor"] = object()
     with pytest.raises(ParameterError) as caught:
         log_pipeline_model(project.pipelines["p"], project.catalog, "rows", sample_frame())
@@ -299,7 +285,7 @@ def test_namespaced_names_with_dots_and_spaces_log_and_predict(make_project) -> 
     model = mlflow.pyfunc.load_model(info.model_uri)
     frame = sample_frame(7)
     pd.testing.assert_frame_equal(
-        model.predict(frame), runner_result(project, pipeline, "ns.rows to score", frame)
+        model.predict(frame), kedro_output(project, pipeline, "ns.rows to score", frame)
     )
     tripled = model.predict(frame, params={"ns.factor": 3.0})
     assert list(tripled["weighted"]) == [value * 3.0 * 3.0 + 0.5 for value in range(7)]
@@ -308,21 +294,15 @@ def test_namespaced_names_with_dots_and_spaces_log_and_predict(make_project) -> 
 def test_a_dataset_factory_pattern_works_as_an_artifact(make_project) -> None:
     import mlflow
 
-    root = make_project(
-        nodes=NODES,
-        pipelines="""return {"p": pipeline([
-            node(nodes.scale, ["rows", "params:factor"], "scaled"),
-            node(nodes.weigh, ["scaled", "linear_model"], "out"),
-        ])}""",
-        catalog="""
-        "{name}_model":
-          type: pickle.PickleDataset
-          filepath: data/06_models/{name}_model.pkl
-        """,
-        parameters="factor: 1.0\n",
+    catalog = """
+    "{name}_model":
+      type: pickle.PickleDataset
+      filepath: data/06_models/{name}_model.pkl
+    """
+    project = project_of(
+        make_project, scale_then_weigh("linear_model"), catalog=catalog, parameters="factor: 1.0\n"
     )
-    write_pickle(root / "data" / "06_models" / "linear_model.pkl", WEIGHTS)
-    project = load_project(root)
+    write_pickle(project.root / "data" / "06_models" / "linear_model.pkl", WEIGHTS)
     roles = inspect_pipeline(project.pipelines["p"], project.catalog, "rows")
     assert roles.artifacts["linear_model"].path.endswith("data/06_models/linear_model.pkl")
 
@@ -343,24 +323,38 @@ FAULT_PIPELINES = """return {
     "jittery": pipeline([node(nodes.jitter, "rows", "out")]),
 }"""
 
-FAULT_CATALOG = """
-weights:
-  type: pickle.PickleDataset
-  filepath: data/06_models/weights.pkl
-"""
-
 
 @pytest.fixture
 def fault_project(make_project) -> LoadedProject:
-    root = make_project(
-        NODES,
-        FAULT_PIPELINES,
-        FAULT_CATALOG,
-        parameters="factor: 2.0\n",
-        credentials=CREDENTIALS,
-    )
-    write_pickle(root / "data" / "06_models" / "weights.pkl", WEIGHTS)
-    return load_project(root)
+    project = project_of(make_project, FAULT_PIPELINES, catalog=WEIGHTS_CATALOG,
+                         credentials=CREDENTIALS)  # fmt: skip
+    write_pickle(project.root / "data" / "06_models" / "weights.pkl", WEIGHTS)
+    return project
+
+
+def log_registered(project: LoadedProject, pipeline: str, model_name: str, frame=None, **options):
+    """Log the pipeline on ``frame`` (the sample by default), registered as ``model_name``."""
+    frame = sample_frame() if frame is None else frame
+    return log_pipeline_model(
+        project.pipelines[pipeline], project.catalog, "rows", frame,
+        registered_model_name=model_name, **options,
+    )  # fmt: skip
+
+
+def assert_failed_and_left_nothing(project: LoadedProject, model_name: str) -> None:
+    """The failed log left no active run, one FAILED run and no version of ``model_name``."""
+    import mlflow
+
+    assert mlflow.active_run() is None
+    assert list(runs_of(project.package)["status"]) == ["FAILED"]
+    assert_nothing_registered(model_name)
+
+
+def assert_the_next_log_works(project: LoadedProject, model_name: str) -> None:
+    """Logging ``refusing`` on the sample again registers version 1 of a clean model."""
+    info = log_registered(project, "refusing", model_name)
+    assert info.registered_model_version == 1
+    assert_model_is_clean(info.model_uri, secrets=[SECRET], allowed_pickles={"weights.pkl"})
 
 
 def assert_nothing_registered(name: str) -> None:
@@ -376,10 +370,7 @@ def test_a_node_failing_on_the_sample_names_it_and_leaves_no_run(fault_project) 
     before = catalog_state(project.catalog)
     negative = sample_frame().assign(value=lambda frame: frame["value"] - 5)
     with pytest.raises(PipelineRunError) as caught:
-        log_pipeline_model(
-            project.pipelines["refusing"], project.catalog, "rows", negative,
-            registered_model_name="refusing-model",
-        )  # fmt: skip
+        log_registered(project, "refusing", "refusing-model", negative)
     message = str(caught.value)
     assert message.startswith("node 'refuse_negatives' failed: ")
     assert "column 'value' has negative numbers" in message
@@ -387,19 +378,12 @@ def test_a_node_failing_on_the_sample_names_it_and_leaves_no_run(fault_project) 
     assert runs_of(project.package).empty  # it failed before any run was started
     assert_nothing_registered("refusing-model")
     assert catalog_state(project.catalog) == before
-
-    info = log_pipeline_model(
-        project.pipelines["refusing"], project.catalog, "rows", sample_frame(),
-        registered_model_name="refusing-model",
-    )  # fmt: skip
-    assert info.registered_model_version == 1
-    assert_model_is_clean(info.model_uri, secrets=[SECRET], allowed_pickles={"weights.pkl"})
+    assert_the_next_log_works(project, "refusing-model")
 
 
 def test_an_artifact_vanishing_while_logging_fails_the_run_and_the_next_log_works(
     fault_project,
 ) -> None:
-    import mlflow
 
     project = fault_project
     weights_file = project.root / "data" / "06_models" / "weights.pkl"
@@ -410,30 +394,18 @@ def test_an_artifact_vanishing_while_logging_fails_the_run_and_the_next_log_work
             weights_file.unlink()
 
     with pytest.raises(PackagingError) as caught:
-        log_pipeline_model(
-            project.pipelines["refusing"], project.catalog, "rows", sample_frame(),
-            registered_model_name="vanishing-model", progress=delete_weights_when_logging,
-        )  # fmt: skip
+        log_registered(project, "refusing", "vanishing-model", progress=delete_weights_when_logging)
     message = str(caught.value)
     assert "weights" in message and "could not copy" in message
-    assert mlflow.active_run() is None
-    runs = runs_of(project.package)
-    assert list(runs["status"]) == ["FAILED"]
-    assert_nothing_registered("vanishing-model")
+    assert_failed_and_left_nothing(project, "vanishing-model")
 
     write_pickle(weights_file, WEIGHTS)
     assert catalog_state(project.catalog) == before
-    info = log_pipeline_model(
-        project.pipelines["refusing"], project.catalog, "rows", sample_frame(),
-        registered_model_name="vanishing-model",
-    )  # fmt: skip
-    assert info.registered_model_version == 1
+    assert_the_next_log_works(project, "vanishing-model")
     assert sorted(runs_of(project.package)["status"]) == ["FAILED", "FINISHED"]
-    assert_model_is_clean(info.model_uri, secrets=[SECRET], allowed_pickles={"weights.pkl"})
 
 
 def test_an_interruption_after_the_model_is_written_fails_the_run(fault_project) -> None:
-    import mlflow
 
     project = fault_project
     before = catalog_state(project.catalog)
@@ -443,28 +415,17 @@ def test_an_interruption_after_the_model_is_written_fails_the_run(fault_project)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        log_pipeline_model(
-            project.pipelines["refusing"], project.catalog, "rows", sample_frame(),
-            registered_model_name="interrupted-model", progress=interrupt_when_verifying,
-        )  # fmt: skip
-    assert mlflow.active_run() is None
-    assert list(runs_of(project.package)["status"]) == ["FAILED"]
-    assert_nothing_registered("interrupted-model")
+        log_registered(project, "refusing", "interrupted-model", progress=interrupt_when_verifying)
+    assert_failed_and_left_nothing(project, "interrupted-model")
     assert catalog_state(project.catalog) == before
 
 
 def test_a_pipeline_that_disagrees_with_itself_fails_parity_and_the_run(fault_project) -> None:
-    import mlflow
 
     project = fault_project
     with pytest.raises(ParityError, match="disagrees with the pipeline"):
-        log_pipeline_model(
-            project.pipelines["jittery"], project.catalog, "rows", sample_frame(),
-            registered_model_name="jittery-model",
-        )  # fmt: skip
-    assert mlflow.active_run() is None
-    assert list(runs_of(project.package)["status"]) == ["FAILED"]
-    assert_nothing_registered("jittery-model")
+        log_registered(project, "jittery", "jittery-model")
+    assert_failed_and_left_nothing(project, "jittery-model")
 
 
 # ---- files: nothing but the model's, wherever the names point ---------------------------

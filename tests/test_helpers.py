@@ -117,3 +117,36 @@ def test_a_server_that_exits_saying_the_address_is_in_use_is_told_apart(tmp_path
     process.wait(timeout=60)
     with pytest.raises(AddressInUse):
         wait_for_http(f"http://127.0.0.1:{port}/", process, log, timeout=60)
+
+
+REFERENCE_NODES = """
+def weigh(frame, weights, factor):
+    return frame.assign(value=frame["x"] * weights["w"] * factor)
+"""
+REFERENCE_PIPELINES = """return {"flow": pipeline([
+    node(nodes.weigh, ["rows", "weights", "params:factor"], "scored", name="weigh"),
+])}"""
+REFERENCE_CATALOG = """
+weights:
+  type: pickle.PickleDataset
+  filepath: data/weights.pkl
+"""
+
+
+def test_the_reference_run_binds_the_frame_and_values_in_a_catalog_of_its_own(make_project) -> None:
+    """``kedro_output``: Kedro's runner on a fresh catalog of the session, the frame bound to the
+    data input, the parameters as the project sets them unless given; the project's catalog
+    left as it was."""
+    import pandas as pd
+    from sessions import kedro_output, load_project
+
+    root = make_project(
+        REFERENCE_NODES, REFERENCE_PIPELINES, REFERENCE_CATALOG, parameters="factor: 10\n",
+        pickles={"data/weights.pkl": {"w": 2}},
+    )  # fmt: skip
+    project = load_project(root)
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    assert kedro_output(project, "flow", "rows", frame)["value"].tolist() == [20.0, 40.0]
+    overridden = kedro_output(project, "flow", "rows", frame, values={"params:factor": 1})
+    assert overridden["value"].tolist() == [2.0, 4.0]
+    assert project.catalog.load("params:factor") == 10 and "rows" not in project.catalog

@@ -278,7 +278,7 @@ def test_the_hook_logs_the_requirements_added_by_hand(tmp_path: Path) -> None:
     assert manifest_of(folder)["added_requirements"] == [pinned, "scipy>=1.0"]
 
 
-# --- the hook logs pipelines whose data are not pandas (SPEC 11) ------------------------------
+# --- the hook logs pipelines whose data are not pandas (Spark, numpy) -------------------------
 
 SPARK_HOOK_NODES = """\
 import pandas as pd

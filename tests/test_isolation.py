@@ -1,5 +1,6 @@
 """A logged model loads with plain ``mlflow.pyfunc.load_model`` in a fresh process that has
-neither the project folder, nor the project's package, nor this package (SPEC 1)."""
+neither the project folder, nor the project's package, nor this package
+(docs/explanation/behaviour.md#what-it-is)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject
 from servers import run_python
+from sessions import LoadedProject
 
 from kedro_mlflow_magic import log_pipeline_model
 

@@ -1,7 +1,8 @@
-"""Beside kedro-mlflow 2.x (SPEC 10), with its hooks active: in a virtual environment of its own
-(never the main test environment, where its hooks would run in every KedroSession), built once
-and cached under a folder keyed by the dependency versions, driven through a real Jupyter kernel
-running that environment's Python, in a notebook folder that is not the project root.
+"""Beside kedro-mlflow 2.x (docs/explanation/behaviour.md#beside-kedro-mlflow), with its hooks
+active: in a virtual environment of its own (never the main test environment, where its hooks would
+run in every KedroSession), built once and cached under a folder keyed by the dependency versions,
+driven through a real Jupyter kernel running that environment's Python, in a notebook folder that is
+not the project root.
 """
 
 from __future__ import annotations
@@ -247,7 +248,8 @@ def test_the_file_store_refusal_is_one_line_with_the_fix(executed):
 
 
 # Our display and nothing else: no line of Kedro's or MLflow's logging (rich's "INFO     ..." or
-# MLflow's "2026/01/01 10:00:00 INFO mlflow.pyfunc: ...") in a magic's cell (SPEC 6)
+# MLflow's "2026/01/01 10:00:00 INFO mlflow.pyfunc: ...") in a magic's cell
+# (docs/explanation/behaviour.md#the-magics)
 THIRD_PARTY_LINE = re.compile(
     r"^\s*(\[[\d/: ]+\]\s*)?(DEBUG|INFO|WARNING|ERROR)\s{2,}|\d{4}/\d\d/\d\d [\d:]+ [A-Z]+ \w",
     re.MULTILINE,

@@ -1,10 +1,11 @@
-"""kedro-mlflow's own datasets as artifacts (SPEC 12), with kedro-mlflow 2.x installed and its
-hooks active (the venv of ``kedro_mlflow_env``): an ``MlflowArtifactDataset`` (a local pickle,
-and a JSON file read from a run), ``MlflowModelLocalFileSystemDataset``,
-``MlflowModelTrackingDataset`` (a model id; and none, after ``kedro run`` saved one through it)
-and ``MlflowModelRegistryDataset`` (an alias), in a real sqlite store. The logged model then
-predicts in the main environment, which has no kedro-mlflow, from a copy of its folder, with a
-tracking URI that holds nothing, after the alias moved to another version."""
+"""kedro-mlflow's own datasets as artifacts
+(docs/explanation/behaviour.md#mlflow-models-as-artifacts), with kedro-mlflow 2.x installed and its
+hooks active (the venv of ``kedro_mlflow_env``): an ``MlflowArtifactDataset`` (a local pickle, and a
+JSON file read from a run), ``MlflowModelLocalFileSystemDataset``, ``MlflowModelTrackingDataset`` (a
+model id; and none, after ``kedro run`` saved one through it) and ``MlflowModelRegistryDataset`` (an
+alias), in a real sqlite store. The logged model then predicts in the main environment, which has no
+kedro-mlflow, from a copy of its folder, with a tracking URI that holds nothing, after the alias
+moved to another version."""
 
 from __future__ import annotations
 

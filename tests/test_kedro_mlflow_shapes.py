@@ -14,11 +14,9 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
-from kedro.io import MemoryDataset
-from kedro.runner import SequentialRunner
 from model_files import manifest_of, model_folder
 from projects import catalog_yaml
+from sessions import LoadedProject, kedro_output, load_project
 
 from kedro_mlflow_magic import inspect_pipeline, log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.errors import NoOutputError, OutputNotChosenError
@@ -134,12 +132,6 @@ def project(make_project) -> LoadedProject:
     return load_project(root)
 
 
-def runner_output(project: LoadedProject, frame: pd.DataFrame) -> pd.DataFrame:
-    catalog = project.session.load_context().catalog
-    catalog["customers"] = MemoryDataset(frame)
-    return SequentialRunner().run(project.pipelines["scoring"], catalog)["scoring.scored"].load()
-
-
 def test_shared_artifact_remapped_inputs_custom_dataset_and_persisted_data_input(
     project: LoadedProject,
 ) -> None:
@@ -171,7 +163,7 @@ def test_shared_artifact_remapped_inputs_custom_dataset_and_persisted_data_input
     model = mlflow.pyfunc.load_model(info.model_uri)
     frame = pd.DataFrame({"city": ["lima", "paris", "oslo"]})
     predicted = model.predict(frame)
-    expected = runner_output(project, frame)
+    expected = kedro_output(project, "scoring", "customers", frame, output="scoring.scored")
     assert compare_results(predicted, expected), compare_results(predicted, expected).detail
     assert list(predicted["score"]) == [6.5, 2.5, 4.5]
     assert list(predicted["band"]) == [1, 0, 1]
@@ -207,16 +199,11 @@ def test_copy_mode_a_node_mutating_an_artifact_in_place_repeated_calls(
     info = log_pipeline_model(pipeline, project.catalog, "rows", sample)
     model = mlflow.pyfunc.load_model(info.model_uri)
 
-    def runner(frame: pd.DataFrame) -> list:
-        catalog = project.session.load_context().catalog
-        catalog["rows"] = MemoryDataset(frame)
-        return SequentialRunner().run(pipeline, catalog)["indexes"].load()
-
     calls = [
         (["c"], [[2]]), (["d"], [[2]]), (["c", "d"], [[2], [3]]), (["a", "e"], [[0], [2]]),
         (["d"], [[2]]),  # not [[3]]: no drift from the calls before
     ]  # fmt: skip
     for categories, answer in calls:
         frame = pd.DataFrame({"category": categories})
-        assert runner(frame) == answer
+        assert kedro_output(project, pipeline, "rows", frame) == answer
         assert model.predict(frame) == answer, categories

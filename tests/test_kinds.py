@@ -1,5 +1,6 @@
-"""Kinds of data (SPEC 11) without Spark: each dataset's kind from its catalog type, where the
-runtime converts (and where not), numpy data inputs of any rank, polars pipelines."""
+"""Kinds of data (docs/explanation/behaviour.md#data-as-kedro-gives-it) without Spark: each
+dataset's kind from its catalog type, where the runtime converts (and where not), numpy data inputs
+of any rank, polars pipelines."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from conftest import load_project
 from kind_projects import array_project, images, polars_project, spark_trips
 from servers import clean_environment, model_server, running_server
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.errors import SampleError

@@ -1,5 +1,5 @@
-"""Load (SPEC 4): many concurrent in-process predictions with different parameters, each answer
-right, and memory that stays flat over thousands of calls."""
+"""Load (docs/explanation/behaviour.md#predicting): many concurrent in-process predictions with
+different parameters, each answer right, and memory that stays flat over thousands of calls."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load_project
 from model_files import assert_model_is_clean
 from projects import write_project
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 

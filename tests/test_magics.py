@@ -1,5 +1,6 @@
-"""The magics (SPEC 6), driven through a real IPython shell with the trained demo project loaded
-by Kedro's own ``%reload_kedro``; models logged into the shared sqlite store."""
+"""The magics (docs/explanation/behaviour.md#the-magics), driven through a real IPython shell with
+the trained demo project loaded by Kedro's own ``%reload_kedro``; models logged into the shared
+sqlite store."""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@ through the runtime's ``read_manifest`` only."""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 from importlib.metadata import version
 
@@ -28,6 +30,8 @@ def test_each_node_is_described_in_its_declared_form():
         "function": f"{__name__}:add",
         "inputs": {"left": "a", "right": "params:b"},
         "outputs": "total",
+        # what a review compares: the function's own source text
+        "source_sha256": hashlib.sha256(inspect.getsource(add).encode()).hexdigest(),
     }
     assert describe_node(node(split, "total", {"low": "l", "high": "h"}))["outputs"] == {
         "low": "l",

@@ -1,7 +1,8 @@
-"""MLflow models as artifacts (SPEC 12), without kedro-mlflow: a catalog entry of the project's
-own dataset type that names an MLflow model folder, or a ``models:/`` / ``runs:/`` URI, with a
-``flavor``. The MLflow models are real (scikit-learn, saved and logged into the test's sqlite
-store); kedro-mlflow's own datasets are in test_kedro_mlflow_datasets.py (a venv of its own)."""
+"""MLflow models as artifacts (docs/explanation/behaviour.md#mlflow-models-as-artifacts), without
+kedro-mlflow: a catalog entry of the project's own dataset type that names an MLflow model folder,
+or a ``models:/`` / ``runs:/`` URI, with a ``flavor``. The MLflow models are real (scikit-learn,
+saved and logged into the test's sqlite store); kedro-mlflow's own datasets are in
+test_kedro_mlflow_datasets.py (a venv of its own)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from model_files import manifest_of, model_folder
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import inspect_pipeline, prepare_pipeline
 

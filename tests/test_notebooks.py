@@ -39,7 +39,7 @@ def test_quickstart_is_saved_without_outputs():
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory) -> tuple[nbformat.NotebookNode, Path]:
     """The quickstart run top to bottom on a python3 kernel, in a folder of its own, with
-    MLflow left to the project's default store (SPEC 7)."""
+    MLflow left to the project's default store (docs/explanation/behaviour.md#where-runs-go)."""
     workspace = tmp_path_factory.mktemp("quickstart")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     run_notebook(notebook, workspace, environment={"KEDRO_MLFLOW_QUICKSTART_DIR": str(workspace)})

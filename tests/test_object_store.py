@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import load_project
 from model_files import assert_model_is_clean, credential_values, model_problems
 from servers import VENV_BIN, predict_in_fresh_process, running_server, stop
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 

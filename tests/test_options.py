@@ -64,14 +64,16 @@ def test_the_public_api_has_them():
 def test_the_hook_builds_its_options_with_the_environments_and_checks_them_before_the_run():
     from kedro_mlflow_magic.errors import LogAfterRunError
     from kedro_mlflow_magic.hooks import LogModelHook
+    from kedro_mlflow_magic.hooks.hook_options import OptionSource
 
     hook = LogModelHook(after="training", pipeline="inference", alias="champion")
     training_run = {"pipeline_names": ["training"]}
     with pytest.raises(LogAfterRunError, match="the alias 'champion' needs a registered model"):
         hook.before_pipeline_run(training_run, None, None)
-    hook.environment = {"registered_model_name": "churn", "example_rows": 3}  # mlflow_magic.yml
+    yml = OptionSource("conf/base/mlflow_magic.yml", "log_model.{key}")
+    hook.with_environment({"registered_model_name": "churn", "example_rows": 3}, yml)
     hook.before_pipeline_run(training_run, None, None)
-    assert hook.in_environment().log_options() == LogOptions(
+    assert hook.log_options() == LogOptions(
         example_rows=3, registered_model_name="churn", alias="champion"
     )
 
@@ -83,5 +85,6 @@ def test_the_hook_passes_its_extra_requirements_pinned():
 
     hook = LogModelHook(after="training", pipeline="inference", extra_requirements=["psutil"])
     assert hook.log_options().extra_requirements == (f"psutil=={version('psutil')}",)
-    with pytest.raises(TypeError, match="take a list of names"):
-        LogModelHook(after="training", pipeline="inference", extra_requirements="psutil")
+    # one name as a str, as LogOptions takes it
+    hook = LogModelHook(after="training", pipeline="inference", extra_requirements="psutil")
+    assert hook.log_options().extra_requirements == (f"psutil=={version('psutil')}",)

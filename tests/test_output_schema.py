@@ -13,11 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from conftest import LoadedProject, load_project, train
-from kedro.io import MemoryDataset
-from kedro.runner import SequentialRunner
 from projects import write_text_project
 from servers import clean_environment, model_server, running_server
+from sessions import LoadedProject, kedro_output, load_project, train
 
 from kedro_mlflow_magic import prepare_pipeline
 from kedro_mlflow_magic.build.signature import output_column
@@ -73,15 +71,6 @@ def test_which_outputs_become_a_column(output, column) -> None:
 
 
 # --- real models of a text-classifier-shaped project ------------------------------------------
-
-
-def runner_output(project: LoadedProject, pipeline_name: str, frame: pd.DataFrame):
-    """The pipeline's output as Kedro's SequentialRunner gives it (the raw value)."""
-    catalog = project.session.load_context().catalog
-    catalog["reviews"] = MemoryDataset(frame)
-    pipeline = project.pipelines[pipeline_name]
-    (output,) = pipeline.outputs()
-    return SequentialRunner().run(pipeline, catalog)[output].load()
 
 
 @dataclass(frozen=True)
@@ -141,7 +130,7 @@ def test_predict_returns_that_column_with_the_runner_s_values(
     model = mlflow.pyfunc.load_model(text_models.model_uris[pipeline_name])
     frame = text_models.project.catalog.load("reviews").tail(6)
     predicted = model.predict(frame)
-    raw = runner_output(text_models.project, pipeline_name, frame)
+    raw = kedro_output(text_models.project, pipeline_name, "reviews", frame)
     assert isinstance(predicted, pd.DataFrame) and list(predicted.columns) == [column]
     assert list(predicted[column]) == list(raw)
     assert read_manifest(model.model_config)["output_column"] == column

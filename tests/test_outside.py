@@ -17,7 +17,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import prepare_pipeline
 from kedro_mlflow_magic.errors import PipelineRunError

@@ -1,5 +1,5 @@
-"""log_pipeline_model (SPEC 3, 5): what the model carries, registration with an alias, and a
-parity failure that fails the run and registers nothing."""
+"""log_pipeline_model (docs/explanation/behaviour.md#the-logged-model): what the model carries,
+registration with an alias, and a parity failure that fails the run and registers nothing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import uuid
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from model_files import assert_model_is_clean
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import ParityError, log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.runtime import read_manifest

@@ -9,9 +9,9 @@ from __future__ import annotations
 import mlflow
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import inspect_pipeline, prepare_pipeline
 from kedro_mlflow_magic.errors import NoDataInputError, SampleError

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject
+from sessions import LoadedProject
 
 from kedro_mlflow_magic import SessionMismatchError, compare_with_session, log_pipeline_model
 

@@ -1,6 +1,6 @@
-"""``picture.py`` and its Mermaid form (SPEC 13): namespaces as boxes, opened on request,
-nested ones closed at the outermost level first, and a picture within Mermaid's default limits
-at any size."""
+"""``picture.py`` and its Mermaid form (docs/explanation/behaviour.md#scale): namespaces as boxes,
+opened on request, nested ones closed at the outermost level first, and a picture within Mermaid's
+default limits at any size."""
 
 from __future__ import annotations
 

@@ -48,7 +48,9 @@ def test_the_cache_keeps_each_stores_models_apart(tmp_path):
     answers = {}
     for store in ("first", "second"):
         mlflow.set_tracking_uri(f"sqlite:///{tmp_path / store}.db")
-        mlflow.set_experiment(store)
+        # the artifacts in the test's folder (a new store's default is ./mlruns, where pytest runs)
+        location = (tmp_path / store).as_uri()
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment(store, location))
         with mlflow.start_run():
             mlflow.pyfunc.log_model(
                 name="scorer", python_model=ConstantModel(store), registered_model_name="scorer"

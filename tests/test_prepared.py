@@ -6,8 +6,8 @@ from __future__ import annotations
 import mlflow
 import pandas as pd
 import pytest
-from conftest import load_project
 from projects import COUNTING_CHAIN_NODES, write_chain_project
+from sessions import load_project
 
 import kedro_mlflow_magic
 from kedro_mlflow_magic import LoggedModel, PreparedPipeline, prepare_pipeline
@@ -109,7 +109,7 @@ def test_wrong_options_fail_before_any_work(prepared):
 
 
 def test_without_a_sample_the_persisted_data_input_is_loaded(make_project):
-    from conftest import load_project
+    from sessions import load_project
 
     root = make_project(
         nodes="def scale(frame, factor):\n    return frame * factor\n",
@@ -150,17 +150,26 @@ def test_sample_output_is_reused_for_the_parity_check(prepared):
 def test_a_log_runs_the_pipeline_once_in_the_session_and_once_through_the_reloaded_model(
     tmp_path,
 ):
-    """The signature and the parity reference share one Kedro run on the sample; the reloaded
-    model predicts the sample once (MLflow's own check of the serving example runs the model
-    on the example rows, once)."""
+    """The signature and the parity reference share one Kedro run on the sample; the serving
+    contract's runs (columns taken away, rows alone) happen once; the reloaded model predicts
+    the sample once (MLflow's own check of the serving example runs the model on the example
+    rows, once)."""
     import importlib
 
     project = load_project(write_chain_project(tmp_path / "chain", COUNTING_CHAIN_NODES))
     chain = project.pipelines["chain_300"]
     sample = pd.DataFrame({"id": range(12), "value": [0.5] * 12})
     calls = importlib.import_module(f"{project.package}.nodes").CALLS
-    logged = prepare_pipeline(chain, project.catalog, "frame_in", sample).log(example_rows=5)
+    prepared = prepare_pipeline(chain, project.catalog, "frame_in", sample)
+    _ = prepared.sample_output
+    assert calls == [12] * 300  # Kedro's runner once
+    calls.clear()
+    _ = prepared.contract.columns, prepared.contract.batch
+    assert prepared.contract.columns.runs == 2  # each column taken away: both needed
+    assert calls.count(1) == 3 * 300 and calls.count(4) == 2 * 300  # rows alone, small batches
+    calls.clear()
+    logged = prepared.log(example_rows=5)
     assert logged.comparison.agree
-    assert calls.count(12) == 2 * 300  # Kedro's runner once, the reloaded model once
+    assert calls.count(12) == 300  # the reloaded model once
     assert calls.count(5) == 300  # MLflow's check of the serving example
-    assert len(calls) == 3 * 300
+    assert len(calls) == 2 * 300

@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from conftest import LoadedProject, load_project
 from model_files import manifest_of, model_folder
 from servers import clean_environment, running_server
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import check_environment, inspect_pipeline, log_pipeline_model
 from kedro_mlflow_magic.build import project_code

@@ -1,6 +1,6 @@
-"""Parity as a property (SPEC 4): for random small pipelines (chains and diamonds of project node
-functions), random parameters and random frames, the logged model gives what Kedro's
-SequentialRunner gives, with the defaults and with per-call overrides."""
+"""Parity as a property (docs/explanation/behaviour.md#predicting): for random small pipelines
+(chains and diamonds of project node functions), random parameters and random frames, the logged
+model gives what Kedro's SequentialRunner gives, with the defaults and with per-call overrides."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline, node, pipeline
-from kedro.runner import SequentialRunner
 from model_files import assert_model_is_clean
 from projects import write_project
+from sessions import LoadedProject, kedro_output, load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 
@@ -140,14 +138,12 @@ frames = st.lists(st.tuples(numbers, numbers), min_size=1, max_size=8).map(
 )
 
 
-def runner_result(drawn: RandomPipeline, catalog: DataCatalog, frame: pd.DataFrame) -> Any:
-    """What Kedro's SequentialRunner gives, in a catalog of the project's artifact, the frame
-    and the parameters with this call's overrides."""
-    datasets = {"offsets": catalog.get("offsets"), DATA_INPUT: MemoryDataset(frame)}
-    for name, value in drawn.parameters_with_overrides().items():
-        datasets[name] = MemoryDataset(value)
-    results = SequentialRunner().run(drawn.pipeline, DataCatalog(datasets=datasets))
-    return results[drawn.output].load()
+def runner_result(project: LoadedProject, drawn: RandomPipeline, frame: pd.DataFrame) -> Any:
+    """What Kedro's SequentialRunner gives on ``frame``, with the parameters of this call."""
+    return kedro_output(
+        project, drawn.pipeline, DATA_INPUT, frame,
+        output=drawn.output, values=drawn.parameters_with_overrides(),
+    )  # fmt: skip
 
 
 @pytest.mark.slow
@@ -171,8 +167,8 @@ def test_a_logged_random_pipeline_agrees_with_the_sequential_runner(
     model = mlflow.pyfunc.load_model(info.model_uri)
 
     predicted = model.predict(frame, params=drawn.overrides or None)
-    pd.testing.assert_frame_equal(predicted, runner_result(drawn, catalog, frame))
+    pd.testing.assert_frame_equal(predicted, runner_result(property_project, drawn, frame))
     defaults_only = RandomPipeline(drawn.pipeline, drawn.output, drawn.defaults)
     pd.testing.assert_frame_equal(
-        model.predict(frame), runner_result(defaults_only, catalog, frame)
+        model.predict(frame), runner_result(property_project, defaults_only, frame)
     )

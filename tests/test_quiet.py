@@ -1,5 +1,6 @@
-"""Quiet calls (SPEC 6) when MLflow is imported during the call: its import configures its
-loggers (level from MLFLOW_LOGGING_LEVEL, its own handler) over the level the call set."""
+"""Quiet calls (docs/explanation/behaviour.md#the-magics) when MLflow is imported during the call:
+its import configures its loggers (level from MLFLOW_LOGGING_LEVEL, its own handler) over the level
+the call set."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import load_project
 from kernels import (
     THIRD_PARTY_NOISE,
     cell_starting,
@@ -22,6 +21,7 @@ from kernels import (
     empty_outputs,
     run_notebook,
 )
+from sessions import load_project
 
 from kedro_mlflow_magic import prepare_pipeline
 from kedro_mlflow_magic.held_output import held_back, shown

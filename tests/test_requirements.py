@@ -1,5 +1,5 @@
-"""The model's requirements (SPEC 3): pinned versions of what loading and predicting import,
-found by reading the node modules, never this package."""
+"""The model's requirements (docs/explanation/behaviour.md#the-logged-model): pinned versions of
+what loading and predicting import, found by reading the node modules, never this package."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from kedro.io import DataCatalog
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.pickle import PickleDataset
 from kedro_datasets.yaml import YAMLDataset
 from model_files import model_folder
+from sessions import LoadedProject, load_project
 from sklearn.linear_model import LogisticRegression
 
 from kedro_mlflow_magic import log_pipeline_model

@@ -1,5 +1,6 @@
-"""Input roles (SPEC 2): each kind of problem with its reason and fix, freezing, the data input
-guess, and the errors for an unknown data input or an output not chosen."""
+"""Input roles (docs/explanation/behaviour.md#input-roles): each kind of problem with its reason and
+fix, freezing, the data input guess, and the errors for an unknown data input or an output not
+chosen."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
 from kedro.pipeline import node, pipeline
 from model_files import assert_model_is_clean
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic import (
     OutputNotChosenError,
@@ -92,26 +93,23 @@ def test_each_problem_kind_has_its_reason_and_fix(problems_project: LoadedProjec
     # the SQL table is real data, just not in files
     assert list(problems_project.catalog.load("sql_table")["name"]) == ["a", "b"]
     problems = problems_by_name(problems_project)
+    # input: (kind, in its reason, in its fix)
+    expected = {
+        "empty_memory": ("empty-memory", "MemoryDataset with no data", "pickle.PickleDataset"),
+        "memory_only": ("memory-only", "only in memory", "freeze=['memory_only']"),
+        "sql_table": ("not-in-files", "SQLTableDataset", "--freeze sql_table"),
+        "absent_file": ("missing-file", "data/absent.csv", "kedro run"),
+        "outside_catalog": ("not-in-catalog", "not in the catalog", "catalog.yml"),
+        "params:not_set": (
+            "missing-parameter", "not set", "'not_set' to conf/base/parameters.yml"
+        ),
+    }  # fmt: skip
     assert {name: problem.kind for name, problem in problems.items()} == {
-        "empty_memory": "empty-memory",
-        "memory_only": "memory-only",
-        "sql_table": "not-in-files",
-        "absent_file": "missing-file",
-        "outside_catalog": "not-in-catalog",
-        "params:not_set": "missing-parameter",
+        name: kind for name, (kind, _, _) in expected.items()
     }
-    assert "MemoryDataset with no data" in problems["empty_memory"].reason
-    assert "pickle.PickleDataset" in problems["empty_memory"].fix
-    assert "only in memory" in problems["memory_only"].reason
-    assert "freeze=['memory_only']" in problems["memory_only"].fix
-    assert "SQLTableDataset" in problems["sql_table"].reason
-    assert "--freeze sql_table" in problems["sql_table"].fix
-    assert "data/absent.csv" in problems["absent_file"].reason
-    assert "kedro run" in problems["absent_file"].fix
-    assert "not in the catalog" in problems["outside_catalog"].reason
-    assert "catalog.yml" in problems["outside_catalog"].fix
-    assert "not set" in problems["params:not_set"].reason
-    assert "'not_set' to conf/base/parameters.yml" in problems["params:not_set"].fix
+    for name, (_, reason, fix) in expected.items():
+        assert reason in problems[name].reason, (name, problems[name].reason)
+        assert fix in problems[name].fix, (name, problems[name].fix)
     assert str(problems["absent_file"]).startswith("absent_file: has no file at ")
 
 

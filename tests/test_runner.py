@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic.errors import PipelineRunError
 from kedro_mlflow_magic.inspect.roles import inspect_pipeline

@@ -1,5 +1,5 @@
-"""Predicting with a logged model (SPEC 4): parity with Kedro's SequentialRunner, per-call
-parameters, errors that name what is wrong, and concurrent calls."""
+"""Predicting with a logged model (docs/explanation/behaviour.md#predicting): parity with Kedro's
+SequentialRunner, per-call parameters, errors that name what is wrong, and concurrent calls."""
 
 from __future__ import annotations
 
@@ -11,25 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
-from kedro.io import MemoryDataset
-from kedro.runner import SequentialRunner
+from sessions import LoadedProject, kedro_output, load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 from kedro_mlflow_magic.verify.parity import compare_results
 
 DEMO_INPUT = "customers_to_score"
-
-
-def run_with_runner(project: LoadedProject, pipeline_name: str, data_input: str, frame) -> Any:
-    """The pipeline's single free output, as Kedro's SequentialRunner gives it with the
-    session's catalog and ``frame`` bound to the data input."""
-    catalog = project.session.load_context().catalog
-    catalog[data_input] = MemoryDataset(frame)
-    pipeline = project.pipelines[pipeline_name]
-    results = SequentialRunner().run(pipeline, catalog)
-    (output,) = pipeline.outputs()
-    return results[output].load()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +38,7 @@ def demo_model(trained_demo: Path, mlflow_store: str):
 def test_demo_predictions_match_the_sequential_runner(demo_model, demo: LoadedProject) -> None:
     model, sample = demo_model
     frame = sample.tail(25).reset_index(drop=True)
-    expected = run_with_runner(demo, "inference", DEMO_INPUT, frame)
+    expected = kedro_output(demo, "inference", DEMO_INPUT, frame)
     predicted = model.predict(frame)
     pd.testing.assert_frame_equal(predicted, expected)
     assert set(predicted["label"]) <= {"churn", "stay"}
@@ -229,7 +216,7 @@ def test_custom_pipeline_with_lists_dicts_and_transcoding_matches_the_runner(
 ) -> None:
     _info, model = log_custom(custom_project)
     frame = ROWS.iloc[[3, 0, 2]].reset_index(drop=True)
-    expected = run_with_runner(custom_project, "flow", "rows@pandas", frame)
+    expected = kedro_output(custom_project, "flow", "rows@pandas", frame)
     predicted = model.predict(frame)
     assert compare_results(predicted, expected), compare_results(predicted, expected).detail
     pd.testing.assert_frame_equal(predicted, expected)

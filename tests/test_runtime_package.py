@@ -15,8 +15,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from conftest import load_project
 from model_files import model_folder
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model, runtime
 from kedro_mlflow_magic.build.shipped_code import (

@@ -1,5 +1,6 @@
 """No secret from the project's credentials in any file of a model, and no pickle but the
-project's own pickle artifacts and frozen values (SPEC 3)."""
+project's own pickle artifacts and frozen values
+(docs/explanation/behaviour.md#the-logged-model)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from conftest import load_project
 from model_files import assert_model_is_clean, credential_values, model_problems
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 

@@ -32,7 +32,7 @@ class LoggedDemo:
 @pytest.fixture(scope="module")
 def logged_demo(trained_demo: Path, mlflow_store: str) -> Iterator[LoggedDemo]:
     import mlflow
-    from conftest import load_project
+    from sessions import load_project
 
     from kedro_mlflow_magic import log_pipeline_model
 

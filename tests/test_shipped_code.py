@@ -1,5 +1,6 @@
-"""Only code goes into a model (SPEC 3): the project package's Python source, plus the files a
-user names with ``include``; never dot-files, notebooks, data files or caches."""
+"""Only code goes into a model (docs/explanation/behaviour.md#the-logged-model): the project
+package's Python source, plus the files a user names with ``include``; never dot-files, notebooks,
+data files or caches."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import load_project
 from IPython.core.error import UsageError
 from model_files import DOTENV_TOKEN, NOTEBOOK_TOKEN, manifest_of, model_folder, model_problems
 from servers import run_python
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model, prepare_pipeline
 from kedro_mlflow_magic.build.shipped_code import ENTRY_FILE, RUNTIME_PACKAGE, shipped_runtime_name

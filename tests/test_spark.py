@@ -29,7 +29,7 @@ class SparkLoggedDemo:
 @pytest.fixture(scope="module")
 def spark_logged(spark, trained_demo: Path, mlflow_store: str) -> Iterator[SparkLoggedDemo]:
     import mlflow
-    from conftest import load_project
+    from sessions import load_project
 
     from kedro_mlflow_magic import log_pipeline_model
 

@@ -1,7 +1,8 @@
-"""Spark kinds (SPEC 11): a project built like Kedro's PySpark starter (pandas nodes writing
-Spark datasets, a Spark join, transcoding) logged and served; a Spark data input whose nodes
-use the Spark API, scored with ``predict(spark_df)`` (a Spark DataFrame back) and with pandas;
-the one-line errors of ``spark_udf`` and of a missing Java or pyspark."""
+"""Spark kinds (docs/explanation/behaviour.md#data-as-kedro-gives-it): a project built like Kedro's
+PySpark starter (pandas nodes writing Spark datasets, a Spark join, transcoding) logged and served;
+a Spark data input whose nodes use the Spark API, scored with ``predict(spark_df)`` (a Spark
+DataFrame back) and with pandas; the one-line errors of ``spark_udf`` and of a missing Java or
+pyspark."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from conftest import load_project
 from kind_projects import spark_project, spark_trips, starter_project, starter_shuttles
 from servers import clean_environment, model_server, running_server
+from sessions import load_project
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
 

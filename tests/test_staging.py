@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import pytest
-from conftest import LoadedProject, load_project
+from sessions import LoadedProject, load_project
 
 from kedro_mlflow_magic.build.shipped_code import (
     CODE_FOLDER,

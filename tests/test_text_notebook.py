@@ -42,8 +42,8 @@ def text_notebook(project: Path) -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def trained_text_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The text-classifier project (see ``projects.write_text_project``), trained once."""
-    from conftest import train
     from projects import write_text_project
+    from sessions import train
 
     root = write_text_project(tmp_path_factory.mktemp("text") / f"text_{uuid.uuid4().hex[:10]}")
     train(root)

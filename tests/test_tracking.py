@@ -1,4 +1,5 @@
-"""Where runs go (SPEC 7): the tracking URI, the project's experiment and its artifact folder."""
+"""Where runs go (docs/explanation/behaviour.md#where-runs-go): the tracking URI, the project's
+experiment and its artifact folder."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import load_project
+from sessions import load_project
 
 from kedro_mlflow_magic import log_pipeline_model
 from kedro_mlflow_magic.tracking.store import resolve_tracking_uri

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import load_project
 from kedro.config import MissingConfigException
+from sessions import load_project
 
 NODES = "def double(frame):\n    return frame * 2\n"
 PIPELINES = """\

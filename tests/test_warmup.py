@@ -1,19 +1,24 @@
-"""The background warm-up after a session loads (issue 10, a fast first log): what it does, and
-that it is safe: quiet, read-only on servers, no change to MLflow's global state."""
+"""The background warm-up after a session loads (a fast first log): what it does, and that it
+is safe: quiet, no request to a server, one warm-up at a time, no change to MLflow's global
+state."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import sqlite3
 import sys
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kedro_mlflow_magic import compat
 from kedro_mlflow_magic.build import requirements
+from kedro_mlflow_magic.project import ProjectDescription
 from kedro_mlflow_magic.tracking import warmup
 
 NODES = "def double(frame):\n    return frame * 2\n"
@@ -104,12 +109,11 @@ def test_warm_up_fills_the_first_log_caches_quietly_without_touching_mlflow_stat
     store = root / "mlflow.db"
     caplog.set_level(logging.DEBUG)
     requirements.module_distributions.cache_clear()  # filled by the warm-up, not a test before
-    thread = warmup.warm_in_background(root, None, package)
+    thread = warmup.warm_in_background(ProjectDescription(root), package).thread
     try:
-        warmup.wait_for_warm_up(imports_only=True)
-        assert "mlflow.pyfunc.model" in sys.modules
         thread.join()  # given its time, as while a person reads and types
         assert not thread.is_alive()
+        assert "mlflow.pyfunc.model" in sys.modules
         # nothing printed, nothing logged from its thread (whatever the level: caplog's DEBUG)
         assert capsys.readouterr() == ("", "")
         assert not [record for record in caplog.records if record.thread == thread.ident]
@@ -134,7 +138,7 @@ def test_a_waiting_log_makes_the_warm_up_skip_the_caches_it_has_not_filled(
     requirements.module_distributions.cache_clear()
     hurry = threading.Event()
     hurry.set()
-    warmup.warm(root, None, root.name, hurry=hurry)
+    warmup.warm(ProjectDescription(root), root.name, hurry=hurry)
     assert (root / "mlflow.db").is_file()
     assert requirements.module_distributions.cache_info().currsize == 0
 
@@ -155,7 +159,7 @@ def test_mlflow_ymls_relative_store_set_as_written_is_warmed_in_the_project(
     mlflow.set_tracking_uri("sqlite:///mlruns.db")  # what kedro-mlflow's hook does
     hurry = threading.Event()
     hurry.set()
-    warmup.warm(root, None, root.name, hurry=hurry)
+    warmup.warm(ProjectDescription(root), root.name, hurry=hurry)
     assert (root / "mlruns.db").is_file()
     assert not (notebook_folder / "mlruns.db").exists()
     assert mlflow.get_tracking_uri() == "sqlite:///mlruns.db"  # left as it was
@@ -166,11 +170,97 @@ def test_the_warm_up_is_one_object_a_log_waits_for(
 ) -> None:
     root = make_project(NODES, PIPELINES)
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    thread = warmup.warm_in_background(root, None, root.name)
+    started = warmup.warm_in_background(ProjectDescription(root), root.name)
     try:
-        assert warmup.current is not None and warmup.current.thread is thread
+        assert warmup.current is started
         warmup.wait_for_warm_up()
-        assert warmup.current.hurry.is_set() and warmup.current.imported.is_set()
-        assert not thread.is_alive()
+        assert started.hurry.is_set()
+        assert not started.thread.is_alive()
     finally:
         warmup.wait_for_warm_up()
+
+
+class SilentServer:
+    """A server on 127.0.0.1 that accepts connections and never answers (a tracking server too
+    slow to answer in time); it counts the connections made to it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        self.thread = threading.Thread(target=self.accept, daemon=True)
+        self.thread.start()
+
+    def accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.connections.append(self.listener.accept()[0])
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.fixture
+def silent_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SilentServer]:
+    server = SilentServer()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    # MLflow's own retries would otherwise keep a request to it going for minutes
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "600")
+    yield server
+    server.close()
+
+
+# A deadline for a thread that should end by itself: only reached when it waits on the server.
+ENDS_WITHIN = 120
+
+
+def test_the_warm_up_sends_no_request_to_a_tracking_server(
+    make_project, silent_server: SilentServer
+) -> None:
+    """A log waits for the warm-up: the warm-up never waits on a server's answer."""
+    root = make_project(NODES, PIPELINES)
+    started = warmup.warm_in_background(ProjectDescription(root), root.name)
+    started.thread.join(ENDS_WITHIN)
+    assert not started.thread.is_alive(), "the warm-up waits on the tracking server"
+    assert silent_server.connections == []
+    assert "mlflow.store.tracking.rest_store" in sys.modules  # its clients imported ahead
+
+
+def test_a_second_warm_up_ends_the_first_before_it_imports(
+    make_project, silent_server: SilentServer
+) -> None:
+    """Two loads (``%load_ext`` in a project folder, then ``%reload_kedro``) start two warm-ups:
+    once a log has waited for the warm-up, none of them is left running beside it."""
+    first, second = make_project(NODES, PIPELINES), make_project(NODES, PIPELINES)
+    started = [
+        warmup.warm_in_background(ProjectDescription(root), root.name) for root in (first, second)
+    ]
+    waiting = threading.Thread(target=warmup.wait_for_warm_up)
+    waiting.start()
+    waiting.join(ENDS_WITHIN)
+    assert not waiting.is_alive(), "the wait waits on the tracking server"
+    assert [warm_up.thread.is_alive() for warm_up in started] == [False, False]
+
+
+def test_a_new_load_waits_for_the_warm_up_of_the_last_one(
+    ipython_shell, make_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``%reload_kedro`` imports MLflow too (its quiet, kedro-mlflow's hooks): it first ends a
+    warm-up still importing, here one that runs until a load hurries it."""
+    root = make_project(NODES, PIPELINES)
+    still_importing = warmup.WarmUp(threading.Thread(target=lambda: None, daemon=True))
+    still_importing.thread = threading.Thread(target=still_importing.hurry.wait, daemon=True)
+    monkeypatch.setattr(warmup, "current", still_importing)
+    still_importing.thread.start()
+    names = set(ipython_shell.user_ns)
+    try:
+        ipython_shell.run_line_magic("load_ext", "kedro_mlflow_magic")
+        ipython_shell.run_line_magic("reload_kedro", str(root))
+        assert not still_importing.thread.is_alive(), "the load ran beside the warm-up"
+    finally:
+        still_importing.hurry.set()
+        for name in set(ipython_shell.user_ns) - names:
+            del ipython_shell.user_ns[name]

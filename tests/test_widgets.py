@@ -1,5 +1,5 @@
 """The widgets without a browser: the roles view's picture and bundle, the core edit functions,
-and the signature editor driven by setting widget values and clicking its button (SPEC 6)."""
+and the signature editor driven by setting widget values and clicking its button."""
 
 from __future__ import annotations
 
@@ -194,11 +194,11 @@ def editor(demo, demo_sample):
 
 
 def test_editor_shows_inferred_columns_output_parameters_and_example(editor, demo_sample):
-    columns = fields_by_name(editor.columns, "column")
+    columns = fields_by_name(editor._columns, "column")
     assert list(columns) == list(demo_sample.columns)
     assert columns["plan"].type.value == "string" and columns["plan"].required.value is True
     assert columns["support_calls"].type.value == "long"
-    parameters = fields_by_name(editor.parameters, "parameter")
+    parameters = fields_by_name(editor._parameters, "parameter")
     assert parameters["threshold"].default.value == "0.5"
     assert parameters["scoring.labels.positive"].default.value == "churn"
     assert parameters["threshold"].default.continuous_update is False
@@ -211,20 +211,20 @@ def test_editor_shows_inferred_columns_output_parameters_and_example(editor, dem
 def test_editor_logs_the_edited_signature_and_the_model_uses_the_edited_defaults(
     editor, demo_sample
 ):
-    columns = fields_by_name(editor.columns, "column")
-    parameters = fields_by_name(editor.parameters, "parameter")
+    columns = fields_by_name(editor._columns, "column")
+    parameters = fields_by_name(editor._parameters, "parameter")
     columns["support_calls"].type.value = "double"
     columns["plan"].required.value = False
     parameters["threshold"].default.value = "0.2"
     parameters["scoring.labels.positive"].default.value = "leaves"
     assert editor.problems == {}
 
-    editor.log_button.click()
+    editor._log_button.click()
 
     assert editor.error is None
     info = editor.model_info
-    assert info is not None and info.model_uri in editor.status.value
-    assert editor.progress.value == editor.progress.max
+    assert info is not None and info.model_uri in editor._status.value
+    assert editor._progress.value == editor._progress.max
     logged = mlflow.models.get_model_info(info.model_uri).signature
     inputs = {spec.name: spec for spec in logged.inputs.inputs}
     assert inputs["support_calls"].type.name == "double"
@@ -251,18 +251,18 @@ def wide_prepared():
 
 
 def page_columns(editor):
-    return [field.column for field in editor.columns]
+    return [field.column for field in editor._columns]
 
 
 def test_a_wide_editor_shows_a_page_of_columns_and_turns_pages(wide_prepared):
     editor = SignatureEditor(wide_prepared)
-    assert len(editor.column_fields) == PAGE_SIZE  # one page of fields, whatever the width
+    assert len(editor._column_fields) == PAGE_SIZE  # one page of fields, whatever the width
     assert page_columns(editor) == list(wide_prepared.sample.columns[:PAGE_SIZE])
-    assert editor.page_label.value == "columns 1-20 of 1000, page 1 of 50"
-    assert editor.previous_page.disabled and not editor.next_page.disabled
-    editor.next_page.click()
+    assert editor._page_label.value == "columns 1-20 of 1000, page 1 of 50"
+    assert editor._previous_page.disabled and not editor._next_page.disabled
+    editor._next_page.click()
     assert page_columns(editor) == list(wide_prepared.sample.columns[20:40])
-    assert editor.page_label.value == "columns 21-40 of 1000, page 2 of 50"
+    assert editor._page_label.value == "columns 21-40 of 1000, page 2 of 50"
     # the example shows its first columns, not a thousand
     texts = " ".join(child.value for child in editor.children if hasattr(child, "value"))
     assert "count_0501" not in texts and "count_0000" in texts and "..." in texts
@@ -270,38 +270,38 @@ def test_a_wide_editor_shows_a_page_of_columns_and_turns_pages(wide_prepared):
 
 def test_a_wide_editor_filters_by_name_and_type(wide_prepared):
     editor = SignatureEditor(wide_prepared)
-    editor.name_filter.value = "SCORE_00"  # case aside
+    editor._name_filter.value = "SCORE_00"  # case aside
     assert page_columns(editor) == [f"score_{index:04d}" for index in range(1, 100, 3)][:20]
-    assert editor.page_label.value == "columns 1-20 of 33 (of 1000), page 1 of 2"
-    editor.next_page.click()
-    editor.next_page.click()  # no page 3: stays on the last
-    assert len(editor.columns) == 13 and editor.next_page.disabled
-    editor.name_filter.value = ""
-    editor.type_filter.value = "integer or long"
-    assert len(editor.filtered) == 334 and all(
-        name.startswith("count_") for name in editor.filtered
+    assert editor._page_label.value == "columns 1-20 of 33 (of 1000), page 1 of 2"
+    editor._next_page.click()
+    editor._next_page.click()  # no page 3: stays on the last
+    assert len(editor._columns) == 13 and editor._next_page.disabled
+    editor._name_filter.value = ""
+    editor._type_filter.value = "integer or long"
+    assert len(editor._filtered) == 334 and all(
+        name.startswith("count_") for name in editor._filtered
     )
-    editor.name_filter.value = "no such column"
-    assert editor.columns == []
-    assert editor.page_label.value == "columns none of 0 (of 1000), page 1 of 1"
+    editor._name_filter.value = "no such column"
+    assert editor._columns == []
+    assert editor._page_label.value == "columns none of 0 (of 1000), page 1 of 1"
 
 
 def test_bulk_edits_change_the_filtered_columns_in_the_same_signature(wide_prepared):
     editor = SignatureEditor(wide_prepared)
-    editor.type_filter.value = "integer or long"
-    editor.bulk_type.value = "double"
-    editor.apply_type.click()  # all integer columns -> double
-    assert len(editor.filtered) == 334  # the filter still shows the columns it changed
-    assert {field.type.value for field in editor.columns} == {"double"}
-    editor.type_filter.value = "any type"
-    editor.name_filter.value = "flag_"
-    editor.make_optional.click()
-    editor.name_filter.value = ""
-    editor.next_page.click()
-    editor.columns[0].type.value = "long"  # one field edited by hand on page 2: flag_0020
-    editor.previous_page.click()
-    editor.next_page.click()
-    assert editor.columns[0].column == "flag_0020" and editor.columns[0].type.value == "long"
+    editor._type_filter.value = "integer or long"
+    editor._bulk_type.value = "double"
+    editor._apply_type.click()  # all integer columns -> double
+    assert len(editor._filtered) == 334  # the filter still shows the columns it changed
+    assert {field.type.value for field in editor._columns} == {"double"}
+    editor._type_filter.value = "any type"
+    editor._name_filter.value = "flag_"
+    editor._make_optional.click()
+    editor._name_filter.value = ""
+    editor._next_page.click()
+    editor._columns[0].type.value = "long"  # one field edited by hand on page 2: flag_0020
+    editor._previous_page.click()
+    editor._next_page.click()
+    assert editor._columns[0].column == "flag_0020" and editor._columns[0].type.value == "long"
 
     specs = {spec.name: spec for spec in editor.signature.inputs.inputs}
     assert len(specs) == 1000
@@ -316,20 +316,20 @@ def test_bulk_edits_change_the_filtered_columns_in_the_same_signature(wide_prepa
 
 def test_a_bulk_edit_the_sample_does_not_fit_shows_its_messages_on_every_page(wide_prepared):
     editor = SignatureEditor(wide_prepared)
-    editor.type_filter.value = "double"  # the score columns: 0.37... is no long
-    editor.bulk_type.value = "long"
-    editor.apply_type.click()
+    editor._type_filter.value = "double"  # the score columns: 0.37... is no long
+    editor._bulk_type.value = "long"
+    editor._apply_type.click()
     assert len(editor.problems) == 333
-    assert all("cannot be read as long" in field.message.value for field in editor.columns)
-    editor.next_page.click()
-    assert all("cannot be read as long" in field.message.value for field in editor.columns)
+    assert all("cannot be read as long" in field.message.value for field in editor._columns)
+    editor._next_page.click()
+    assert all("cannot be read as long" in field.message.value for field in editor._columns)
     with pytest.raises(SignatureEditError, match="column 'score_0001'"):
         conform_sample(wide_prepared.sample, editor.edits.column_types)
 
 
 def test_editor_shows_a_message_beside_a_field_that_does_not_fit(editor):
-    parameters = fields_by_name(editor.parameters, "parameter")
-    columns = fields_by_name(editor.columns, "column")
+    parameters = fields_by_name(editor._parameters, "parameter")
+    columns = fields_by_name(editor._columns, "column")
     parameters["threshold"].default.value = "high"
     columns["plan"].type.value = "double"
 
@@ -340,9 +340,9 @@ def test_editor_shows_a_message_beside_a_field_that_does_not_fit(editor):
     with pytest.raises(ParameterError, match="parameter 'threshold'"):
         _ = editor.signature
 
-    editor.log_button.click()
+    editor._log_button.click()
     assert editor.model_info is None
-    assert "threshold" in editor.error and "not logged" in editor.status.value
+    assert "threshold" in editor.error and "not logged" in editor._status.value
 
     parameters["threshold"].default.value = "0.7"
     columns["plan"].type.value = "string"
@@ -382,7 +382,7 @@ def test_magic_returns_the_editor(shell):
     )
     assert isinstance(editor, SignatureEditor)
     assert editor.prepared.roles.data_input == "customers_to_score"
-    assert editor.shown_in == shell.execution_count  # shown once, not again as the result
+    assert editor._shown_in == shell.execution_count  # shown once, not again as the result
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow.models.model import ModelInfo
 
+from kedro_mlflow_magic.compat import model_info_as
 from kedro_mlflow_magic.display import Summary
 from kedro_mlflow_magic.display.log_summary import logged_html, logged_text
 
@@ -37,9 +38,10 @@ class LoggedModel(Summary):
     registered_version: int | None = None
     alias: str | None = None
     notes: tuple[str, ...] = field(default=())
-    # (artifact, where it comes from) for each MLflow model shipped as an artifact (SPEC 12)
+    # (artifact, where it comes from) for each MLflow model shipped as an artifact
     sources: tuple[tuple[str, str], ...] = field(default=())
-    # the model checked in a fresh environment of its requirements (SPEC 14), when asked:
+    # the model checked in a fresh environment of its requirements, when asked
+    # (docs/explanation/behaviour.md#will-it-serve-where-it-ships):
     # an ``EnvironmentCheck``, or the ``EnvironmentCheckError`` that says why it failed
     environment_check: Any = None
     # the nodes of the pipeline the model does not run, one line per reason
@@ -72,8 +74,8 @@ class SummarizedModelInfo(Summary, ModelInfo):
 
     @classmethod
     def of(cls, info: ModelInfo, logged: LoggedModel) -> SummarizedModelInfo:
-        summarized = cls.__new__(cls)
-        summarized.__dict__.update(vars(info))
+        """``info``'s values, shown as the summary of ``logged``."""
+        summarized = model_info_as(cls, info)
         summarized.logged = logged
         return summarized
 

@@ -12,12 +12,14 @@ from importlib.metadata import version
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
+from kedro_mlflow_magic.build.digests import source_digest
 from kedro_mlflow_magic.build.signature import ParameterLeaf, parameter_path
 from kedro_mlflow_magic.compat import node_interface
 from kedro_mlflow_magic.inspect.roles import function_reference
 from kedro_mlflow_magic.runtime import (
     MANIFEST_FORMAT,
     ArtifactEntry,
+    BatchDependenceEntry,
     KindsEntry,
     Manifest,
     NodeEntry,
@@ -27,9 +29,13 @@ from kedro_mlflow_magic.runtime import (
 
 def describe_node(node: Node) -> NodeEntry:
     inputs, outputs = node_interface(node)
-    return NodeEntry(
+    entry = NodeEntry(
         name=node.name, function=str(function_reference(node.func)), inputs=inputs, outputs=outputs
     )
+    digest = source_digest(node.func)
+    if digest is not None:
+        entry["source_sha256"] = digest
+    return entry
 
 
 def versions() -> dict[str, str]:
@@ -68,11 +74,15 @@ def build_manifest(
     output_column: str | None = None,
     added_requirements: list[str] | None = None,
     kinds: KindsEntry | None = None,
+    batch_dependence: BatchDependenceEntry | None = None,
+    trace: bool = False,
 ) -> Manifest:
     """A plain, JSON-able description of everything the model runs (see ``runtime/``);
     ``output_column``: the column a 1-D array or Series output becomes, None to keep it;
     ``added_requirements``: the requirements added by hand; ``kinds``: the kinds of its data
-    (SPEC 11), where the runtime converts."""
+    (pandas, Spark, polars, numpy), where the runtime converts; ``batch_dependence``: rows
+    found to depend on each other (``verify.batch_independence``); ``trace``: the model records
+    a span per node on each call."""
     manifest = Manifest(
         format=MANIFEST_FORMAT,
         data_input=data_input,
@@ -88,4 +98,8 @@ def build_manifest(
     )
     if kinds is not None:
         manifest["kinds"] = kinds
+    if batch_dependence is not None:
+        manifest["batch_dependence"] = batch_dependence
+    if trace:
+        manifest["trace"] = True
     return manifest

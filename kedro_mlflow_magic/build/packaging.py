@@ -13,6 +13,7 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 
 from kedro_mlflow_magic import runtime
+from kedro_mlflow_magic.build.digests import record_artifact_digests
 from kedro_mlflow_magic.build.manifest import build_manifest
 from kedro_mlflow_magic.build.project_code import own_distributions
 from kedro_mlflow_magic.build.requirements import (
@@ -83,14 +84,19 @@ def write_model(
     kinds: runtime.KindsEntry | None = None,
     changed_by: Mapping[str, list[str]] | None = None,
     added_requirements: tuple[str, ...] = (),
+    batch_dependence: runtime.BatchDependenceEntry | None = None,
+    trace: bool = False,
 ) -> ModelInfo:
     """Stage the artifacts and a clean copy of the project's code (its Python source and the
     ``included`` files), write the manifest and requirements, and log the model from code into
     the active run. ``output_column``: the column a 1-D output becomes (see the manifest);
     ``notes`` receives what the check of the nested MLflow models' requirements found;
-    ``kinds``: the kinds of its data (SPEC 11), which pin pyspark or polars when used;
+    ``kinds``: the kinds of its data (pandas, Spark, polars, numpy), which pin pyspark or
+    polars when used;
     ``changed_by``: artifact -> the nodes that change it in place (copied per call);
-    ``added_requirements`` (pinned already, see ``LogOptions``) win over the scanned ones."""
+    ``added_requirements`` (pinned already, see ``LogOptions``) win over the scanned ones;
+    ``batch_dependence``: what the manifest records of rows that depend on each other;
+    ``trace``: the model records an MLflow trace of each call, a span per node."""
     with tempfile.TemporaryDirectory(prefix="kedro-mlflow-magic-") as staging_folder:
         staging = Path(staging_folder)
         taken: set[str] = {CODE_FOLDER}
@@ -101,6 +107,7 @@ def write_model(
         for entry in staged:
             if (changed_by or {}).get(entry["dataset"]):
                 entry["changed_by"] = list(changed_by[entry["dataset"]])
+        record_artifact_digests(staged, staging)
         included = list(included or [])
         code_paths = stage_code(packages, included, staging)
         entry_file, runtime_package = stage_runtime(staging)
@@ -108,21 +115,12 @@ def write_model(
             pipeline, str(roles.data_input), output, staged, leaves, list(roles.parameters),
             included_files=[entry.name for entry in included], output_column=output_column,
             added_requirements=list(added_requirements), kinds=kinds,
+            batch_dependence=batch_dependence,
+            trace=trace,
         )  # fmt: skip
-        requirements = pinned_requirements(
-            node_modules={node.func.__module__ for node in pipeline.nodes},
-            shipped_packages={*packages, *(entry.module for entry in included)},
-            # an MLflow model's catalog type (kedro-mlflow's) is not what loads it: its flavor is
-            artifact_types=[entry["type"] for entry in staged if not entry.get("flavor")],
-            artifact_modules=[
-                *artifact_value_modules(catalog, staged, staging),
-                *kind_modules(kinds),
-            ],
-            excluded=own_distributions(
-                project_root_for(packages, None), next(iter(packages), None)
-            ),
+        requirements = pinned_model_requirements(
+            pipeline, catalog, packages, included, staged, staging, kinds, notes
         )
-        requirements = nested_model_requirements(requirements, staged, staging, notes)
         requirements = with_added_requirements(requirements, added_requirements)
         with runtime_importable(runtime_package):
             return mlflow.pyfunc.log_model(
@@ -135,6 +133,32 @@ def write_model(
                 input_example=example,
                 pip_requirements=requirements,
             )
+
+
+def pinned_model_requirements(
+    pipeline: Pipeline,
+    catalog: DataCatalog,
+    packages: dict[str, Path],
+    included: list[IncludedFile],
+    staged: list[runtime.ArtifactEntry],
+    staging: Path,
+    kinds: runtime.KindsEntry | None,
+    notes: list[str] | None,
+) -> list[str]:
+    """The pinned requirements of what the nodes import and what the staged artifacts hold,
+    with the nested MLflow models' own (the project's own distributions never)."""
+    requirements = pinned_requirements(
+        node_modules={node.func.__module__ for node in pipeline.nodes},
+        shipped_packages={*packages, *(entry.module for entry in included)},
+        # an MLflow model's catalog type (kedro-mlflow's) is not what loads it: its flavor is
+        artifact_types=[entry["type"] for entry in staged if not entry.get("flavor")],
+        artifact_modules=[
+            *artifact_value_modules(catalog, staged, staging),
+            *kind_modules(kinds),
+        ],
+        excluded=own_distributions(project_root_for(packages, None), next(iter(packages), None)),
+    )
+    return nested_model_requirements(requirements, staged, staging, notes)
 
 
 def nested_model_requirements(

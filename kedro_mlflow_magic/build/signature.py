@@ -23,7 +23,7 @@ SPARK_SAMPLE_ROWS = 10_000
 
 
 def checked_input(value: Any, name: str = "sample") -> Any:
-    """A sample or model input of a kind the model takes (SPEC 11): a pandas DataFrame (a Series
+    """A sample or model input of a kind the model takes: a pandas DataFrame (a Series
     becomes one), a numpy array of any rank, a Spark or a polars DataFrame, kept in its kind;
     SampleError naming any other value."""
     if isinstance(value, pd.Series):

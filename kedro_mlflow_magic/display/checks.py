@@ -35,6 +35,19 @@ class ComparisonView(Summary):
         return html
 
 
+class NoteView(Summary):
+    """A one-line note beside a result (a model checked on larger batches than it is given)."""
+
+    def __init__(self, note: str) -> None:
+        self.note = note
+
+    def summary_text(self) -> str:
+        return self.note
+
+    def summary_html(self) -> str:
+        return f'<p style="color:{ROLE_COLOURS["parameter"]}">{escape(self.note)}</p>'
+
+
 def environment_facts(check: Any) -> list[tuple[str, str]]:
     """(label, value) lines of an environment check (``environment.EnvironmentCheck``)."""
     requirements = ", ".join(f"{name} {version}" for name, version in check.packages.items())

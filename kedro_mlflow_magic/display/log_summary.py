@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kedro_mlflow_magic.display import ROLE_COLOURS, Summary, facts_html, facts_text
+from kedro_mlflow_magic.display.compact import section_lines
 from kedro_mlflow_magic.progress import DONE, steps_for
 
 if TYPE_CHECKING:
@@ -57,15 +58,16 @@ class LoggingProgress(Summary):
         )
 
 
-def signature_lines(signature: Any) -> list[tuple[str, list[str]]]:
-    """(section, one line per column or parameter) of an MLflow ``ModelSignature``."""
+def signature_lines(signature: Any, model_uri: str | None = None) -> list[tuple[str, list[str]]]:
+    """(section, one line per column or parameter) of an MLflow ``ModelSignature``; a long
+    section in one line (``compact.section_lines``)."""
     sections = []
     for section in ("inputs", "outputs", "params"):
         schema = getattr(signature, section, None)
         if schema is None:
             continue
         specs = schema.params if section == "params" else schema.inputs
-        sections.append((section, [str(spec) for spec in specs]))
+        sections.append((section, section_lines(section, specs, model_uri)))
     return sections
 
 
@@ -117,12 +119,13 @@ def environment_headline(check: Any) -> str:
 
 
 def logged_text(logged: LoggedModel) -> str:
-    return facts_text(logged_facts(logged), signature_lines(logged.model_info.signature))
+    info = logged.model_info
+    return facts_text(logged_facts(logged), signature_lines(info.signature, info.model_uri))
 
 
 def logged_html(logged: LoggedModel) -> str:
     return facts_html(
         logged_facts(logged),
-        signature_lines(logged.model_info.signature),
+        signature_lines(logged.model_info.signature, logged.model_info.model_uri),
         links=dict(ui_links(logged)),
     )

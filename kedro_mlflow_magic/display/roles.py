@@ -11,8 +11,7 @@ if TYPE_CHECKING:
     from kedro_mlflow_magic.inspect.roles import PipelineInputs
 
 
-# the kinds of data (docs/explanation/behaviour.md#data-as-kedro-gives-it) as the roles table
-# names them
+# the kinds of data (pandas, Spark, polars, numpy arrays) as the roles table names them
 KIND_NAMES = {
     "pandas": "pandas DataFrame",
     "spark": "Spark DataFrame",

@@ -1,5 +1,6 @@
 """``LogModelHook``: log a pipeline as an MLflow model after each successful ``kedro run`` of
-another, e.g. the inference pipeline after every training run (SPEC 9).
+another, e.g. the inference pipeline after every training run
+(``docs/explanation/behaviour.md#after-kedro-run-and-from-the-shell``).
 
 Opt-in, in the project's ``settings.py`` (it is never registered through entry points)::
 
@@ -10,21 +11,35 @@ Opt-in, in the project's ``settings.py`` (it is never registered through entry p
                      sample="customers", registered_model_name="churn", alias="challenger"),
     )
 
-A face over ``prepare_pipeline(...).log(...)``, with the options of ``%kedro_log_model``.
+A face over ``prepare_pipeline(...).log(...)``, with the options of ``%kedro_log_model``,
+checked alike from settings.py and from ``conf/<env>/mlflow_magic.yml`` (``hook_options``); it
+describes the run's project (its environment's config loader included) to the core.
 Importing this module (settings.py does, for every ``kedro`` command) does not import MLflow.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Generator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from kedro_mlflow_magic.errors import KedroMlflowMagicError, LogAfterRunError, one_line
+from kedro_mlflow_magic.errors import (
+    KedroMlflowMagicError,
+    LogAfterRunError,
+    PromotionRefusedError,
+    one_line,
+)
+from kedro_mlflow_magic.hooks.hook_options import (
+    SETTINGS,
+    HookOptions,
+    OptionSource,
+    checked_together,
+    checked_values,
+    environment_options,
+)
+from kedro_mlflow_magic.hooks.promotion import promote_logged
 
 if TYPE_CHECKING:
     from kedro.io import DataCatalog
@@ -32,39 +47,11 @@ if TYPE_CHECKING:
 
     from kedro_mlflow_magic.build.logged import LoggedModel
     from kedro_mlflow_magic.options import LogOptions
+    from kedro_mlflow_magic.project import ProjectDescription
 
 logger = logging.getLogger("kedro_mlflow_magic")
 
-ON_ERROR = ("fail", "warn")
 DEFAULT_PIPELINE = "__default__"
-# conf/<env>/mlflow_magic.yml, key `log_model`: options that differ by environment
-CONFIG_KEY = "mlflow_magic"
-CONFIG_PATTERNS = ["mlflow_magic*", "mlflow_magic*/**"]
-ENVIRONMENT_OPTIONS = (
-    "output", "name", "registered_model_name", "alias", "experiment", "example_rows", "on_error",
-)  # fmt: skip
-
-
-def environment_options(context: Any) -> dict[str, Any]:
-    """The ``log_model`` options of ``conf/<env>/mlflow_magic.yml``, read through the session's
-    config loader (so ``conf/base`` and the run's environment merge as for any Kedro config)."""
-    from kedro.config import MissingConfigException
-
-    loader = context.config_loader
-    try:
-        if CONFIG_KEY not in loader.config_patterns:
-            loader.config_patterns.update({CONFIG_KEY: CONFIG_PATTERNS})
-        settings = loader[CONFIG_KEY]
-    except (MissingConfigException, KeyError, AttributeError):  # none, or no such loader
-        return {}
-    options = dict((settings or {}).get("log_model") or {})
-    unknown = sorted(set(options) - set(ENVIRONMENT_OPTIONS))
-    if unknown:
-        raise ValueError(
-            f"mlflow_magic.yml: log_model has no option {', '.join(unknown)}; "
-            f"the options are: {', '.join(ENVIRONMENT_OPTIONS)}"
-        )
-    return options
 
 
 def pipelines_run(run_params: Mapping[str, Any]) -> list[str]:
@@ -80,13 +67,20 @@ class LogModelHook:
     The options are those of ``%kedro_log_model``: ``data_input`` (``--input``), ``sample``
     (a catalog dataset name, or a frame; default: the data input's own dataset), ``output``,
     ``name``, ``registered_model_name`` (``--register``), ``alias``, ``freeze``, ``include``,
-    ``experiment``, ``example_rows`` and ``extra_requirements`` (``--requirement``). The model
+    ``experiment``, ``example_rows``, ``extra_requirements`` (``--requirement``) and ``trace``
+    (``--trace``: every predict records an MLflow trace, a span per node). The model
     goes into the MLflow run that is active and live (kedro-mlflow's run of this
-    ``kedro run``), else into a new run.
+    ``kedro run``), else into a new run. ``promote_to`` (an alias, e.g. ``"champion"``) then
+    moves that alias to the registered version through ``promote_model``'s review: a refusal
+    is a failure like any other (``on_error``).
 
     ``on_error="fail"`` (the default) fails the ``kedro run`` with one line when the model
     cannot be logged (a packaging problem, a parity failure...); ``"warn"`` logs a warning
-    and lets the run succeed.
+    and lets the run succeed. ``freeze``, ``include`` and ``extra_requirements`` take a name
+    or a list of names. ``conf/<env>/mlflow_magic.yml`` may set some of them per environment
+    (``log_model:`` with ``output``, ``name``, ``registered_model_name``, ``alias``,
+    ``experiment``, ``example_rows``, ``extra_requirements``, ``on_error``, ``trace``); a bad value,
+    here or there, is one line naming the key and the file.
     """
 
     def __init__(
@@ -100,38 +94,38 @@ class LogModelHook:
         name: str = "model",
         registered_model_name: str | None = None,
         alias: str | None = None,
-        freeze: tuple[str, ...] | list[str] = (),
-        include: tuple[str, ...] | list[str] = (),
+        freeze: tuple[str, ...] | list[str] | str = (),
+        include: tuple[str, ...] | list[str] | str = (),
         experiment: str | None = None,
         example_rows: int = 5,
-        extra_requirements: tuple[str, ...] | list[str] = (),
+        extra_requirements: tuple[str, ...] | list[str] | str = (),
         on_error: str = "fail",
+        promote_to: str | None = None,
+        trace: bool = False,
     ) -> None:
-        if on_error not in ON_ERROR:
-            raise ValueError(f"LogModelHook: on_error must be 'fail' or 'warn', not {on_error!r}")
-        if any(isinstance(names, str) for names in (freeze, include, extra_requirements)):
-            raise TypeError(
-                "LogModelHook: freeze, include and extra_requirements each take a list of "
-                "names, not a str"
-            )
-        self.after = after
-        self.pipeline = pipeline
-        self.data_input = data_input
-        self.sample = sample
-        self.output = output
-        self.name = name
-        self.registered_model_name = registered_model_name
-        self.alias = alias
-        self.freeze = tuple(freeze)
-        self.include = tuple(include)
-        self.experiment = experiment
-        self.example_rows = example_rows
-        self.extra_requirements = tuple(extra_requirements)
-        self.on_error = on_error
-        self.environment: dict[str, Any] = {}
+        given = dict(locals())
+        given.pop("self")
+        self.options = HookOptions(**checked_values(given, SETTINGS))
+        # the options of the session's environment (settings.py's, with mlflow_magic.yml's)
+        self.in_run = self.options
+        self.in_run_source = SETTINGS
+        self.context: Any = None
 
     def __repr__(self) -> str:
-        return f"LogModelHook(after={self.after!r}, pipeline={self.pipeline!r})"
+        return f"LogModelHook(after={self.options.after!r}, pipeline={self.options.pipeline!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        """The options as attributes (``hook.after``, ``hook.on_error``)."""
+        options = self.__dict__.get("options")
+        if options is not None and name in HookOptions.__dataclass_fields__:
+            return getattr(options, name)
+        raise AttributeError(f"'LogModelHook' object has no attribute {name!r}")
+
+    def with_environment(self, changes: Mapping[str, Any], source: OptionSource) -> None:
+        """Apply the options of the run's environment (``changes``, set in ``source``), each
+        checked as settings.py's are."""
+        self.in_run = self.options.but(changes, source) if changes else self.options
+        self.in_run_source = source if changes else SETTINGS
 
     def counts(self, run_params: Mapping[str, Any], ran: Pipeline) -> bool:
         """Whether this run is a run of ``after``: it was named (or it is the default run) and
@@ -152,29 +146,34 @@ class LogModelHook:
         return not skipped
 
     def log_options(self) -> LogOptions:
-        """This hook's options of the log, checked (so before the run too, so that a long
-        training does not end in a failure the settings already showed)."""
-        from kedro_mlflow_magic.options import LogOptions
+        """The options of the log in this run's environment, checked (before the run too, so
+        that a long training does not end in a failure the settings already showed)."""
+        return checked_together(self.in_run, self.in_run_source)
 
-        return LogOptions(
-            name=self.name, example_rows=self.example_rows, experiment=self.experiment,
-            registered_model_name=self.registered_model_name, alias=self.alias,
-            extra_requirements=self.extra_requirements,
-        )  # fmt: skip
-
-    def log(self, catalog: DataCatalog, project_path: Path) -> LoggedModel:
-        """Log ``pipeline`` with the artifacts in ``catalog`` (the run's catalog)."""
+    def project(self) -> ProjectDescription:
+        """The run's project as the core takes it: its path, environment, the session's
+        config loader (its mlflow.yml as ``kedro run --env`` reads it) and every registered
+        pipeline."""
         from kedro_mlflow_magic.compat import all_project_pipelines
-        from kedro_mlflow_magic.prepared import prepare_pipeline
-        from kedro_mlflow_magic.project import load_sample_dataset, pipeline_named
+        from kedro_mlflow_magic.project import ProjectDescription
 
-        pipeline = pipeline_named(all_project_pipelines(), self.pipeline)
-        sample = self.sample
+        if self.context is None:  # called outside a session's run: the current folder's
+            return ProjectDescription(pipelines=all_project_pipelines())
+        return ProjectDescription.of_context(self.context, all_project_pipelines())
+
+    def log(self, catalog: DataCatalog) -> LoggedModel:
+        """Log ``pipeline`` with the artifacts in ``catalog`` (the run's catalog)."""
+        from kedro_mlflow_magic.prepared import prepare_pipeline
+        from kedro_mlflow_magic.project import load_sample_dataset
+
+        options, project = self.in_run, self.project()
+        sample = options.sample
         if isinstance(sample, str):
             sample = load_sample_dataset(catalog, sample, "sample")
         prepared = prepare_pipeline(
-            pipeline, catalog, self.data_input, sample, output=self.output, freeze=self.freeze,
-            include=self.include, project_path=project_path,
+            project.pipeline(options.pipeline), catalog, options.data_input, sample,
+            output=options.output, freeze=options.freeze, include=options.include,
+            project=project,
         )  # fmt: skip
         return prepared.log(
             self.log_options(), progress=lambda step: logger.debug("LogModelHook: %s", step)
@@ -193,16 +192,21 @@ class LogModelHook:
                 logged.registered_model_name, logged.registered_version, alias,
                 logged.registered_model_name, logged.registered_version,
             )  # fmt: skip
+        for note in logged.notes:  # what the summary of %kedro_log_model and `log` say too
+            logger.info("Note: %s", note)
 
     def failure(self, error: Exception) -> LogAfterRunError | None:
-        """The one-line error that fails the run; None (and a warning) with on_error='warn'."""
+        """The one-line error that fails the run; None (and a warning) when this run's
+        environment says ``on_error: warn``."""
         reason = one_line(str(error))
         if not isinstance(error, KedroMlflowMagicError):
             reason = f"{type(error).__name__}: {reason}"
         message = (
             f"could not log pipeline '{self.pipeline}' after the run of '{self.after}': {reason}"
         )
-        if self.on_error == "warn":
+        if isinstance(error, PromotionRefusedError):  # logged and registered, not promoted
+            message = f"logged pipeline '{self.pipeline}' but did not promote it: {reason}"
+        if self.in_run.on_error == "warn":
             logger.warning("%s (on_error='warn': the run still succeeds)", message)
             return None
         failure = LogAfterRunError(message)
@@ -210,18 +214,12 @@ class LogModelHook:
             failure.__cause__ = error  # an unexpected error keeps its traceback
         return failure
 
-    def in_environment(self) -> LogModelHook:
-        """This hook with the options of the run's environment (mlflow_magic.yml) applied."""
-        if not self.environment:
-            return self
-        hook = copy.copy(self)
-        vars(hook).update(self.environment)
-        hook.environment = {}
-        return hook
-
     @hook_impl
     def after_context_created(self, context: Any) -> None:
-        self.environment = environment_options(context)
+        """The session's context (its environment's config loader) and its mlflow_magic.yml
+        options, each checked: a bad one fails now, in one line naming the key and the file."""
+        self.context = context
+        self.with_environment(*environment_options(context))
 
     @hook_impl
     def before_pipeline_run(
@@ -229,11 +227,10 @@ class LogModelHook:
     ) -> None:
         if self.after not in pipelines_run(run_params):
             return
-        hook = self.in_environment()
         try:
-            hook.log_options()
+            self.log_options()
         except Exception as error:
-            failure = hook.failure(error)
+            failure = self.failure(error)
             if failure is not None:
                 raise failure from None
 
@@ -252,12 +249,13 @@ class LogModelHook:
         failure = None
         if logger.level == logging.NOTSET:  # the user did not configure ours: say what we do
             logger.setLevel(logging.INFO)
-        hook = self.in_environment()
         try:
-            if hook.counts(run_params, pipeline):
-                hook.report(hook.log(catalog, Path(run_params["project_path"])))
+            if self.counts(run_params, pipeline):
+                logged = self.log(catalog)
+                self.report(logged)
+                promote_logged(logged, self.in_run.promote_to)
         except Exception as error:
-            failure = hook.failure(error)
+            failure = self.failure(error)
         result = yield
         if failure is not None:
             raise failure

@@ -1,5 +1,6 @@
 """A Kedro hook, loaded through the ``kedro.hooks`` entry point, that makes kedro-mlflow open
-the project's store wherever the session starts (SPEC 10).
+the project's store wherever the session starts
+(``docs/explanation/behaviour.md#beside-kedro-mlflow``).
 
 kedro-mlflow's own hook passes a relative sqlite URI of ``mlflow.yml`` (``sqlite:///mlruns.db``)
 to MLflow as it is, so SQLite opens it from the current folder: ``<notebook folder>/mlruns.db``

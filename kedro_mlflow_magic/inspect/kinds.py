@@ -1,5 +1,6 @@
-"""Kinds of data at log time (docs/explanation/behaviour.md#data-as-kedro-gives-it): the kind each dataset of a pipeline loads as, from its
-catalog type, and the kind the nodes get the data input in.
+"""Kinds of data at log time: the kind each dataset of a pipeline loads as, from its catalog
+type, and the kind the nodes get the data input in
+(docs/explanation/behaviour.md#data-as-kedro-gives-it).
 
 ``spark.*`` datasets (SparkDataset, SparkDatasetV2, Hive, Delta) load Spark DataFrames,
 ``pandas.*`` pandas, ``polars.*`` polars (lazy for ``LazyPolarsDataset``); any other type, and a

@@ -1,4 +1,5 @@
-"""kedro-mlflow's datasets and MLflow models as artifacts (SPEC 12).
+"""kedro-mlflow's datasets and MLflow models as artifacts
+(docs/explanation/behaviour.md#mlflow-models-as-artifacts).
 
 kedro-mlflow is never imported: its datasets are recognised by their class path and read
 through their public attributes. An ``MlflowArtifactDataset`` is the dataset it wraps. An input
@@ -123,7 +124,7 @@ class ModelSource:
         return not uri.startswith(URI_SCHEMES) and ("://" not in uri or uri.startswith("file://"))
 
     def lineage(self) -> dict[str, Any]:
-        """The manifest's record of the source (SPEC 12)."""
+        """The manifest's record of where the MLflow model comes from."""
         return {
             "uri": self.uri,
             "pinned_uri": self.pinned_uri,

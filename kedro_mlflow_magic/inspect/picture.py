@@ -1,4 +1,5 @@
-"""The picture of a pipeline (SPEC 13): which shapes are drawn and how they connect, from the
+"""The picture of a pipeline (namespaces as boxes, so that large pipelines stay readable:
+docs/explanation/behaviour.md#scale): which shapes are drawn and how they connect, from the
 pipeline and the role of each free input; ``display`` writes it as Mermaid text.
 
 As kedro-viz shows modular pipelines, each namespace is one box (its name and node count) until

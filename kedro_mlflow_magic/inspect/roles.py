@@ -1,4 +1,5 @@
-"""Input roles of a pipeline (SPEC 2): the data input, artifacts, parameters and problems."""
+"""Input roles of a pipeline: the data input, artifacts, parameters and problems
+(docs/explanation/behaviour.md#input-roles)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class Artifact:
     config: dict[str, Any] = field(default_factory=dict, repr=False)
     path_key: str = "filepath"
     frozen: bool = False
-    # an MLflow model (SPEC 12): where it comes from, pinned; its files are the model's own
+    # an MLflow model shipped as an artifact: where it comes from, pinned; its files are the
+    # model's own
     mlflow_model: ModelSource | None = None
     # a kedro-mlflow MlflowArtifactDataset that reads its file from a run: that run
     from_run: InnerDataset | None = None
@@ -66,7 +68,8 @@ class PipelineInputs(Summary):
     data_input_candidates: list[str] = field(default_factory=list)
     pipeline: Pipeline | None = field(default=None, compare=False)
     note: str | None = None
-    # SPEC 11: the kind each free input loads as, from its catalog type (absent: as produced)
+    # the kind of data (pandas, Spark, polars, numpy) each free input loads as, from its
+    # catalog type (absent: as produced)
     kinds: dict[str, str] = field(default_factory=dict)
     # the namespaces its picture shows open (``expand``)
     expanded: tuple[str, ...] = ()

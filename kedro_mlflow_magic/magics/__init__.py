@@ -1,6 +1,7 @@
-"""The IPython magics (docs/explanation/behaviour.md#the-magics): parse the line, resolve names in the notebook, call the core,
-display. ``%load_ext kedro_mlflow_magic`` calls :func:`load_extension`; Kedro's
-``%reload_kedro`` registers the same line magics from the ``kedro.line_magic`` entry points.
+"""The IPython magics (docs/explanation/behaviour.md#the-magics): parse the line, resolve names
+in the notebook, call the core, display. ``%load_ext kedro_mlflow_magic`` calls
+:func:`load_extension`; Kedro's ``%reload_kedro`` registers the same line magics from the
+``kedro.line_magic`` entry points.
 
 Nothing here imports MLflow or Kedro's session machinery: ``%load_ext`` stays fast.
 """
@@ -20,9 +21,18 @@ from kedro_mlflow_magic.held_output import HeldOutput
 from kedro_mlflow_magic.magics.inputs import kedro_inputs
 from kedro_mlflow_magic.magics.log_model import kedro_log_model
 from kedro_mlflow_magic.magics.predict import kedro_predict
+from kedro_mlflow_magic.magics.review import kedro_diff, kedro_promote
 from kedro_mlflow_magic.project import find_project_root
+from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
-__all__ = ["kedro_inputs", "kedro_log_model", "kedro_predict", "load_extension"]
+__all__ = [
+    "kedro_diff",
+    "kedro_inputs",
+    "kedro_log_model",
+    "kedro_predict",
+    "kedro_promote",
+    "load_extension",
+]
 
 SIGNATURE_MODULE = "kedro_mlflow_magic.magics.signature"
 
@@ -38,6 +48,8 @@ def line_magics() -> dict[str, Callable[..., Any]]:
         "kedro_inputs": kedro_inputs,
         "kedro_log_model": kedro_log_model,
         "kedro_predict": kedro_predict,
+        "kedro_diff": kedro_diff,
+        "kedro_promote": kedro_promote,
     }
     if "kedro_signature" in globals():
         magics["kedro_signature"] = globals()["kedro_signature"]
@@ -55,6 +67,7 @@ def reload_kedro(line: str, local_ns: dict[str, Any] | None = None) -> None:
 
     from kedro_mlflow_magic.quiet import quiet_project_load
 
+    wait_for_warm_up()  # a new load must not import beside the last load's warm-up
     with quiet_project_load():  # Kedro logs its logging configuration when first imported
         register_kedro_magics(get_ipython())
     return kedro_reload_kedro()(line, local_ns)
@@ -103,6 +116,9 @@ def kedro_reload_kedro() -> Callable[..., Any]:
     def wrapped(line: str, local_ns: dict[str, Any] | None = None) -> None:
         from IPython.core.getipython import get_ipython
 
+        # the load's hooks (kedro-mlflow's) and quiet import MLflow: not beside a warm-up
+        wait_for_warm_up()
+
         line, verbose = without_verbose(line)
         with session_start_errors(line), loading_project(get_ipython(), verbose) as held:
             magic_reload_kedro(line, local_ns)
@@ -141,6 +157,7 @@ def load_node(line: str) -> None:
     from IPython.core.getipython import get_ipython
     from kedro.ipython import magic_load_node
 
+    wait_for_warm_up()
     register_kedro_magics(get_ipython())
     return magic_load_node(line)
 
@@ -193,11 +210,10 @@ class SessionWatch:
             return
         from kedro.framework.project import PACKAGE_NAME
 
+        from kedro_mlflow_magic.magics.common import kedro_state
         from kedro_mlflow_magic.tracking.warmup import warm_in_background
 
-        warm_in_background(
-            Path(context.project_path), getattr(context, "config_loader", None), PACKAGE_NAME
-        )
+        warm_in_background(kedro_state().description, PACKAGE_NAME)
 
 
 def load_extension(ipython: Any) -> None:

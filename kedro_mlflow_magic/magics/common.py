@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from kedro.io import DataCatalog
     from kedro.pipeline import Pipeline
 
+    from kedro_mlflow_magic.project import ProjectDescription
+
 # Arguments several magics declare alike (an IPython argument decorator can be applied again).
 PIPELINE_ARGUMENT = argument(
     "pipeline", help="name of a registered pipeline (a key of `pipelines`)"
@@ -91,6 +93,14 @@ class KedroState:
     def config_loader(self) -> Any:
         """The session's config loader: kedro-mlflow's settings are read through it, once."""
         return getattr(self.context, "config_loader", None)
+
+    @property
+    def description(self) -> ProjectDescription:
+        """The loaded project as the core takes it: path, environment, config loader and
+        pipelines (``docs/explanation/project-description.md``)."""
+        from kedro_mlflow_magic.project import ProjectDescription
+
+        return ProjectDescription.of_context(self.context, self.pipelines)
 
     def pipeline(self, name: str) -> Pipeline:
         """The registered pipeline called ``name``; an unknown name lists the known ones."""
@@ -251,7 +261,7 @@ def frame_from(
 ) -> pd.DataFrame:
     """``--sample``/``--data``: a notebook variable or expression, or (when ``catalog`` is given
     and the text is not a variable) the catalog dataset of that name, that must give a frame or
-    an array (a pandas, Spark or polars DataFrame, a numpy array; SPEC 11), else a
+    an array (a pandas, Spark or polars DataFrame, a numpy array), else a
     ``UsageError``."""
     from kedro_mlflow_magic.build.signature import checked_input
 

@@ -1,4 +1,5 @@
-"""``%kedro_inputs PIPELINE``: the role of each free input of a pipeline (SPEC 2)."""
+"""``%kedro_inputs PIPELINE``: the role of each free input of a pipeline
+(docs/explanation/behaviour.md#input-roles)."""
 
 from __future__ import annotations
 
@@ -50,9 +51,7 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
     problems with their fix) under a picture of the pipeline (each namespace one box until
     opened with --expand), and the nodes a model leaves out (--output: the part of the pipeline
     that dataset needs), and return the ``PipelineInputs``."""
-    wait_for_warm_up(
-        imports_only=True
-    )  # loading datasets imports what the warm-up may be importing
+    wait_for_warm_up()  # loading datasets imports what the warm-up may be importing
     from kedro_mlflow_magic.inspect.roles import inspect_pipeline
 
     arguments = parse_line(kedro_inputs, line)
@@ -61,6 +60,6 @@ def kedro_inputs(line: str, local_ns: Mapping[str, Any] | None = None) -> Pipeli
     with user_errors(), quiet_call(arguments.verbose):
         roles = inspect_pipeline(
             pipeline, state.catalog, arguments.data_input, output=arguments.output,
-            freeze=tuple(arguments.freeze), pipelines=state.pipelines,
+            freeze=tuple(arguments.freeze), pipelines=state.description.pipelines,
         ).expand(*arguments.expand)  # fmt: skip
     return roles  # shown by IPython as the roles view: the picture above the table

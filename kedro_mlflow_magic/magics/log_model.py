@@ -1,5 +1,5 @@
 """``%kedro_log_model PIPELINE --input NAME``: log a pipeline as an MLflow model, with a
-progress display and a summary (docs/explanation/behaviour.md#the-magics)."""
+progress display and a summary."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
-    FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
     VERBOSE_ARGUMENT,
     evaluate,
@@ -23,14 +22,17 @@ from kedro_mlflow_magic.magics.common import (
     update,
     user_errors,
 )
+from kedro_mlflow_magic.magics.log_arguments import (
+    LOG_ARGUMENTS,
+    PACKAGING_ARGUMENTS,
+    log_arguments,
+    log_options_from,
+)
 from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
-
-    from kedro_mlflow_magic.build.logged import LoggedModel
-    from kedro_mlflow_magic.options import LogOptions
 
 
 def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | None:
@@ -49,32 +51,6 @@ def signature_from(expression: str | None, local_ns: Any) -> ModelSignature | No
     return signature
 
 
-def log_options_from(arguments: Any) -> LogOptions:
-    """The ``LogOptions`` of a parsed line (but its ``--signature``, an expression evaluated
-    later, once the line's options are known to be right)."""
-    from kedro_mlflow_magic.options import LogOptions
-
-    return LogOptions(
-        name=arguments.name, example_rows=arguments.example_rows,
-        experiment=arguments.experiment, registered_model_name=arguments.register,
-        alias=arguments.alias, run_id=arguments.run_id, run_name=arguments.run_name,
-        extra_requirements=tuple(arguments.requirement),
-    )  # fmt: skip
-
-
-def environment_check(logged: LoggedModel) -> Any:
-    """``--check-env``: the model checked in a fresh environment of its requirements, or the
-    one-line error saying why it failed there (shown in the summary: the model is logged)."""
-    from kedro_mlflow_magic.errors import EnvironmentCheckError
-    from kedro_mlflow_magic.verify.environment_check import check_environment
-
-    try:
-        # the log pointed MLflow at its store (SPEC 7): the model is found there
-        return check_environment(logged.model_info.model_uri)
-    except EnvironmentCheckError as error:
-        return error
-
-
 @magic_arguments()
 @PIPELINE_ARGUMENT
 @DATA_INPUT_ARGUMENT
@@ -85,43 +61,14 @@ def environment_check(logged: LoggedModel) -> Any:
     help="a Python expression in this notebook (a DataFrame, array or Spark DataFrame) or a "
     "catalog dataset; default: the data input's own dataset, when it can be loaded",
 )
-@argument(
-    "--output",
-    metavar="NAME",
-    default=None,
-    help="the dataset the model returns: an output of the pipeline, or any dataset it produces",
-)
-@argument("--name", default="model", help="the model's name in the run (default: model)")
-@argument("--experiment", metavar="NAME", default=None, help="the experiment for this log")
-@argument("--run-id", metavar="RUN", default=None, help="log into this run (e.g. the training run)")
-@argument("--run-name", metavar="NAME", default=None, help="the name of the new run")
-@argument("--register", metavar="NAME", default=None, help="register the model under NAME")
-@argument("--alias", default=None, help="set this alias on the registered version")
+@log_arguments(*LOG_ARGUMENTS)
 @argument(
     "--signature",
     metavar="VAR",
     default=None,
     help="a ModelSignature, or the editor %%kedro_signature returned (its .signature)",
 )
-@FREEZE_ARGUMENT
-@argument(
-    "--include",
-    nargs="+",
-    action="extend",
-    default=[],
-    metavar="PATH",
-    help="a file (or folder) a node reads from the project's package folder, relative to it "
-    "(src/<package>/): shipped beside the code, which alone ships otherwise",
-)
-@argument("--example-rows", type=int, default=5, metavar="N", help="rows in the input example (5)")
-@argument(
-    "--requirement",
-    action="append",
-    default=[],
-    metavar="PACKAGE",
-    help="a requirement the model needs that the scan of its imports misses (repeat it): a "
-    "bare name is pinned to the version installed here, a specifier (pkg>=1.2) kept as given",
-)
+@log_arguments(*PACKAGING_ARGUMENTS)
 @argument(
     "--check-env",
     action="store_true",
@@ -137,10 +84,10 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
     from kedro_mlflow_magic import progress as steps
     from kedro_mlflow_magic.display.log_summary import LoggingProgress
     from kedro_mlflow_magic.prepared import prepare_pipeline
+    from kedro_mlflow_magic.verify.environment_check import with_environment_check
 
     arguments = parse_line(kedro_log_model, line)
-    with user_errors():
-        options = log_options_from(arguments)
+    options = log_options_from(arguments)
     state = kedro_state(local_ns)
     pipeline = state.pipeline(arguments.pipeline)
     sample = None
@@ -163,14 +110,13 @@ def kedro_log_model(line: str, local_ns: Mapping[str, Any] | None = None) -> Mod
             advance(steps.COLLECTING)
             prepared = prepare_pipeline(
                 pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
-                freeze=tuple(arguments.freeze), project_path=state.project_path,
-                include=tuple(arguments.include),
-                config_loader=state.config_loader, pipelines=state.pipelines,
+                freeze=tuple(arguments.freeze), include=tuple(arguments.include),
+                project=state.description,
             )  # fmt: skip
             logged = prepared.log(options, progress=advance)
             if arguments.check_env:
                 advance(steps.CHECKING_ENVIRONMENT)
-                logged.environment_check = environment_check(logged)
+                logged = with_environment_check(logged)
     except BaseException:
         progress.fail()
         update(handle, progress)

@@ -1,6 +1,5 @@
 """``%kedro_predict [MODEL_URI] --data EXPR`` and ``%%kedro_predict`` (CSV cell): predict with a
-logged model, optionally compared with the pipeline run in the session
-(docs/explanation/behaviour.md#the-magics)."""
+logged model, optionally compared with the pipeline run in the session."""
 
 from __future__ import annotations
 
@@ -45,6 +44,16 @@ def csv_frame(cell: str) -> pd.DataFrame:
         ) from None
 
 
+def show_batch_note(model: Any, frame: Any) -> None:
+    """A model whose rows depend on each other, given fewer rows than it was checked on."""
+    from kedro_mlflow_magic.display.checks import NoteView
+    from kedro_mlflow_magic.verify.batch_independence import fewer_rows_note
+
+    note = fewer_rows_note(model.model_config, frame)
+    if note is not None:
+        show(NoteView(note))
+
+
 def optional_state(local_ns: Mapping[str, Any] | None) -> KedroState | None:
     try:
         return kedro_state(local_ns)
@@ -82,6 +91,11 @@ def optional_state(local_ns: Mapping[str, Any] | None) -> KedroState | None:
     help="also run the pipeline in the session on the same frame and show whether they agree",
 )
 @VERBOSE_ARGUMENT
+@argument(
+    "--profile",
+    action="store_true",
+    help="also time the model on the same frame and show each node's time per call",
+)
 def kedro_predict(
     line: str, cell: str | None = None, local_ns: Mapping[str, Any] | None = None
 ) -> Any:
@@ -118,8 +132,14 @@ def kedro_predict(
             comparison = compare_with_session(
                 model, frame, state.pipelines, state.catalog, params, result
             )
+    show_batch_note(model, frame)
     if arguments.compare:
         from kedro_mlflow_magic.display.checks import ComparisonView
 
         show(ComparisonView(comparison))
+    if arguments.profile:
+        from kedro_mlflow_magic.magics.profile import show_profile_under_result
+
+        with user_errors(), quiet_call(arguments.verbose):
+            show_profile_under_result(model_uri, frame, params)
     return result

@@ -1,4 +1,5 @@
-"""``%kedro_signature PIPELINE --input NAME --sample EXPR``: the signature editor (SPEC 6)."""
+"""``%kedro_signature PIPELINE --input NAME --sample EXPR``: the signature editor, whose "Log
+model" button logs with the options ``%kedro_log_model`` takes (``--include``, ``--register``...)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from kedro_mlflow_magic.magics.common import (
     DATA_INPUT_ARGUMENT,
-    FREEZE_ARGUMENT,
     PIPELINE_ARGUMENT,
     VERBOSE_ARGUMENT,
     frame_from,
@@ -19,6 +19,12 @@ from kedro_mlflow_magic.magics.common import (
     quiet_call,
     show,
     user_errors,
+)
+from kedro_mlflow_magic.magics.log_arguments import (
+    LOG_ARGUMENTS,
+    PACKAGING_ARGUMENTS,
+    log_arguments,
+    log_options_from,
 )
 from kedro_mlflow_magic.tracking.warmup import wait_for_warm_up
 
@@ -36,35 +42,30 @@ if TYPE_CHECKING:
     help="a frame to infer the signature from: a Python expression in this notebook "
     "or a catalog dataset name",
 )
-@argument(
-    "--output",
-    default=None,
-    metavar="NAME",
-    help="the dataset the model returns: an output of the pipeline, or any dataset it produces",
-)
-@argument("--name", default="model", metavar="NAME", help="the model's name in its run")
-@FREEZE_ARGUMENT
+@log_arguments(*LOG_ARGUMENTS, *PACKAGING_ARGUMENTS)
 @VERBOSE_ARGUMENT
 def kedro_signature(line: str, local_ns: Mapping[str, Any] | None = None) -> SignatureEditor:
     """Show the signature editor for PIPELINE (input column types and required flags, output,
     parameters with defaults) and return it: ``.signature`` is the edited ModelSignature and its
-    "Log model" button logs the pipeline with it."""
+    "Log model" button logs the pipeline with it and this line's options."""
     wait_for_warm_up()  # MLflow's imports must not run in two threads at once
     from kedro_mlflow_magic.prepared import prepare_pipeline
     from kedro_mlflow_magic.widgets import SignatureEditor
 
     arguments = parse_line(kedro_signature, line)
+    options = log_options_from(arguments)
     state = kedro_state(local_ns)
     pipeline = state.pipeline(arguments.pipeline)
     sample = frame_from(arguments.sample, local_ns, "--sample", state.catalog)
+    shell = get_ipython()
     with user_errors(), quiet_call(arguments.verbose):
         prepared = prepare_pipeline(
             pipeline, state.catalog, arguments.data_input, sample, output=arguments.output,
-            freeze=tuple(arguments.freeze), project_path=state.project_path,
-            config_loader=state.config_loader, pipelines=state.pipelines,
+            freeze=tuple(arguments.freeze), include=tuple(arguments.include),
+            project=state.description,
         )  # fmt: skip
-        editor = SignatureEditor(prepared, name=arguments.name)
+        editor = SignatureEditor(
+            prepared, options, shown_in=shell.execution_count if shell is not None else None
+        )
     show(editor)
-    shell = get_ipython()
-    editor.shown_in = shell.execution_count if shell is not None else None
     return editor

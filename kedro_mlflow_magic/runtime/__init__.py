@@ -14,6 +14,7 @@ package imported. One concept a module:
 - ``parameters``: the parameter inputs rebuilt per call from overridable leaves;
 - ``frames``: what the model returns for the pipeline's output;
 - ``artifacts``: the artifacts' datasets, re-created and loaded once;
+- ``integrity``: the artifacts' files checked against their digests, before they are loaded;
 - ``kinds``: the kind of each value (pandas, numpy, Spark, polars) and where a call converts;
 - ``conversions``: pandas <-> Spark <-> polars in memory, and the model's Spark session;
 - ``records``: a parameter as the model's input, one row a call;
@@ -29,6 +30,7 @@ from .manifest import (
     MANIFEST_FORMAT,
     MANIFEST_KEY,
     ArtifactEntry,
+    BatchDependenceEntry,
     KindsEntry,
     Manifest,
     NodeEntry,
@@ -44,6 +46,7 @@ __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_KEY",
     "ArtifactEntry",
+    "BatchDependenceEntry",
     "KindsEntry",
     "Manifest",
     "NodeEntry",

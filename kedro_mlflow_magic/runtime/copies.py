@@ -172,3 +172,25 @@ def make_copies(data: Data, orders: CopyOrders, pending: Pending) -> None:
     """Make each ordered copy of a value in ``data`` and keep it for the node that gets it."""
     for reader, key in orders:
         pending.setdefault(reader, {})[key] = own_copy(data[key])
+
+
+def release_plan(
+    steps: list[tuple[list[str], list[str]]], kept: Collection[str]
+) -> list[tuple[str, ...]]:
+    """The values each step (``(inputs, outputs)`` in running order) lets go of once it has
+    run: those it produced or read whose last reader it is, as Kedro's runner releases a
+    dataset once its last reader has run (an output nobody reads goes right after its
+    producer). Decided once, at load time. Only values the steps produce are released: the
+    output and ``kept`` stay, and the data input, the parameters and the artifacts are held by
+    the caller or the model anyway."""
+    kept = {dataset_key(name) for name in kept}
+    last: dict[str, int] = {}
+    for index, (inputs, outputs) in enumerate(steps):
+        for name in (*outputs, *inputs):
+            last[dataset_key(name)] = index
+    produced = {dataset_key(name) for _, outputs in steps for name in outputs}
+    released: list[list[str]] = [[] for _ in steps]
+    for key, index in last.items():
+        if key in produced and key not in kept:
+            released[index].append(key)
+    return [tuple(sorted(keys)) for keys in released]

@@ -1,4 +1,5 @@
-"""Kinds of data (SPEC 11): what a node gets each input as, and where the model converts.
+"""Kinds of data (pandas, Spark, polars, numpy): what a node gets each input as, and where the
+model converts (docs/explanation/behaviour.md#data-as-kedro-gives-it).
 
 Kedro gives a node each input in the kind its catalog entry loads: a Spark DataFrame from a
 ``spark.*`` dataset, pandas from ``pandas.*``, polars from ``polars.*``; a MemoryDataset (or no

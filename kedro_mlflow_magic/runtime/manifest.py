@@ -23,14 +23,20 @@ MANIFEST_KEY = "kedro_mlflow_magic"
 NodeInterface = str | list[str] | dict[str, str] | None
 
 
-class NodeEntry(TypedDict):
-    """One node: its name, its function as ``module:qualname``, and its inputs and outputs in
-    the form they were declared (a name, a list or a dict)."""
-
+class _NodeEntryKeys(TypedDict):
     name: str
     function: str
     inputs: NodeInterface
     outputs: NodeInterface
+
+
+class NodeEntry(_NodeEntryKeys, total=False):
+    """One node: its name, its function as ``module:qualname``, and its inputs and outputs in
+    the form they were declared (a name, a list or a dict). ``source_sha256``: the sha256 of
+    the function's source text when it could be read (what a review compares); manifests
+    written before it existed lack it."""
+
+    source_sha256: str
 
 
 class _ArtifactEntryKeys(TypedDict):
@@ -47,17 +53,20 @@ class ArtifactEntry(_ArtifactEntryKeys, total=False):
     """One artifact: the dataset re-created at load time from its type and load settings, its
     files at ``<artifact>/<file>`` inside the model (a frozen one is a pickle of its value).
 
-    An MLflow model (SPEC 12) has a ``flavor`` instead: its files are the MLflow model's, loaded
-    with ``<flavor>.load_model`` and ``config["load_args"]``; ``source`` records where it came
-    from (URI as the catalog names it, the pinned URI, registered name and version, model id,
-    run). ``changed_by`` names the nodes that change the artifact in place (found at log time):
-    each call gives its readers copies of their own, as Kedro's runner gives each node a fresh
-    load. Manifests written before these keys existed lack them. (Optional keys are declared
+    An MLflow model shipped as an artifact has a ``flavor`` instead: its files are the MLflow
+    model's, loaded with ``<flavor>.load_model`` and ``config["load_args"]``; ``source`` records
+    where it came from (URI as the catalog names it, the pinned URI, registered name and version,
+    model id, run). ``changed_by`` names the nodes that change the artifact in place (found at log
+    time): each call gives its readers copies of their own, as Kedro's runner gives each node a
+    fresh load. ``sha256``: the digest of each of its files, by its path inside ``<artifact>/``,
+    checked when the model loads (``integrity``). Manifests written before these keys existed
+    lack them. (Optional keys are declared
     with ``total=False`` rather than ``NotRequired``, which Python 3.10's ``typing`` lacks.)"""
 
     flavor: str
     source: dict[str, Any]
     changed_by: list[str]
+    sha256: dict[str, str]
 
 
 class ParameterEntry(TypedDict):
@@ -79,6 +88,14 @@ class KindsEntry(TypedDict):
     datasets: dict[str, str]
     values: dict[str, str]
     data_input: str | None
+
+
+class BatchDependenceEntry(TypedDict):
+    """A row's answer depended on the other rows of the batch, on a sample of
+    ``checked_rows`` rows predicted as one batch; ``example`` says how."""
+
+    checked_rows: int
+    example: str
 
 
 class _ManifestKeys(TypedDict):
@@ -103,10 +120,17 @@ class Manifest(_ManifestKeys, total=False):
 
     - ``added_requirements``: the requirements added by hand when it was logged
       (``--requirement``), as its requirements file lists them;
-    - ``kinds`` (SPEC 11): where the runtime converts; without it a model converts nothing."""
+    - ``kinds``: where the runtime converts between kinds of data (pandas, Spark, polars,
+      numpy); without it a model converts nothing;
+    - ``batch_dependence``: present when a row's answer depended on the other rows of the
+      batch at log time (the runtime does not read it; ``%kedro_predict`` notes it);
+    - ``trace``: true for a model that records an MLflow trace of each call, a span per node
+      (``tracing``); absent or false: it records none."""
 
     added_requirements: list[str]
     kinds: KindsEntry
+    batch_dependence: BatchDependenceEntry
+    trace: bool
 
 
 def model_config_of(manifest: Manifest) -> dict[str, Any]:

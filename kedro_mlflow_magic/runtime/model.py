@@ -12,8 +12,16 @@ from mlflow.pyfunc import PythonModel
 
 from .artifacts import load_artifact
 from .conversions import Converter, converter, spark_session, to_pandas
-from .copies import Pending, StepCopies, copy_plan, make_copies, schedule_copies
+from .copies import (
+    Pending,
+    StepCopies,
+    copy_plan,
+    make_copies,
+    release_plan,
+    schedule_copies,
+)
 from .frames import as_output_frame
+from .integrity import check_artifacts
 from .kinds import (
     FRAME_KINDS,
     PANDAS,
@@ -27,6 +35,7 @@ from .nodes import Step, compile_step, import_function
 from .parameters import Parameters
 from .records import PARAMETER_KINDS, parameter_converter
 from .sharing import ArtifactCopies, copy_artifacts, hand_out_read_only, per_call_copiers
+from .tracing import Call, Part, Wrap, WrapCall, call_span, node_span
 
 # called after each node with its name, while observing (``PipelineModel.observe``)
 StepObserver = Callable[[str], None]
@@ -51,8 +60,9 @@ class PipelineModel(PythonModel):
         self.output = dataset_key(manifest["output"])
         self.output_column = manifest.get("output_column")  # absent in older manifests
         self.parameters = Parameters.of(manifest)
-        # where a value's kind differs from what its reader's dataset gives (SPEC 11): the
-        # conversions, placed after their producers; none where the kinds agree (kinds.py)
+        # where a value's kind (pandas, Spark, polars, numpy) differs from what its reader's
+        # dataset gives: the conversions, placed after their producers; none where the kinds
+        # agree (kinds.py; docs/explanation/behaviour.md#data-as-kedro-gives-it)
         kinds = manifest.get("kinds")  # absent in older manifests: no conversions
         self.spark = spark_session() if needs_spark(kinds) else None
         plan = plan_conversions(manifest["nodes"], kinds, manifest["data_input"], self.output)
@@ -84,15 +94,34 @@ class PipelineModel(PythonModel):
         self.artifact_copies: ArtifactCopies = tuple(
             (reader, key, copiers[key]) for reader, key in at_start if key in copiers
         )
+        # each value the steps produce is dropped after its last reader (Kedro's runner
+        # releases it then): a call holds at most what Kedro's run of the pipeline holds
+        self.released = release_plan(
+            [
+                ([item.key], [item.converted])
+                if isinstance(item, Conversion)
+                else (interface_names(item["inputs"]), interface_names(item["outputs"]))
+                for item in self.order
+            ],
+            kept={self.output},
+        )
         self.functions = {
             node["name"]: import_function(node["function"]) for node in manifest["nodes"]
         }
-        self.steps: list[Step] = self.compile_steps(None)
+        # a model logged with trace=True records a span per node on every call; one without
+        # wraps nothing (docs/guides/profiling.md)
+        self.traced = bool(manifest.get("trace"))
+        if self.traced:
+            self.instrument(node_span, call_span)
+        else:
+            self.instrument(None, None)
 
     def load_artifacts(self, manifest: Any, context: Any) -> dict[str, Any]:
         """Load every artifact once (``self.constants``), decide which are copied for each
         reading node on every call (returned: key -> copier) and which are handed out
         read-only."""
+        # their files as they were logged (the manifest's digests), before anything is loaded
+        check_artifacts(manifest["artifacts"], context.artifacts)
         # Artifacts are loaded once, here; each call reads the same objects, but for those
         # whose copy is cheap: each reading node gets its own copy on every call (sharing.py)
         self.constants = {
@@ -122,14 +151,33 @@ class PipelineModel(PythonModel):
         return copiers
 
     def compile_steps(self, observer: StepObserver | None) -> list[Step]:
+        """The steps of a call, each node function and conversion wrapped by ``self.wrap``
+        (when set), each node followed by ``observer`` (when given)."""
         steps = []
-        for item, item_copies in zip(self.order, self.step_copies, strict=True):
+        wrap = self.wrap or unwrapped
+        for item, item_copies, released in zip(
+            self.order, self.step_copies, self.released, strict=True
+        ):
             if isinstance(item, Conversion):
-                steps.append(conversion_step(item, converter(item.kind, self.spark), item_copies))
+                convert = wrap(
+                    Part(item.converted, item.key, False), converter(item.kind, self.spark)
+                )
+                steps.append(conversion_step(item, convert, item_copies, released))
                 continue
-            step = compile_step(item, self.functions[item["name"]], item_copies, self.read_only)
-            steps.append(step if observer is None else observed(step, item["name"], observer))
+            name = item["name"]
+            function = wrap(Part(name, item["inputs"], True), self.functions[name])
+            step = compile_step(item, function, item_copies, self.read_only, released)
+            steps.append(step if observer is None else observed(step, name, observer))
         return steps
+
+    def instrument(self, wrap: Wrap | None, wrap_call: WrapCall | None) -> None:
+        """From now on, call each node function and conversion through ``wrap`` and each whole
+        call through ``wrap_call`` (a trace's spans, a profile's timers); None: directly."""
+        self.wrap = wrap
+        self.steps: list[Step] = self.compile_steps(None)
+        edges = self.edges.wrapped(wrap) if self.edges is not None and wrap else self.edges
+        call: Call = self.run if edges is None else edges.caller(self.run)
+        self.call = call if wrap_call is None else wrap_call(call)
 
     @property
     def artifacts(self) -> Mapping[str, Any]:
@@ -146,9 +194,9 @@ class PipelineModel(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> Any:
-        if self.edges is not None:  # a model whose data input or output is not pandas
-            return self.edges.predict(self.run, model_input, params)
-        return self.run(model_input, params)
+        # ``run``, through the edges of a model whose data input or output is not pandas,
+        # wrapped when traced or profiled: decided at load (``instrument``)
+        return self.call(model_input, params)
 
     def run(self, model_input: Any, params: dict[str, Any] | None) -> Any:
         """One call: the steps over the data input, the artifacts and the parameters."""
@@ -164,7 +212,9 @@ class PipelineModel(PythonModel):
         return as_output_frame(data[self.output], self.output_column)
 
 
-def conversion_step(conversion: Conversion, convert: Converter, copies: StepCopies) -> Step:
+def conversion_step(
+    conversion: Conversion, convert: Converter, copies: StepCopies, released: tuple[str, ...]
+) -> Step:
     """The step converting a value for the readers that need it in another kind."""
     key, converted, made_after = conversion.key, conversion.converted, copies.made_after
 
@@ -172,8 +222,14 @@ def conversion_step(conversion: Conversion, convert: Converter, copies: StepCopi
         data[converted] = convert(data[key])
         if made_after:
             make_copies(data, made_after, pending)
+        for name in released:
+            del data[name]
 
     return step
+
+
+def unwrapped(part: Part, function: Callable[..., Any]) -> Callable[..., Any]:
+    return function
 
 
 class Edges:
@@ -182,9 +238,17 @@ class Edges:
     the model's Spark session, or into polars), the output converted to its dataset's kind,
     and a Spark or polars output handed back as pandas to a caller who gave pandas."""
 
-    def __init__(self, enter: Converter | None, leave: Converter | None) -> None:
+    def __init__(
+        self,
+        enter: Converter | None,
+        leave: Converter | None,
+        names: tuple[str, str, str] = ("", "", ""),
+        back: Converter = to_pandas,
+    ) -> None:
         self.enter = enter
         self.leave = leave
+        self.back = back
+        self.names = names  # what enter, leave and back convert, as a profile names them
 
     @classmethod
     def of(cls, kinds: Any, output_kind: str | None, output: str, spark: Any) -> Edges | None:
@@ -202,7 +266,26 @@ class Edges:
         produced = output_kind or kinds["values"].get(output)
         if enter is None and leave is None and (produced not in FRAME_KINDS or produced == PANDAS):
             return None
-        return cls(enter, leave)
+        names = (
+            f"model input as {data_input_kind}",
+            f"{output} as {output_kind}",
+            f"{output} as pandas",
+        )
+        return cls(enter, leave, names)
+
+    def wrapped(self, wrap: Wrap) -> Edges:
+        """These edges with their conversions wrapped (``PipelineModel.instrument``)."""
+        enter, leave = self.enter, self.leave
+        return Edges(
+            None if enter is None else wrap(Part(self.names[0], None, False), enter),
+            None if leave is None else wrap(Part(self.names[1], None, False), leave),
+            self.names,
+            wrap(Part(self.names[2], None, False), self.back),
+        )
+
+    def caller(self, run: Call) -> Call:
+        """A whole call: ``run`` between the edges."""
+        return lambda model_input, params: self.predict(run, model_input, params)
 
     def predict(self, run: Callable[[Any, Any], Any], model_input: Any, params: Any) -> Any:
         caller = kind_of(model_input)
@@ -211,9 +294,12 @@ class Edges:
         output = run(model_input, params)
         if self.leave is not None:
             output = self.leave(output)
-        if caller not in FRAME_KINDS or caller == PANDAS:
+        if caller in FRAME_KINDS and caller != PANDAS:
+            return output
+        produced = kind_of(output)
+        if produced in FRAME_KINDS and produced != PANDAS:
             # a pandas caller (serving, the magics, the CLI) gets pandas back
-            return to_pandas(output)
+            return self.back(output)
         return output
 
 

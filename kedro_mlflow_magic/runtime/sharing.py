@@ -1,7 +1,7 @@
-"""How every call shares the artifacts without drifting (SPEC 4): a node that changes an
-artifact in place must not change the answers of later calls, on any input. Kedro's runner
-loads a persisted input afresh for each node; the model loads it once. Decided per artifact,
-once, at load time:
+"""How every call shares the artifacts without drifting: a node that changes an artifact in
+place must not change the answers of later calls, on any input (see
+docs/explanation/behaviour.md#predicting). Kedro's runner loads a persisted input afresh for
+each node; the model loads it once. Decided per artifact, once, at load time:
 
 - **copied per call**: an artifact whose copy is cheap (a vocabulary, a list of categories, a
   small array) is copied for each node that reads it, on every call, as Kedro's runner would

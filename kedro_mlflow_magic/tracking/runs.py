@@ -1,4 +1,5 @@
-"""The MLflow run a model is logged into, and its registration (SPEC 7)."""
+"""The MLflow run a model is logged into, and its registration (which run and why:
+docs/explanation/behaviour.md#where-runs-go)."""
 
 from __future__ import annotations
 

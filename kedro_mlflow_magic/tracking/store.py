@@ -1,4 +1,6 @@
-"""Where runs go (SPEC 7): the tracking URI and the experiment, resolved from the project.
+"""Where runs go (``docs/explanation/behaviour.md#where-runs-go``): the tracking URI and the
+experiment, resolved from the project's description (its root, and its session's config
+loader, through which ``mlflow.yml`` is read as ``kedro run --env`` reads it).
 
 ``%load_ext`` imports this module (to find the project); MLflow and Kedro's config loader are
 imported inside the functions that need them, to keep MLflow out of ``%load_ext``."""
@@ -11,11 +13,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlparse
 
 from kedro_mlflow_magic.compat import active_experiment_id
 from kedro_mlflow_magic.errors import ExperimentError
+
+if TYPE_CHECKING:
+    from kedro_mlflow_magic.project import ProjectDescription
 
 logger = logging.getLogger(__name__)
 
@@ -251,28 +256,34 @@ class ExperimentChoice:
     asked: bool
     shown: str | None
     project_root: Path | None
+    # the session's loader: a new experiment's artifact location is read from the same
+    # mlflow.yml as the tracking URI
+    config_loader: Any = None
 
     def experiment_id(self) -> str | None:
         """The id of the named experiment (created when missing; None: MLflow's active one),
         looked up only when a new run needs it."""
         if self.name is None:
             return None
-        return experiment_id_named(self.name, self.project_root)
+        return experiment_id_named(self.name, self.project_root, self.config_loader)
 
     def described(self) -> str:
         return f"experiment '{self.shown}'" if self.shown else "the experiment"
 
 
 def choose_experiment(
-    asked: str | None, project_root: Path | None, package_name: str | None
+    asked: str | None,
+    project_root: Path | None,
+    package_name: str | None,
+    config_loader: Any = None,
 ) -> ExperimentChoice:
     """The experiment a new run goes to: ``asked`` when given; else the user's active one;
-    else one named after the project's package (SPEC 7)."""
+    else one named after the project's package."""
     if asked is not None:
-        return ExperimentChoice(asked, asked=True, shown=asked, project_root=project_root)
+        return ExperimentChoice(asked, True, asked, project_root, config_loader)
     name = None if user_chose_experiment() else package_name
     shown = os.environ.get("MLFLOW_EXPERIMENT_NAME") or package_name
-    return ExperimentChoice(name, asked=False, shown=shown, project_root=project_root)
+    return ExperimentChoice(name, False, shown, project_root, config_loader)
 
 
 @dataclass(frozen=True)
@@ -284,18 +295,17 @@ class Destination:
 
 
 def log_destination(
-    project_root: Path | None,
-    config_loader: Any,
-    experiment: str | None,
-    package_name: str | None,
+    project: ProjectDescription, experiment: str | None, package_name: str | None
 ) -> Destination:
     """Point MLflow at the project's tracking (``use_project_tracking``) and choose the
-    experiment of a new run (``choose_experiment``), once for the whole log."""
-    uri = use_project_tracking(project_root, config_loader)
-    return Destination(uri, choose_experiment(experiment, project_root, package_name))
+    experiment of a new run (``choose_experiment``), once for the whole log, both read
+    through the project's config loader."""
+    uri = use_project_tracking(project.path, project.config_loader)
+    choice = choose_experiment(experiment, project.path, package_name, project.config_loader)
+    return Destination(uri, choice)
 
 
-def experiment_id_named(name: str, project_root: Path | None) -> str:
+def experiment_id_named(name: str, project_root: Path | None, config_loader: Any = None) -> str:
     """The id of the experiment ``name``, created when it does not exist, with its artifacts
     under ``<project root>/mlartifacts`` unless a tracking server keeps them."""
     import mlflow
@@ -306,7 +316,8 @@ def experiment_id_named(name: str, project_root: Path | None) -> str:
         if stores_its_own_artifacts(mlflow.get_tracking_uri()):
             return client.create_experiment(name)
         root = project_root or Path.cwd()
-        return client.create_experiment(name, artifact_location=new_artifact_location(root, name))
+        location = new_artifact_location(root, name, config_loader)
+        return client.create_experiment(name, artifact_location=location)
     if experiment.lifecycle_stage != "active":
         raise ExperimentError(
             f"the experiment '{name}' is deleted; restore it "
@@ -321,7 +332,7 @@ def stores_its_own_artifacts(tracking_uri: str) -> bool:
     return urlparse(tracking_uri).scheme in ("http", "https", "databricks")
 
 
-def new_artifact_location(project_root: Path, experiment: str) -> str:
+def new_artifact_location(project_root: Path, experiment: str, config_loader: Any = None) -> str:
     """Where a new experiment keeps its artifacts. In a kedro-mlflow project (an mlflow.yml in
     conf), the project's convention: ``tracking.experiment.create_experiment_kwargs.
     artifact_location`` when set (a relative path from the project root, as kedro-mlflow reads

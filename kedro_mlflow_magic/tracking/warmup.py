@@ -1,13 +1,20 @@
 """A fast first log: once a project is loaded, do in a background thread, while the user reads
 and types, what a first log would otherwise pay for: import MLflow's model-logging and loading
-machinery, open the project's tracking and registry stores (creating or migrating a new sqlite
-store), look up the project's experiment, and fill the caches MLflow and we fill on a first log
-(the scans of every installed distribution, the run's git context).
+machinery, create and open the project's local sqlite store (creating or migrating it), and
+fill the caches MLflow and we fill on a first log (the scans of every installed distribution,
+the run's git context).
 
-Safe by construction: the magics wait for it (no module is imported by two threads at once);
-it reads but creates nothing on a tracking server (a local sqlite store is created, as the log
-would); it never sets MLflow's tracking URI, experiment or active run; and what it logs or warns
-never reaches the notebook, while other threads' logs and warnings are untouched."""
+Safe by construction:
+- one thread at a time: every magic (Kedro's ``%reload_kedro`` and ``%load_node`` included:
+  a load's hooks and our quiet import MLflow too) and the lazy names of the Python API wait
+  for the warm-up to end before they import anything, and a new warm-up first ends the one
+  before it, so no module is ever imported by two of our threads at once (MLflow imports
+  lazily, and two threads importing it at once fail with "partially initialized module");
+- nothing it does waits on another machine: it sends no request to a tracking server or a
+  database server (only a local sqlite store is opened), so a log that waits for it never
+  waits on a slow server's answer, and the caches left are skipped once a log waits;
+- it never sets MLflow's tracking URI, experiment or active run, and what it logs or warns
+  never reaches the notebook, while other threads' logs and warnings are untouched."""
 
 from __future__ import annotations
 
@@ -23,7 +30,10 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kedro_mlflow_magic.project import ProjectDescription
 
 logger = logging.getLogger(__name__)
 
@@ -131,11 +141,18 @@ WHAT_A_LOG_IMPORTS = (
     "mlflow.tracing.processor.base_mlflow",
     "mlflow.tracking.context.registry",
     "mlflow.utils.requirements_utils",
+    "mlflow.store.tracking.rest_store",  # a tracking server's clients, imported on first use
+    "mlflow.store.model_registry.rest_store",
     "kedro.runner",
     "kedro_mlflow_magic.build.packaging",
     "kedro_mlflow_magic.prepared",
     "kedro_mlflow_magic.tracking.store",
 )
+
+
+def is_local_store(uri: str) -> bool:
+    """A store on this machine (a sqlite file): opening it asks no server anything."""
+    return uri.startswith("sqlite:")
 
 
 def import_what_a_log_imports() -> None:
@@ -144,39 +161,37 @@ def import_what_a_log_imports() -> None:
 
 
 def warm(
-    project_root: Path,
-    config_loader: Any = None,
+    project: ProjectDescription,
     experiment: str | None = None,
-    imported: threading.Event | None = None,
     hurry: threading.Event | None = None,
 ) -> None:
-    """Import what a log needs (then set ``imported``); create a new local sqlite store, open
-    the project's tracking and registry stores (creating or migrating them) and look up the
-    project's experiment; then fill the caches of a first log, unless ``hurry`` is set (a log
-    is waiting: it fills what it needs itself, sooner than it would wait for all of them)."""
-    try:
-        # Imports first: importing may configure logging (MLflow's handlers, Kedro's
-        # logging.yml), which would replace the handlers this thread is hidden from.
-        import_what_a_log_imports()
-    finally:
-        if imported is not None:
-            imported.set()
+    """Import what a log needs; create a new local sqlite store and open the project's local
+    stores (creating or migrating them) and look up the project's experiment there; then fill
+    the caches of a first log. A store on a server is left alone (no request). The caches left
+    are skipped once ``hurry`` is set (a log is waiting: it fills what it needs itself)."""
+    # Imports first: importing may configure logging (MLflow's handlers, Kedro's
+    # logging.yml), which would replace the handlers this thread is hidden from.
+    import_what_a_log_imports()
     import mlflow
 
     from kedro_mlflow_magic import compat
     from kedro_mlflow_magic.build import requirements
     from kedro_mlflow_magic.tracking import store
 
+    def hurried() -> bool:
+        return hurry is not None and hurry.is_set()
+
     with this_thread_unheard(), this_thread_unwarned():
         # the log's own choice: the user's URI, else the project's (also when kedro-mlflow's
         # hook set mlflow.yml's relative sqlite URI as written, which SQLite would open here)
-        uri = store.resolve_tracking_uri(project_root, config_loader).uri
-        create_store_quickly(uri)  # a new local store (MLflow would create it, slowly, below)
-        # a client of its own: MLflow's global tracking URI stays as it is; read-only requests
-        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-        if experiment:
-            client.get_experiment_by_name(experiment)
-        client.search_registered_models(max_results=1)
+        uri = store.resolve_tracking_uri(project.path, project.config_loader).uri
+        if is_local_store(uri):
+            create_store_quickly(uri)  # a new local store (MLflow would create it, slowly)
+            # a client of its own: MLflow's global tracking URI stays as it is
+            client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+            if experiment:
+                client.get_experiment_by_name(experiment)
+            client.search_registered_models(max_results=1)
         caches = (
             # MLflow's check of a model's requirements against this environment (a log calls it)
             compat.warm_mlflow_package_map,
@@ -185,58 +200,55 @@ def warm(
             requirements.module_distributions,
         )
         for fill in caches:
-            if hurry is not None and hurry.is_set():
+            if hurried():
                 return
             fill()
 
 
 @dataclass
 class WarmUp:
-    """A warm-up running or done: its thread, the event it sets once its imports are done,
-    and the one a waiting log sets to have it skip the caches it has not filled yet."""
+    """A warm-up running or done: its thread, and the event a waiting log sets to have it skip
+    the steps it has not done yet."""
 
     thread: threading.Thread
-    imported: threading.Event = field(default_factory=threading.Event)
     hurry: threading.Event = field(default_factory=threading.Event)
 
-    def wait(self, imports_only: bool = False) -> None:
+    def wait(self) -> None:
         """See ``wait_for_warm_up``."""
         if self.thread is threading.current_thread():
             return
-        if imports_only:
-            self.imported.wait()
-            return
-        self.hurry.set()  # the caches left to fill: the caller fills what it needs itself
+        self.hurry.set()  # the steps left: the caller does what it needs itself
         self.thread.join()
 
 
-# The warm-up running or done last: a log waits for it rather than open the store beside it.
+# The warm-up started last (it ended the ones before it): a log waits for it.
 current: WarmUp | None = None
 
 
-def warm_in_background(
-    project_root: Path, config_loader: Any = None, experiment: str | None = None
-) -> threading.Thread:
-    """Start ``warm`` in a daemon thread; a failure is only logged at debug level (the log
-    itself will meet it and say what is wrong)."""
+def warm_in_background(project: ProjectDescription, experiment: str | None = None) -> WarmUp:
+    """Start ``warm`` in a daemon thread, which first ends the warm-up started before it (one
+    warm-up at a time); a failure is only logged at debug level (the log itself will meet it
+    and say what is wrong)."""
     global current
+    previous = current
 
     def run() -> None:
+        if previous is not None:
+            previous.wait()
         try:
-            warm(project_root, config_loader, experiment, started.imported, started.hurry)
+            warm(project, experiment, started.hurry)
         except Exception:
             logger.debug("warming up for the first log failed", exc_info=True)
 
     started = WarmUp(threading.Thread(target=run, name=THREAD_NAME, daemon=True))
     current = started
     started.thread.start()
-    return started.thread
+    return started
 
 
-def wait_for_warm_up(imports_only: bool = False) -> None:
-    """Let a running warm-up finish its imports and the store (two threads must not create one
-    sqlite store at once), skipping the caches it has not filled yet; or let it finish only
-    its imports (no module may be imported by two threads at once), for what needs no
-    tracking store and should not wait for a slow server's answers."""
+def wait_for_warm_up() -> None:
+    """Before anything imports MLflow: let a running warm-up end now, skipping the steps it has
+    not done (no module may be imported by two threads at once). It waits on no server, so
+    neither does this."""
     if current is not None:
-        current.wait(imports_only)
+        current.wait()

@@ -1,4 +1,5 @@
-"""Artifacts a model changes in place while predicting, found at log time (SPEC 4).
+"""Artifacts a model changes in place while predicting, found at log time
+(docs/explanation/behaviour.md#predicting).
 
 A logged model loads its artifacts once and every call shares them (no copies per call, so a
 call costs nothing more whatever their size). A node that changes one in place (a vocabulary

@@ -1,7 +1,7 @@
-"""Will the model serve where it ships (SPEC 14)? ``check_environment`` predicts a model's input
+"""Will the model serve where it ships? ``check_environment`` predicts a model's input
 example in a fresh environment built from the model's own requirements alone, with MLflow's
 environment machinery (uv or virtualenv, as ``mlflow models serve`` builds it), and compares the
-answer with this environment's.
+answer with this environment's (docs/explanation/behaviour.md#will-it-serve-where-it-ships).
 
 Environments are kept in the user's cache (``~/.cache/kedro-mlflow-magic/envs`` on Linux),
 named by MLflow from a hash of the model's Python version and requirements, so a model whose
@@ -12,6 +12,7 @@ concurrent checks from building the same one twice or using it half built.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -36,6 +37,9 @@ from kedro_mlflow_magic.errors import EnvironmentCheckError, one_line
 from kedro_mlflow_magic.quiet import quiet_third_party
 from kedro_mlflow_magic.verify.code_check import include_for_model
 from kedro_mlflow_magic.verify.parity import compare_results
+
+if TYPE_CHECKING:
+    from kedro_mlflow_magic.build.logged import LoggedModel
 
 ENV_MANAGERS = ("uv", "virtualenv")
 CACHE_APP = "kedro-mlflow-magic"
@@ -321,3 +325,15 @@ def check_environment(model_uri: str, *, env_manager: str = "uv") -> Environment
             differing_rows=differing,
             installed=installed,
         )
+
+
+def with_environment_check(logged: LoggedModel, *, env_manager: str = "uv") -> LoggedModel:
+    """The log's result with its model checked in a fresh environment of its own requirements:
+    ``environment_check`` holds the ``EnvironmentCheck``, or the ``EnvironmentCheckError`` that
+    says why the check failed (the model is logged either way, and its summary says so). The log
+    pointed MLflow at the store the model went to: its URI is found there."""
+    try:
+        checked: Any = check_environment(logged.model_info.model_uri, env_manager=env_manager)
+    except EnvironmentCheckError as error:
+        checked = error
+    return dataclasses.replace(logged, environment_check=checked)

@@ -46,11 +46,19 @@ def comparable_frame(value: Any) -> pd.DataFrame | None:
     return None
 
 
-def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5) -> Comparison:
-    """Compare the model's prediction with the pipeline's output (numbers with a tiny tolerance)."""
+def compare_results(
+    model_result: Any,
+    pipeline_result: Any,
+    rows_shown: int = 5,
+    labels: tuple[str, str] = ("model", "pipeline"),
+) -> Comparison:
+    """Compare the model's prediction with the pipeline's output (numbers with a tiny
+    tolerance); ``labels`` name the two sides in the detail and the differing rows (two models
+    compared are ``before`` and ``after``)."""
+    model, pipeline = labels
     arrays = isinstance(model_result, np.ndarray) and isinstance(pipeline_result, np.ndarray)
     if arrays and max(model_result.ndim, pipeline_result.ndim) > 2:
-        return compare_arrays(model_result, pipeline_result)
+        return compare_arrays(model_result, pipeline_result, labels)
     model_frame, pipeline_frame = comparable_frame(model_result), comparable_frame(pipeline_result)
     if model_frame is None or pipeline_frame is None:
         try:
@@ -58,18 +66,20 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
         except Exception:
             same = False
         detail = (
-            "equal" if same else f"model gave {model_result!r}, pipeline gave {pipeline_result!r}"
+            "equal"
+            if same
+            else f"{model} gave {model_result!r}, {pipeline} gave {pipeline_result!r}"
         )
         return Comparison(same, detail)
     if model_frame.shape != pipeline_frame.shape:
         return Comparison(
-            False, f"shapes differ: model {model_frame.shape}, pipeline {pipeline_frame.shape}"
+            False, f"shapes differ: {model} {model_frame.shape}, {pipeline} {pipeline_frame.shape}"
         )
     if isinstance(model_result, pd.DataFrame) and isinstance(pipeline_result, pd.DataFrame):
         model_columns, pipeline_columns = list(model_frame.columns), list(pipeline_frame.columns)
         if model_columns != pipeline_columns:
             return Comparison(
-                False, f"columns differ: model {model_columns}, pipeline {pipeline_columns}"
+                False, f"columns differ: {model} {model_columns}, {pipeline} {pipeline_columns}"
             )
     model_frame = model_frame.reset_index(drop=True)
     pipeline_frame = pipeline_frame.reset_index(drop=True)
@@ -86,8 +96,8 @@ def compare_results(model_result: Any, pipeline_result: Any, rows_shown: int = 5
         )
     rows = pd.concat(
         {
-            "model": comparable_frame(model_result).iloc[differs.to_numpy()].head(rows_shown),
-            "pipeline": comparable_frame(pipeline_result).iloc[differs.to_numpy()].head(rows_shown),
+            model: comparable_frame(model_result).iloc[differs.to_numpy()].head(rows_shown),
+            pipeline: comparable_frame(pipeline_result).iloc[differs.to_numpy()].head(rows_shown),
         },
         axis=1,
     )
@@ -126,12 +136,18 @@ def same_rows_in_another_order(model_frame: pd.DataFrame, pipeline_frame: pd.Dat
     return not differing_rows(model_sorted, pipeline_sorted).any()
 
 
-def compare_arrays(model_result: np.ndarray, pipeline_result: np.ndarray) -> Comparison:
+def compare_arrays(
+    model_result: np.ndarray,
+    pipeline_result: np.ndarray,
+    labels: tuple[str, str] = ("model", "pipeline"),
+) -> Comparison:
     """Two arrays of any rank: same shape, and the same values (numbers with a tiny
     tolerance), row by row along the first axis."""
     if model_result.shape != pipeline_result.shape:
+        model, pipeline = labels
         return Comparison(
-            False, f"shapes differ: model {model_result.shape}, pipeline {pipeline_result.shape}"
+            False,
+            f"shapes differ: {model} {model_result.shape}, {pipeline} {pipeline_result.shape}",
         )
     rows = len(pipeline_result)
     model_rows, pipeline_rows = model_result.reshape(rows, -1), pipeline_result.reshape(rows, -1)

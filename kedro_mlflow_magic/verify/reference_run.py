@@ -1,10 +1,10 @@
 """Running a pipeline in the Kedro session: Kedro's SequentialRunner on a given frame, with the
 artifacts as the session has them, in a catalog of its own (the session's stays untouched).
 
-A pipeline that converts between kinds of data (docs/explanation/behaviour.md#data-as-kedro-gives-it) runs with its persisted intermediate
-datasets as the catalog defines them (types, load and save settings), pointed at a scratch
-folder: the reference converts through files as ``kedro run`` does, and writes nothing into
-the project."""
+A pipeline that converts between kinds of data (pandas, Spark, polars, numpy) runs with its
+persisted intermediate datasets as the catalog defines them (types, load and save settings),
+pointed at a scratch folder: the reference converts through files as ``kedro run`` does, and
+writes nothing into the project."""
 
 from __future__ import annotations
 

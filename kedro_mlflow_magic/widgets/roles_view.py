@@ -1,4 +1,4 @@
-"""The roles view (SPEC 6, ``%kedro_inputs``): the pipeline drawn as a Mermaid flowchart, free
+"""The roles view (``%kedro_inputs``): the pipeline drawn as a Mermaid flowchart, free
 inputs coloured by role and namespaces as boxes (``picture``), above the roles table with
 problems and their fixes.
 
