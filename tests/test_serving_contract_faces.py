@@ -114,7 +114,7 @@ def contract_project(contract_root: Path):
 
 
 def column_flags(editor) -> dict[str, bool]:
-    return {field.column: field.required.value for field in editor.columns}
+    return {field.column: field.required.value for field in editor._columns}
 
 
 def test_the_signature_editor_shows_columns_not_read_as_optional_and_any_can_be_required(
@@ -125,8 +125,8 @@ def test_the_signature_editor_shows_columns_not_read_as_optional_and_any_can_be_
     assert column_flags(editor) == {
         "customer_id": True, "tenure": True, "charges": True, "churned": False,
     }  # fmt: skip
-    next(field for field in editor.columns if field.column == "churned").required.value = True
-    editor.log_button.click()
+    next(field for field in editor._columns if field.column == "churned").required.value = True
+    editor._log_button.click()
 
     assert editor.error is None
     uri = editor.model_info.model_uri
