@@ -119,27 +119,27 @@ def kedro_predict(
         frame = frame_from(arguments.data, local_ns, "--data")
 
     from kedro_mlflow_magic.tracking import prediction, store
+    from kedro_mlflow_magic.verify.parity import compare_with_session
 
-    with user_errors(), quiet_call(arguments.verbose):
+    with user_errors(), quiet_call(arguments.verbose):  # one line for what its nodes printed
         if state is not None:
             store.use_project_tracking(state.project_path, state.config_loader)
         model_uri = unquoted(arguments.model_uri or "") or prediction.last_logged_model_uri()
         model = prediction.models.load(model_uri)
         params = prediction.parse_params(map(unquoted, arguments.params), model)
         result = prediction.predict(model, frame, params, model_uri)
-    show_batch_note(model, frame)
-    if arguments.compare:
-        from kedro_mlflow_magic.display.checks import ComparisonView
-        from kedro_mlflow_magic.verify.parity import compare_with_session
-
-        with user_errors(), quiet_call(arguments.verbose):
+        if arguments.compare:
             comparison = compare_with_session(
                 model, frame, state.pipelines, state.catalog, params, result
             )
+    show_batch_note(model, frame)
+    if arguments.compare:
+        from kedro_mlflow_magic.display.checks import ComparisonView
+
         show(ComparisonView(comparison))
     if arguments.profile:
         from kedro_mlflow_magic.magics.profile import show_profile_under_result
 
-        with user_errors(), quiet_call():
+        with user_errors(), quiet_call(arguments.verbose):
             show_profile_under_result(model_uri, frame, params)
     return result
