@@ -298,7 +298,7 @@ def test_log_model_hook_logs_into_the_training_run_kedro_mlflow_opened(
         if name not in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID")
     }
     environment |= {
-        "KEDRO_DISABLE_TELEMETRY": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "COLUMNS": "200",
+        "KEDRO_DISABLE_TELEMETRY": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "COLUMNS": "1000",
     }  # fmt: skip
     finished = subprocess.run(
         [str(kedro_mlflow_python), "-m", "kedro", "run", "--pipelines", "training"],
@@ -307,7 +307,7 @@ def test_log_model_hook_logs_into_the_training_run_kedro_mlflow_opened(
     output = finished.stdout + finished.stderr
     assert finished.returncode == 0, output[-3000:]
     assert "Logged pipeline 'inference' after the run of 'training'" in output, output[-3000:]
-    assert "(the active run)" in output
+    assert "(the active run)" in output, output[output.find("Logged pipeline") - 200 :]
 
     client = mlflow.MlflowClient(tracking_uri=store)
     experiment = client.get_experiment_by_name("km_demo")

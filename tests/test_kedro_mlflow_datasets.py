@@ -155,7 +155,7 @@ def environment(store: str) -> dict[str, str]:
     }
     variables |= {
         "MLFLOW_TRACKING_URI": store, "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true", "COLUMNS": "200",
+        "MLFLOW_DISABLE_TELEMETRY": "true", "COLUMNS": "1000",
     }  # fmt: skip
     return variables
 

@@ -44,7 +44,7 @@ def run(command: list[str], root: Path) -> subprocess.CompletedProcess:
         "KEDRO_DISABLE_TELEMETRY": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COLUMNS": "300",  # Kedro's rich console: keep a line on one line
+        "COLUMNS": "1000",  # Kedro's rich console: keep a line on one line
     }
     return subprocess.run(
         command, cwd=root, env=environment, capture_output=True, text=True, timeout=900
@@ -86,12 +86,21 @@ def prod_training(project: Path) -> subprocess.CompletedProcess:
     return run([str(BIN / "kedro"), "run", "--pipeline", "training", "--env", "prod"], project)
 
 
-def test_the_hook_logs_into_the_store_of_kedro_run_env(
+@pytest.fixture(scope="module")
+def stores_after_training(
     project: Path, prod_training: subprocess.CompletedProcess
+) -> dict[str, list[str]]:
+    """The READY models of each store right after the hook's run, before other tests log
+    into the same project (the tests of this module run in any order)."""
+    return {name: ready_models(project / name) for name in ("prod.db", "mlflow.db")}
+
+
+def test_the_hook_logs_into_the_store_of_kedro_run_env(
+    prod_training: subprocess.CompletedProcess, stores_after_training: dict[str, list[str]]
 ) -> None:
     assert prod_training.returncode == 0, prod_training.stderr[-3000:]
-    assert len(ready_models(project / "prod.db")) == 1
-    assert ready_models(project / "mlflow.db") == []  # the default store stays empty
+    assert len(stores_after_training["prod.db"]) == 1
+    assert stores_after_training["mlflow.db"] == []  # the default store stays empty
 
 
 def test_the_shell_command_logs_and_predicts_in_the_store_of_its_env(

@@ -32,7 +32,7 @@ def run(command: list[str], cwd: Path, store: str, **environment: str):
         "KEDRO_DISABLE_TELEMETRY": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COLUMNS": "200",  # Kedro's rich console: keep our one line on one line
+        "COLUMNS": "1000",  # Kedro's rich console: keep our one line on one line
         **environment,
     }
     return subprocess.run(

@@ -161,7 +161,7 @@ def shell_command(*arguments: str, cwd: Path, store: str) -> subprocess.Complete
         "KEDRO_DISABLE_TELEMETRY": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COLUMNS": "200",
+        "COLUMNS": "1000",
     }
     return subprocess.run(
         [str(BIN / "kedro-mlflow-magic"), *arguments],
@@ -240,7 +240,7 @@ def test_the_hook_prints_the_same_notes(tmp_path: Path):
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
         "KEDRO_DISABLE_TELEMETRY": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
-        "COLUMNS": "200",
+        "COLUMNS": "1000",
     }
     finished = subprocess.run(
         [str(BIN / "kedro"), "run", "--pipelines", "training"],

@@ -29,6 +29,15 @@ def log_demo(demo: Any, frame: Any, **options: Any) -> str:
     ).model_uri
 
 
+def traces_of(experiment: str) -> list[Any]:
+    """The traces recorded in ``experiment``, after this process exported what it holds (the
+    supported MLflow versions all have ``flush_trace_async_logging`` and ``locations=``)."""
+    import mlflow
+
+    mlflow.flush_trace_async_logging()
+    return mlflow.search_traces(locations=[experiment], return_type="list")
+
+
 def spans_by_name(trace: Any) -> dict[str, Any]:
     return {span.name: span for span in trace.data.spans}
 
@@ -55,7 +64,7 @@ def test_a_traced_model_records_a_span_per_node_with_shapes(demo, demo_sample, e
     model = mlflow.pyfunc.load_model(log_demo(demo, demo_sample, trace=True))
     mlflow.set_experiment(experiment_id=experiment)
     model.predict(demo_sample)
-    [trace] = mlflow.search_traces(experiment_ids=[experiment], return_type="list", flush=True)
+    [trace] = traces_of(experiment)
     spans = spans_by_name(trace)
     assert node_names(demo) <= set(spans)
     root = spans["predict"]
@@ -79,7 +88,7 @@ def test_a_model_logged_without_trace_records_no_span(demo, demo_sample, experim
     mlflow.set_experiment(experiment_id=experiment)
     model.predict(demo_sample)
     assert model.unwrap_python_model().traced is False
-    assert mlflow.search_traces(experiment_ids=[experiment], return_type="list", flush=True) == []
+    assert traces_of(experiment) == []
 
 
 def served_traces(
@@ -101,11 +110,9 @@ def served_traces(
 
 
 def wait_for_traces(experiment: str) -> list[Any]:
-    import mlflow
-
     deadline = time.monotonic() + TRACE_DEADLINE
     while time.monotonic() < deadline:
-        traces = mlflow.search_traces(experiment_ids=[experiment], return_type="list")
+        traces = traces_of(experiment)
         if traces:
             return traces
         time.sleep(0.5)
@@ -142,7 +149,7 @@ def test_a_served_traced_model_records_spans_per_node_and_an_untraced_one_none(
     spans = spans_by_name(traces[0])
     assert node_names(demo) <= set(spans)
     assert spans["encode_features"].inputs["customers_to_score"]["shape"] == [3, 5]
-    assert mlflow.search_traces(experiment_ids=[untraced], return_type="list") == []
+    assert traces_of(untraced) == []
 
 
 def test_the_magic_and_the_hook_pass_trace_on(demo, demo_sample, project_notebook) -> None:
