@@ -42,7 +42,6 @@ def test_the_profile_names_every_node_with_its_share(demo, demo_sample, demo_mod
     assert "share" in text and "runtime's own code" in text and "3 on 40 rows" in text
 
 
-@pytest.mark.filterwarnings("ignore:.*Add type hints")
 def test_a_model_not_ours_cannot_be_profiled(tmp_path) -> None:
     import mlflow
     import pandas as pd
@@ -51,7 +50,8 @@ def test_a_model_not_ours_cannot_be_profiled(tmp_path) -> None:
     from kedro_mlflow_magic.tracking.profile import profile_model
 
     class Echo(mlflow.pyfunc.PythonModel):
-        def predict(self, context, model_input, params=None):
+        # type hints, else MLflow warns at the class statement, past any warning filter
+        def predict(self, context, model_input: list[str], params=None) -> list[str]:
             return model_input
 
     with mlflow.start_run():
