@@ -1,13 +1,41 @@
 """Real Kedro sessions for the tests: a project opened as a notebook has it (``load_project``),
 trained with Kedro (``train``), and the reference every parity test compares a model with:
-Kedro's SequentialRunner with the frame bound to the data input (``kedro_output``)."""
+Kedro's SequentialRunner with the frame bound to the data input (``kedro_output``); and the
+environment of the shell commands and ``kedro run``s the tests start (``tool_environment``)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+TOOLS = Path(sys.executable).parent  # this venv's kedro and kedro-mlflow-magic
+
+
+def tool_environment(
+    store: str | None = None, *, drop: tuple[str, ...] = (), our_tools: bool = True, **extra: str
+) -> dict[str, str]:
+    """The environment of a shell command or a ``kedro run`` a test starts: this venv's tools
+    first on PATH (unless ``our_tools`` is false: a command of another venv), telemetry off,
+    Kedro's rich console 1000 columns wide (so that no line of ours wraps, whatever the length
+    of the paths and ids in it), MLflow pointed at ``store`` when given. Variables starting
+    with a prefix in ``drop`` are left out; ``extra`` is added."""
+    environment = {
+        key: value for key, value in os.environ.items() if not (drop and key.startswith(drop))
+    }
+    environment |= {
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "COLUMNS": "1000",
+    }
+    if our_tools:
+        environment["PATH"] = f"{TOOLS}{os.pathsep}{os.environ.get('PATH', '')}"
+    if store is not None:
+        environment["MLFLOW_TRACKING_URI"] = store
+    return environment | extra
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sessions import tool_environment
 
 from kedro_mlflow_magic import log_pipeline_model
 from kedro_mlflow_magic.cli import main
@@ -44,13 +45,7 @@ SAMPLE = pd.DataFrame({"value": [3.0, 1.0, 2.0]})
 
 
 def shell(arguments: list[str], cwd: Path, **environment: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        **environment,
-    }
+    env = tool_environment(**environment)
     return subprocess.run(arguments, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
 
 

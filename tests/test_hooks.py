@@ -4,12 +4,12 @@ moves the alias; a failure to log fails the run in one line; other pipelines log
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sessions import tool_environment
 
 BIN = Path(sys.executable).parent
 
@@ -64,17 +64,7 @@ def hooked_project(folder: Path, data_input: str = "customers_to_score") -> Path
 
 
 def kedro_run(root: Path, store: str, *arguments: str, **environment: str):
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": store,
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        # Kedro's rich console wraps at COLUMNS: wide enough that none of our lines wraps,
-        # whatever the length of the paths and ids in them
-        "COLUMNS": "1000",
-        **environment,
-    }
+    env = tool_environment(store, **environment)
     return subprocess.run(
         [str(BIN / "kedro"), "run", *arguments],
         cwd=root,

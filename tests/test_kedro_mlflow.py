@@ -7,7 +7,6 @@ not the project root.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ import nbformat
 import pytest
 from kedro_mlflow_env import KEDRO_MLFLOW_KERNEL
 from kernels import cell_text, code_notebook, run_notebook
+from sessions import tool_environment
 
 pytestmark = pytest.mark.slow
 
@@ -292,14 +292,9 @@ def test_log_model_hook_logs_into_the_training_run_kedro_mlflow_opened(
     )
     settings = root / "src" / "km_demo" / "settings.py"
     settings.write_text(settings.read_text() + HOOK_SETTINGS)
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID")
-    }
-    environment |= {
-        "KEDRO_DISABLE_TELEMETRY": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "COLUMNS": "1000",
-    }  # fmt: skip
+    environment = tool_environment(
+        drop=("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_"), our_tools=False
+    )
     finished = subprocess.run(
         [str(kedro_mlflow_python), "-m", "kedro", "run", "--pipelines", "training"],
         cwd=root, env=environment, capture_output=True, text=True, timeout=600,

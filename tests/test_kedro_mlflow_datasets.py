@@ -10,7 +10,6 @@ moved to another version."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pandas as pd
 import pytest
 from model_files import manifest_of
 from projects import write_project
+from sessions import tool_environment
 
 pytestmark = pytest.mark.slow
 
@@ -147,17 +147,9 @@ def fitted(slope: float):
 
 
 def environment(store: str) -> dict[str, str]:
-    variables = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("PYTHONPATH", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
-        and not key.startswith("PYTEST")
-    }
-    variables |= {
-        "MLFLOW_TRACKING_URI": store, "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true", "COLUMNS": "1000",
-    }  # fmt: skip
-    return variables
+    return tool_environment(
+        store, drop=("PYTHONPATH", "MLFLOW_EXPERIMENT_", "PYTEST"), our_tools=False
+    )
 
 
 def run(command: list[str], cwd: Path, store: str) -> str:

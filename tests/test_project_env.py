@@ -5,7 +5,6 @@ hook's ``on_error`` of an environment's ``mlflow_magic.yml`` is honoured or, whe
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sessions import tool_environment
 
 pytestmark = pytest.mark.slow
 
@@ -35,17 +35,7 @@ ENVIRONMENTS = {
 
 def run(command: list[str], root: Path) -> subprocess.CompletedProcess:
     """A command in ``root`` with MLflow's choice of store left to the project."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT"))
-    }
-    environment |= {
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COLUMNS": "1000",  # Kedro's rich console: keep a line on one line
-    }
+    environment = tool_environment(drop=("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT"))
     return subprocess.run(
         command, cwd=root, env=environment, capture_output=True, text=True, timeout=900
     )

@@ -4,7 +4,6 @@ exit codes (subprocesses), ``%kedro_diff`` / ``%kedro_promote`` on a real kernel
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -14,6 +13,7 @@ import nbformat
 import pytest
 from kernels import THIRD_PARTY_NOISE, cell_starting, cell_text, empty_outputs, run_notebook
 from review_models import ReviewModels, customers, log_review_models, write_review_project
+from sessions import tool_environment
 
 BIN = Path(sys.executable).parent
 
@@ -26,15 +26,7 @@ def models(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> Revie
 
 
 def run(command: list[str], cwd: Path, store: str, **environment: str):
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": store,
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COLUMNS": "1000",  # Kedro's rich console: keep our one line on one line
-        **environment,
-    }
+    env = tool_environment(store, **environment)
     return subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900
     )  # fmt: skip

@@ -7,7 +7,6 @@ parameters shown compactly with their notes."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import requests
 from contract_projects import SCORE_AND_TREND_NODES, customers, sales
 from projects import write_project
 from servers import clean_environment, model_server, running_server
-from sessions import load_project
+from sessions import load_project, tool_environment
 
 from kedro_mlflow_magic import prepare_pipeline
 
@@ -155,14 +154,7 @@ def test_parameters_are_shown_compactly_with_notes_and_no_credential(contract_pr
 
 
 def shell_command(*arguments: str, cwd: Path, store: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": store,
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COLUMNS": "1000",
-    }
+    env = tool_environment(store)
     return subprocess.run(
         [str(BIN / "kedro-mlflow-magic"), *arguments],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
@@ -235,13 +227,7 @@ def test_the_hook_prints_the_same_notes(tmp_path: Path):
 
     root = create_demo_project(tmp_path / "project", "churn_contract")
     (root / "src" / "churn_contract" / "settings.py").write_text(HOOK_SETTINGS)
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "COLUMNS": "1000",
-    }
+    env = tool_environment(f"sqlite:///{tmp_path / 'mlflow.db'}")
     finished = subprocess.run(
         [str(BIN / "kedro"), "run", "--pipelines", "training"],
         cwd=root, env=env, capture_output=True, text=True, timeout=900,
