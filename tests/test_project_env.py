@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -70,31 +71,39 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield root
 
 
-@pytest.fixture(scope="module")
-def prod_training(project: Path) -> subprocess.CompletedProcess:
-    """``kedro run --pipeline training --env prod``: the training, and the hook's log."""
-    return run([str(BIN / "kedro"), "run", "--pipeline", "training", "--env", "prod"], project)
+@dataclass
+class Training:
+    """``kedro run --pipeline training --env prod`` and the READY models of each store right
+    after it, read before any test of this module (they run in any order) logs more."""
+
+    finished: subprocess.CompletedProcess
+    ready: dict[str, list[str]]
+
+    @property
+    def returncode(self) -> int:
+        return self.finished.returncode
+
+    @property
+    def stderr(self) -> str:
+        return self.finished.stderr
 
 
 @pytest.fixture(scope="module")
-def stores_after_training(
-    project: Path, prod_training: subprocess.CompletedProcess
-) -> dict[str, list[str]]:
-    """The READY models of each store right after the hook's run, before other tests log
-    into the same project (the tests of this module run in any order)."""
-    return {name: ready_models(project / name) for name in ("prod.db", "mlflow.db")}
+def prod_training(project: Path) -> Training:
+    """The training with the environment prod, and the hook's log."""
+    finished = run([str(BIN / "kedro"), "run", "--pipeline", "training", "--env", "prod"], project)
+    ready = {name: ready_models(project / name) for name in ("prod.db", "mlflow.db")}
+    return Training(finished, ready)
 
 
-def test_the_hook_logs_into_the_store_of_kedro_run_env(
-    prod_training: subprocess.CompletedProcess, stores_after_training: dict[str, list[str]]
-) -> None:
+def test_the_hook_logs_into_the_store_of_kedro_run_env(prod_training: Training) -> None:
     assert prod_training.returncode == 0, prod_training.stderr[-3000:]
-    assert len(stores_after_training["prod.db"]) == 1
-    assert stores_after_training["mlflow.db"] == []  # the default store stays empty
+    assert len(prod_training.ready["prod.db"]) == 1
+    assert prod_training.ready["mlflow.db"] == []  # the default store stays empty
 
 
 def test_the_shell_command_logs_and_predicts_in_the_store_of_its_env(
-    project: Path, prod_training: subprocess.CompletedProcess, tmp_path: Path
+    project: Path, prod_training: Training, tmp_path: Path
 ) -> None:
     assert prod_training.returncode == 0, prod_training.stderr[-3000:]
     before = set(ready_models(project / "prod.db"))
@@ -127,7 +136,7 @@ def test_the_shell_command_logs_and_predicts_in_the_store_of_its_env(
 
 
 def test_on_error_warn_of_an_environment_lets_the_run_succeed(
-    project: Path, prod_training: subprocess.CompletedProcess
+    project: Path, prod_training: Training
 ) -> None:
     assert prod_training.returncode == 0, prod_training.stderr[-3000:]
     lenient = run(

@@ -216,11 +216,21 @@ class SessionWatch:
         warm_in_background(kedro_state().description, PACKAGE_NAME)
 
 
+def wait_before_the_cell(*_info: Any) -> None:
+    """Before each cell: a warm-up started after the last cell ends first (skipping the steps it
+    has not begun), so that it runs only while the kernel is idle. The cell's own code (a
+    ``session.run()``, an ``import polars``) may import what the warm-up is importing, and two
+    threads importing one module at once fail with "partially initialized module"."""
+    wait_for_warm_up()
+
+
 def load_extension(ipython: Any) -> None:
     """``%load_ext kedro_mlflow_magic``: Kedro's magics (its ``%reload_kedro`` wrapped, also in
     a ``kedro jupyter`` notebook that loaded Kedro's extension first), then ours."""
     watch = SessionWatch(ipython)
     ipython.events.register("post_run_cell", watch)
+    if wait_before_the_cell not in ipython.events.callbacks["pre_run_cell"]:
+        ipython.events.register("pre_run_cell", wait_before_the_cell)
     for name, function in line_magics().items():
         ipython.register_magic_function(needs_local_scope(function), "line", name)
     ipython.register_magic_function(needs_local_scope(kedro_predict), "cell", "kedro_predict")

@@ -5,11 +5,12 @@ fill the caches MLflow and we fill on a first log (the scans of every installed 
 the run's git context).
 
 Safe by construction:
-- one thread at a time: every magic (Kedro's ``%reload_kedro`` and ``%load_node`` included:
-  a load's hooks and our quiet import MLflow too) and the lazy names of the Python API wait
-  for the warm-up to end before they import anything, and a new warm-up first ends the one
-  before it, so no module is ever imported by two of our threads at once (MLflow imports
-  lazily, and two threads importing it at once fail with "partially initialized module");
+- one thread at a time: it runs only while the kernel is idle (the extension's
+  ``pre_run_cell`` callback ends it before any cell's code, the user's ``session.run()`` or
+  ``import polars`` included); every magic and the lazy names of the Python API wait for it
+  too, and a new warm-up first ends the one before it, so no module is ever imported by two
+  threads at once (MLflow imports lazily, also polars when installed, and two threads
+  importing one module at once fail with "partially initialized module");
 - nothing it does waits on another machine: it sends no request to a tracking server or a
   database server (only a local sqlite store is opened), so a log that waits for it never
   waits on a slow server's answer, and the caches left are skipped once a log waits;
