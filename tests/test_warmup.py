@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,23 +267,30 @@ def test_a_new_load_waits_for_the_warm_up_of_the_last_one(
             del ipython_shell.user_ns[name]
 
 
-def test_a_cell_after_the_load_runs_once_the_warm_up_ended(
+def test_a_cell_after_the_load_runs_once_the_warm_up_finished(
     ipython_shell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The warm-up runs only while the kernel is idle: the next cell's own code (a
-    ``session.run()`` importing polars, say) never imports beside it. Here a warm-up that runs
-    until something hurries it; the cell sees it ended, and the cell's result is intact."""
-    still_importing = warmup.WarmUp(threading.Thread(target=lambda: None, daemon=True))
-    still_importing.thread = threading.Thread(target=still_importing.hurry.wait, daemon=True)
+    ``session.run()`` importing polars, say) never imports beside it. The cell lets it finish
+    without hurrying it (a log in a later cell finds its caches filled). Here a warm-up that
+    works half a second; the cell sees it finished, every step done."""
+    still_working = warmup.WarmUp(threading.Thread(target=lambda: None, daemon=True))
+    steps_done = []
+
+    def work() -> None:
+        time.sleep(0.5)
+        steps_done.append("all" if not still_working.hurry.is_set() else "hurried")
+
+    still_working.thread = threading.Thread(target=work, daemon=True)
     ipython_shell.run_line_magic("load_ext", "kedro_mlflow_magic")
-    monkeypatch.setattr(warmup, "current", still_importing)
-    still_importing.thread.start()
+    monkeypatch.setattr(warmup, "current", still_working)
+    still_working.thread.start()
     try:
         ran = ipython_shell.run_cell(
             "from kedro_mlflow_magic.tracking import warmup as _w\n_w.current.thread.is_alive()"
         )
         assert ran.success, ran.error_in_exec
         assert ran.result is False, "the cell ran beside the warm-up"
+        assert steps_done == ["all"]
     finally:
-        still_importing.hurry.set()
         ipython_shell.user_ns.pop("_w", None)

@@ -217,11 +217,12 @@ class SessionWatch:
 
 
 def wait_before_the_cell(*_info: Any) -> None:
-    """Before each cell: a warm-up started after the last cell ends first (skipping the steps it
-    has not begun), so that it runs only while the kernel is idle. The cell's own code (a
-    ``session.run()``, an ``import polars``) may import what the warm-up is importing, and two
-    threads importing one module at once fail with "partially initialized module"."""
-    wait_for_warm_up()
+    """Before each cell: a warm-up started after the last cell finishes first, so that it runs
+    only while the kernel is idle. The cell's own code (a ``session.run()``, an ``import
+    polars``) may import what the warm-up is importing, and two threads importing one module at
+    once fail with "partially initialized module". It is not hurried (its steps are all local):
+    a log in a later cell finds everything ready."""
+    wait_for_warm_up(hurry=False)
 
 
 def load_extension(ipython: Any) -> None:

@@ -6,11 +6,11 @@ the run's git context).
 
 Safe by construction:
 - one thread at a time: it runs only while the kernel is idle (the extension's
-  ``pre_run_cell`` callback ends it before any cell's code, the user's ``session.run()`` or
-  ``import polars`` included); every magic and the lazy names of the Python API wait for it
-  too, and a new warm-up first ends the one before it, so no module is ever imported by two
-  threads at once (MLflow imports lazily, also polars when installed, and two threads
-  importing one module at once fail with "partially initialized module");
+  ``pre_run_cell`` callback lets it finish before any cell's code runs, the user's
+  ``session.run()`` or ``import polars`` included); every magic and the lazy names of the
+  Python API wait for it too, and a new warm-up first ends the one before it, so no module is
+  ever imported by two threads at once (MLflow imports lazily, also polars when installed, and
+  two threads importing one module at once fail with "partially initialized module");
 - nothing it does waits on another machine: it sends no request to a tracking server or a
   database server (only a local sqlite store is opened), so a log that waits for it never
   waits on a slow server's answer, and the caches left are skipped once a log waits;
@@ -214,11 +214,12 @@ class WarmUp:
     thread: threading.Thread
     hurry: threading.Event = field(default_factory=threading.Event)
 
-    def wait(self) -> None:
+    def wait(self, hurry: bool = True) -> None:
         """See ``wait_for_warm_up``."""
         if self.thread is threading.current_thread():
             return
-        self.hurry.set()  # the steps left: the caller does what it needs itself
+        if hurry:
+            self.hurry.set()  # the steps left: the caller does what it needs itself
         self.thread.join()
 
 
@@ -247,9 +248,10 @@ def warm_in_background(project: ProjectDescription, experiment: str | None = Non
     return started
 
 
-def wait_for_warm_up() -> None:
-    """Before anything imports MLflow: let a running warm-up end now, skipping the steps it has
-    not done (no module may be imported by two threads at once). It waits on no server, so
-    neither does this."""
+def wait_for_warm_up(hurry: bool = True) -> None:
+    """Before anything imports MLflow: let a running warm-up end now (no module may be imported
+    by two threads at once), skipping the steps it has not done unless ``hurry`` is false (a
+    cell that logs nothing: the first log stays fast). It waits on no server, so neither does
+    this."""
     if current is not None:
-        current.wait()
+        current.wait(hurry)
