@@ -1,8 +1,8 @@
 """Log Kedro pipelines as self-contained MLflow pyfunc models, from a notebook.
 
-The public API (docs/explanation/behaviour.md#the-python-api). MLflow is imported only when a
-name that needs it is first used, so that ``import kedro_mlflow_magic`` and
-``%load_ext kedro_mlflow_magic`` stay fast.
+The public API (docs/explanation/behaviour.md#the-python-api). MLflow, Kedro and pandas are
+imported only when a name that needs them is first used, so that ``import kedro_mlflow_magic``
+and ``%load_ext kedro_mlflow_magic`` stay fast.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from kedro_mlflow_magic.errors import (
     SessionMismatchError,
     UnknownDataInputError,
 )
-from kedro_mlflow_magic.inspect.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
 from kedro_mlflow_magic.options import LogOptions
 from kedro_mlflow_magic.project import ProjectDescription
 
 if TYPE_CHECKING:
+    from kedro_mlflow_magic.inspect.roles import Artifact, PipelineInputs, Problem, inspect_pipeline
     from kedro_mlflow_magic.prepared import (
         LoggedModel,
         PreparedPipeline,
@@ -42,8 +42,12 @@ if TYPE_CHECKING:
 
 __version__ = _distribution_version("kedro-mlflow-magic")
 
-# Names that import MLflow, each imported from its module on first use.
+# Names that import MLflow, or Kedro and pandas, each imported from its module on first use.
 LAZY_NAMES = {
+    "Artifact": "kedro_mlflow_magic.inspect.roles",
+    "PipelineInputs": "kedro_mlflow_magic.inspect.roles",
+    "Problem": "kedro_mlflow_magic.inspect.roles",
+    "inspect_pipeline": "kedro_mlflow_magic.inspect.roles",
     "Comparison": "kedro_mlflow_magic.verify.parity",
     "compare_with_session": "kedro_mlflow_magic.verify.parity",
     "EnvironmentCheck": "kedro_mlflow_magic.verify.environment_check",

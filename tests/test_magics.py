@@ -91,11 +91,13 @@ LOAD_EXT_SCRIPT = """
 import json, sys, time
 from IPython.testing.globalipapp import get_ipython
 shell = get_ipython()
+before = set(sys.modules)
 started = time.perf_counter()
 shell.run_line_magic("load_ext", "kedro_mlflow_magic")
 seconds = time.perf_counter() - started
 print(json.dumps({
     "mlflow_imported": "mlflow" in sys.modules,
+    "heavy_imported": sorted({"mlflow", "kedro", "pandas", "numpy"} & (set(sys.modules) - before)),
     "line": sorted(shell.magics_manager.magics["line"]),
     "cell": sorted(shell.magics_manager.magics["cell"]),
     "session_loaded": "session" in shell.user_ns,
@@ -119,6 +121,8 @@ def test_load_ext_outside_a_project_registers_magics_without_importing_mlflow(tm
     result = run_python(LOAD_EXT_SCRIPT, cwd=tmp_path)
     print(f"%load_ext kedro_mlflow_magic took {result['seconds']:.3f} s")
     assert result["mlflow_imported"] is False
+    # nor Kedro, pandas or numpy: outside a project, %load_ext imports only our magics
+    assert result["heavy_imported"] == []
     assert {"kedro_inputs", "kedro_log_model", "kedro_predict", "reload_kedro", "load_node"} <= set(
         result["line"]
     )
