@@ -24,6 +24,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # the test suite's project writers (tests/projects.py)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import projects
+from timing import best_of
 
 REPEATS = 3  # each number is the minimum of this many
 WIDE_COLUMNS, WIDE_ROWS = 1000, 200
@@ -52,15 +53,6 @@ return {
     "churn": pipeline([node(nodes.churn, "customers", "risk", name="churn")]),
 }
 """
-
-
-def best_of(call: Any, repeats: int = REPEATS) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = call()
-        best = min(best, time.perf_counter() - started)
-    return best, result
 
 
 def churn_table(rows: int = 500) -> Any:
@@ -105,7 +97,9 @@ def measure(pipeline: Any, catalog: Any, data_input: str, sample: Any) -> dict[s
 
     reference = prepared()
     _ = reference.sample_output
-    one_run, _ = best_of(lambda: reference.run_in_session(reference.sample, reference.leaves))
+    one_run, _ = best_of(
+        lambda: reference.run_in_session(reference.sample, reference.leaves), REPEATS
+    )
 
     def contract() -> Any:
         fresh = prepared()
@@ -123,7 +117,7 @@ def measure(pipeline: Any, catalog: Any, data_input: str, sample: Any) -> dict[s
         return time.perf_counter() - started
 
     without = min(log_without_contract() for _ in range(REPEATS))
-    whole, _ = best_of(lambda: prepared().log())
+    whole, _ = best_of(lambda: prepared().log(), REPEATS)
     use = reference.contract.columns
     return {
         "frame": f"{len(sample.columns)} x {len(sample)}",

@@ -25,7 +25,7 @@ os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from large_project import DATA_INPUT, PACKAGE, create_project, open_project, sample, wide_frame
-from timing import duration, own_time_without_profiler, time_interleaved, timed_functions
+from timing import best_of, duration, own_time_without_profiler, time_interleaved, timed_functions
 
 SIZES = (100, 300, 1000)
 BUDGET_SECONDS = 12
@@ -33,16 +33,6 @@ ROWS = 50
 REPEATS = 3  # Kedro runs, logs and loads: the minimum of this many
 EDITOR_COLUMNS = 1000
 OWN_CALLS = 40
-
-
-def best_of(call: Any, repeats: int = REPEATS) -> tuple[float, Any]:
-    """The minimum wall time (s) of ``repeats`` calls, and the last call's result."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = call()
-        best = min(best, time.perf_counter() - started)
-    return best, result
 
 
 def mermaid_chars(pipeline: Any, inputs: Any) -> int:
@@ -66,7 +56,7 @@ def editor_build_seconds(project: Any) -> float:
     frame = wide_frame(EDITOR_COLUMNS)
     prepared = prepare_pipeline(project.pipelines["wide"], project.catalog, "wide_in", frame)
     prepared.signature()  # inferred once (cached): the editor's own build is timed
-    seconds, _ = best_of(lambda: SignatureEditor(prepared))
+    seconds, _ = best_of(lambda: SignatureEditor(prepared), REPEATS)
     return seconds
 
 
@@ -82,11 +72,13 @@ def measure(
     pipeline = project.pipelines[f"nodes_{size}"]
     inputs = inspect_pipeline(pipeline, project.catalog, DATA_INPUT)
     chars = mermaid_chars(pipeline, inputs)
-    run_seconds, _ = best_of(lambda: kedro_run(pipeline, project.catalog, inputs, log_sample))
+    run_seconds, _ = best_of(
+        lambda: kedro_run(pipeline, project.catalog, inputs, log_sample), REPEATS
+    )
     log_seconds, info = best_of(
         lambda: log_pipeline_model(pipeline, project.catalog, DATA_INPUT, log_sample), 2
     )
-    load_seconds, model = best_of(lambda: mlflow.pyfunc.load_model(info.model_uri))
+    load_seconds, model = best_of(lambda: mlflow.pyfunc.load_model(info.model_uri), REPEATS)
     runtime = model.unwrap_python_model()
     defaults = {spec.name: spec.default for spec in info.signature.params.params}
     direct, chain = project.direct_call(size), project.direct_chain(size)

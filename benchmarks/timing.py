@@ -78,6 +78,16 @@ def time_interleaved(
     }
 
 
+def best_of(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """The minimum wall time (s) of ``repeats`` calls, and the last call's result."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = call()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
 def time_repeated(call: Callable[[], Any], repetitions: int, warmup: int = 1) -> float:
     """Median wall time of ``call`` in seconds, after ``warmup`` discarded calls."""
     for _ in range(warmup):
