@@ -261,6 +261,30 @@ CREDENTIALS_FIX = (
 )
 
 
+ERROR_LENGTH = 300  # characters of a library's message quoted in one of ours
+
+
+def short_error(error: BaseException) -> str:
+    """``error``'s message on one line, cut to ``ERROR_LENGTH`` characters."""
+    text = one_line(str(error))
+    return text if len(text) <= ERROR_LENGTH else text[: ERROR_LENGTH - 3] + "..."
+
+
+def model_read_error(
+    uri: str, error: BaseException, verb: str, tracking_uri: str
+) -> KedroMlflowMagicError:
+    """What a failure to ``verb`` ("load", "read") the model at ``uri`` is for a user: the
+    tracking server's refusal (401, 403) naming the fix, else ModelLoadError naming the URI,
+    MLflow's error and the URIs a logged model has."""
+    status = http_status(error)
+    if status in (401, 403):
+        return TrackingAccessError(tracking_uri, status, f"the model '{uri}'")
+    return ModelLoadError(
+        f"cannot {verb} the model '{uri}' ({type(error).__name__}: {short_error(error)}); "
+        f"give a logged model's URI: {MODEL_URI_FORMS}"
+    )
+
+
 def http_status(error: BaseException) -> int | None:
     """The HTTP status a tracking server answered with, for MLflow's REST errors (an
     ``MlflowException``) and its artifact uploads and downloads (a ``requests.HTTPError``)."""

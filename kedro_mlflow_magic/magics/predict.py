@@ -32,7 +32,7 @@ def csv_frame(cell: str) -> pd.DataFrame:
     """The cell body of ``%%kedro_predict``: CSV with a header row."""
     import pandas as pd
 
-    from kedro_mlflow_magic.tracking.prediction import short_error
+    from kedro_mlflow_magic.errors import short_error
 
     if not cell.strip():
         raise UsageError("the %%kedro_predict cell is empty; write CSV with a header row")

@@ -16,9 +16,9 @@ from kedro_mlflow_magic.errors import (
     ModelLoadError,
     ParameterError,
     PredictionError,
-    TrackingAccessError,
-    http_status,
+    model_read_error,
     one_line,
+    short_error,
 )
 from kedro_mlflow_magic.runtime import read_manifest
 
@@ -26,13 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow.pyfunc import PyFuncModel
 
-ERROR_LENGTH = 300
 CACHED_MODELS = 8
-
-
-def short_error(error: BaseException) -> str:
-    text = one_line(str(error))
-    return text if len(text) <= ERROR_LENGTH else text[: ERROR_LENGTH - 3] + "..."
 
 
 def last_logged_model_uri() -> str:
@@ -83,15 +77,7 @@ class ModelCache:
             if key not in self.models:
                 self.models[key] = mlflow.pyfunc.load_model(pinned)
         except Exception as error:
-            status = http_status(error)
-            if status in (401, 403):
-                raise TrackingAccessError(
-                    mlflow.get_tracking_uri(), status, f"the model '{model_uri}'"
-                ) from None
-            raise ModelLoadError(
-                f"cannot load the model '{model_uri}' ({type(error).__name__}: "
-                f"{short_error(error)}); give a logged model's URI: {MODEL_URI_FORMS}"
-            ) from None
+            raise model_read_error(model_uri, error, "load", mlflow.get_tracking_uri()) from None
         self.models.move_to_end(key)
         while len(self.models) > self.size:
             self.models.popitem(last=False)

@@ -22,13 +22,7 @@ from typing import Any
 import mlflow
 from mlflow.models import Model, ModelSignature
 
-from kedro_mlflow_magic.errors import (
-    MODEL_URI_FORMS,
-    ModelLoadError,
-    TrackingAccessError,
-    http_status,
-    one_line,
-)
+from kedro_mlflow_magic.errors import model_read_error
 from kedro_mlflow_magic.runtime import Manifest, read_manifest
 
 PYFUNC = "python_function"
@@ -52,15 +46,7 @@ class ReviewedModel:
             local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination))
             metadata = Model.load(local)
         except Exception as error:
-            status = http_status(error)
-            if status in (401, 403):
-                raise TrackingAccessError(
-                    mlflow.get_tracking_uri(), status, f"the model '{uri}'"
-                ) from None
-            raise ModelLoadError(
-                f"cannot read the model '{uri}' ({type(error).__name__}: "
-                f"{one_line(str(error))[:300]}); give a logged model's URI: {MODEL_URI_FORMS}"
-            ) from None
+            raise model_read_error(uri, error, "read", mlflow.get_tracking_uri()) from None
         folder = Path(local)
         flavor = metadata.flavors.get(PYFUNC) or {}
         return cls(
